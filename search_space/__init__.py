@@ -1,0 +1,10 @@
+"""The declarative search space: ArchConfig (one architecture as data), SearchSpace (sets of them) and
+build_model (ArchConfig -> nn.Module), with registries of backbones and attention modules."""
+from .errors import AttnasError
+from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+from . import attention, backbones, connections, gatings  # noqa: F401  (fills the registries)
+from .arch_config import ArchConfig, Component, load_arch
+from .build import BuildContext, build_model, check_builds
+
+__all__ = ["AttnasError", "ArchConfig", "Component", "load_arch", "build_model", "check_builds",
+           "BuildContext", "ATTENTION", "BACKBONES", "CONNECTIONS", "GATINGS"]

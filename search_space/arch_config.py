@@ -1,0 +1,302 @@
+"""ArchConfig: one fully specified architecture as plain, validated, frozen data.
+
+YAML form (what ``attnas export`` writes and what presets are)::
+
+    backbone: {type: resnet, depth: 50, stem: conv7, downsample: conv, width: 1.0}
+    num_classes: 1000
+    input_size: [3, 224, 224]
+    activation: relu
+    attention: {type: se, reduction: 16, act: relu, gate: sigmoid}
+    insertion_point: pre_add
+    stage_mask: [true, true, true, true]
+    extra_attention: {}
+    connection: {type: none}
+    gating: {type: none}
+
+Every config is canonical by construction: choices that cannot apply (attention parameters when the
+attention is ``none``, a connection without attention, an all-false stage mask) are folded into one
+form, so equivalent points compare equal and share one :attr:`ArchConfig.hash`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import AttnasError
+from .layers import ACTIVATION_NAMES
+from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+
+TOP_FIELDS = ("backbone", "num_classes", "input_size", "activation", "attention", "insertion_point",
+              "stage_mask", "extra_attention", "connection", "gating")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registered thing chosen by name plus its typed parameters (all of them, defaults filled)."""
+
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, **{k: _plain(v) for k, v in self.params.items()}}
+
+    def __hash__(self):
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+
+NONE = Component("none", {})
+
+
+def _plain(v):
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _component(registry, value, field_name: str, key: str = "type") -> Component:
+    if value is None:
+        value = {"type": "none"}
+    if isinstance(value, str):
+        value = {"type": value}
+    if not isinstance(value, Mapping):
+        raise AttnasError(f"{field_name}: {value!r} is not allowed; allowed: a mapping with a 'type' key")
+    value = dict(value)
+    name = value.pop(key, None)
+    if name is None:
+        raise AttnasError(f"{field_name}.type: missing; allowed: {', '.join(registry.names())}")
+    registry.get(name, f"{field_name}.type")
+    return Component(name, registry.params(name, value, field_name))
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    backbone: Component
+    num_classes: int = 10
+    input_size: tuple = (3, 32, 32)
+    activation: str = "relu"
+    attention: Component = NONE
+    insertion_point: str = ""
+    stage_mask: tuple = ()
+    extra_attention: Mapping[str, Component] = field(default_factory=dict)
+    connection: Component = NONE
+    gating: Component = NONE
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping, *, check_build: bool = True) -> "ArchConfig":
+        """Validate a plain mapping at the edge; raise AttnasError naming the field on any problem."""
+        if not isinstance(data, Mapping):
+            raise AttnasError(f"config: {type(data).__name__} is not allowed; allowed: a mapping of {', '.join(TOP_FIELDS)}")
+        unknown = [k for k in data if k not in TOP_FIELDS]
+        if unknown:
+            raise AttnasError(f"{unknown[0]}: unknown field; allowed: {', '.join(TOP_FIELDS)}")
+        if "backbone" not in data:
+            raise AttnasError(f"backbone: missing; allowed: {', '.join(BACKBONES.names())}")
+        backbone = _component(BACKBONES, data["backbone"], "backbone")
+        bb_cls = BACKBONES.get(backbone.type)
+
+        num_classes = data.get("num_classes", 10)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise AttnasError(f"num_classes: {num_classes!r} is not allowed; allowed: an integer >= 2")
+        input_size = parse_input_size(data.get("input_size", (3, 32, 32)))
+        activation = data.get("activation", "relu")
+        if activation not in ACTIVATION_NAMES:
+            raise AttnasError(f"activation: {activation!r} is not allowed; allowed: {', '.join(ACTIVATION_NAMES)}")
+
+        points = tuple(bb_cls.insertion_points)
+        attention = _component(ATTENTION, data.get("attention"), "attention")
+        insertion_point = data.get("insertion_point") or default_point(attention, points)
+        _check_point(attention, insertion_point, points, bb_cls, "insertion_point")
+
+        n_stages = bb_cls.stage_count(backbone.params)
+        mask = data.get("stage_mask")
+        if mask is None or mask == []:
+            mask = (True,) * n_stages
+        if isinstance(mask, str):
+            mask = [c == "1" for c in mask] if set(mask) <= {"0", "1"} else mask
+        if not isinstance(mask, (list, tuple)) or not all(isinstance(m, (bool, int)) for m in mask):
+            raise AttnasError(f"stage_mask: {mask!r} is not allowed; allowed: a list of {n_stages} booleans")
+        if len(mask) != n_stages:
+            raise AttnasError(
+                f"stage_mask: {list(mask)!r} has {len(mask)} entries; allowed: {n_stages} (one per stage of {backbone.type})")
+        mask = tuple(bool(m) for m in mask)
+
+        extra_raw = data.get("extra_attention") or {}
+        if not isinstance(extra_raw, Mapping):
+            raise AttnasError(f"extra_attention: {extra_raw!r} is not allowed; allowed: a mapping insertion point -> attention")
+        extra = {}
+        for point, spec in extra_raw.items():
+            comp = _component(ATTENTION, spec, f"extra_attention.{point}")
+            _check_point(comp, point, points, bb_cls, f"extra_attention.{point}")
+            if point == insertion_point:
+                raise AttnasError(f"extra_attention.{point}: the main attention is already at {point!r}; "
+                                  f"allowed: {', '.join(p for p in points if p != insertion_point)}")
+            if comp.type != "none":
+                extra[point] = comp
+
+        connection = _component(CONNECTIONS, data.get("connection"), "connection")
+        if connection.type != "none":
+            att_cls = ATTENTION.get(attention.type)
+            if not getattr(att_cls, "connectable", False):
+                ok = [n for n in ATTENTION.names() if getattr(ATTENTION.get(n), "connectable", False)]
+                raise AttnasError(f"connection.type: {connection.type!r} needs a connectable attention, "
+                                  f"not {attention.type!r}; allowed attention: {', '.join(ok)}")
+        gating = _component(GATINGS, data.get("gating"), "gating")
+
+        arch = cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
+                   extra, connection, gating)._canonical()
+        if check_build:
+            from .build import check_builds
+            check_builds(arch)
+        return arch
+
+    def _canonical(self) -> "ArchConfig":
+        """Fold equivalent points into one form (see module docstring)."""
+        c = self
+        bb_cls = BACKBONES.get(c.backbone.type)
+        if not any(c.stage_mask) or (c.attention.type == "none" and not c.extra_attention):
+            c = dataclasses.replace(c, attention=NONE, extra_attention={}, stage_mask=(False,) * len(c.stage_mask))
+        if c.attention.type == "none":
+            c = dataclasses.replace(c, insertion_point=bb_cls.insertion_points[0], connection=NONE)
+        return c
+
+    # ---- I/O ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "backbone": self.backbone.to_dict(),
+            "num_classes": self.num_classes,
+            "input_size": list(self.input_size),
+            "activation": self.activation,
+            "attention": self.attention.to_dict(),
+            "insertion_point": self.insertion_point,
+            "stage_mask": list(self.stage_mask),
+            "extra_attention": {k: v.to_dict() for k, v in sorted(self.extra_attention.items())},
+            "connection": self.connection.to_dict(),
+            "gating": self.gating.to_dict(),
+        }
+
+    def to_yaml(self, header: str | None = None) -> str:
+        head = f"# attnas ArchConfig {self.hash}\n"
+        if header:
+            head += "".join(f"# {line}\n" for line in header.splitlines())
+        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+
+    @classmethod
+    def from_yaml(cls, text: str, **kw) -> "ArchConfig":
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise AttnasError(f"config: not valid YAML ({str(e).splitlines()[0]})") from None
+        return cls.from_dict(data, **kw)
+
+    def to_flat_dict(self) -> dict:
+        """``{"attention.reduction": 16, ...}``: one flat level, for MLflow params and tables."""
+        return flatten(self.to_dict())
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def replace(self, **changes) -> "ArchConfig":
+        """A validated copy with some top-level fields changed (given in plain form)."""
+        data = self.to_dict()
+        data.update(changes)
+        return ArchConfig.from_dict(data)
+
+    @property
+    def name(self) -> str:
+        """A short readable label, e.g. ``resnet50+se@pre_add``."""
+        bb = self.backbone
+        depth = bb.params.get("depth")
+        label = f"{bb.type}{depth if depth is not None else ''}"
+        if self.attention.type != "none":
+            label += f"+{self.attention.type}@{self.insertion_point}"
+        for point, comp in self.extra_attention.items():
+            label += f"+{comp.type}@{point}"
+        if self.connection.type != "none":
+            label += f"+dca-{self.connection.type}"
+        if self.gating.type != "none":
+            label += f"+{self.gating.type}"
+        return label
+
+
+def flatten(d: Mapping, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, Mapping):
+            continue
+        else:
+            out[key] = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+    return out
+
+
+def parse_input_size(value) -> tuple:
+    """Accept ``[3, 32, 32]`` or ``"3x32x32"``."""
+    raw = value
+    if isinstance(value, str):
+        try:
+            value = [int(p) for p in value.lower().split("x")]
+        except ValueError:
+            value = None
+    if (not isinstance(value, (list, tuple)) or len(value) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise AttnasError(f"input_size: {raw!r} is not allowed; allowed: channels x height x width, e.g. 3x32x32")
+    return tuple(value)
+
+
+def allowed_points(attention_type: str, points: tuple) -> tuple:
+    """The backbone's insertion points where ``attention_type`` can go: an attention that replaces the
+    block's conv (``insertion_points = ("conv",)``) goes there only; any other goes anywhere else."""
+    allowed = getattr(ATTENTION.get(attention_type), "insertion_points", None)
+    if allowed is None:
+        return tuple(p for p in points if p != "conv")
+    return tuple(p for p in points if p in allowed)
+
+
+def default_point(attention: Component, points: tuple) -> str:
+    ok = allowed_points(attention.type, points)
+    return ok[0] if ok else points[0]
+
+
+def _check_point(attention: Component, point: str, points: tuple, bb_cls, field_name: str) -> None:
+    if point not in points:
+        raise AttnasError(f"{field_name}: {point!r} is not an insertion point of {bb_cls.registry_name}; "
+                          f"allowed: {', '.join(points)}")
+    ok = allowed_points(attention.type, points)
+    if attention.type != "none" and point not in ok:
+        raise AttnasError(f"{field_name}: {point!r} is not allowed for attention {attention.type!r}; "
+                          f"allowed: {', '.join(ok) or '(none in this backbone)'}")
+
+
+def load_arch(ref: str | Path | Mapping | ArchConfig, **overrides) -> ArchConfig:
+    """An ArchConfig from a preset name, a YAML path, a mapping or an ArchConfig; ``overrides`` are
+    top-level fields (e.g. ``num_classes=10, input_size="3x32x32"``)."""
+    if isinstance(ref, ArchConfig):
+        data = ref.to_dict()
+    elif isinstance(ref, Mapping):
+        data = dict(ref)
+    else:
+        from .presets import preset_path
+        path = Path(ref)
+        if not path.exists():
+            path = preset_path(str(ref))
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise AttnasError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(data, Mapping):
+            raise AttnasError(f"{path}: {type(data).__name__} is not allowed; allowed: an ArchConfig mapping")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return ArchConfig.from_dict(data)

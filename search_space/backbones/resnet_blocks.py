@@ -1,0 +1,87 @@
+"""Residual blocks, shortcuts and stems shared by the ResNet family (He et al. 2016; ResNet-C/D of
+Bag of Tricks, He et al. 2019)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import conv_bn, make_act
+
+STEMS = ("cifar", "conv7", "deep")
+DOWNSAMPLES = ("pad", "conv", "avg")
+
+
+def make_stem(kind: str, cin: int, width: int, act: str) -> nn.Sequential:
+    """``cifar``: one 3x3 conv; ``conv7``: 7x7/2 conv + 3x3/2 max-pool; ``deep`` (ResNet-C): three 3x3 convs
+    (the first strided) + max-pool."""
+    if kind == "cifar":
+        return conv_bn(cin, width, 3, 1, act=act)
+    if kind == "conv7":
+        return nn.Sequential(*conv_bn(cin, width, 7, 2, act=act), nn.MaxPool2d(3, 2, 1))
+    return nn.Sequential(*conv_bn(cin, width // 2, 3, 2, act=act), *conv_bn(width // 2, width // 2, 3, 1, act=act),
+                         *conv_bn(width // 2, width, 3, 1, act=act), nn.MaxPool2d(3, 2, 1))
+
+
+class PadShortcut(nn.Module):
+    """Option A of He et al.: subsample and zero-pad the channels (parameter-free)."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.stride, self.extra = stride, cout - cin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra)) if self.extra else x
+
+
+def make_shortcut(kind: str, cin: int, cout: int, stride: int) -> nn.Module:
+    """Identity where shapes agree; else ``pad`` (option A), ``conv`` (1x1 strided projection, option B) or
+    ``avg`` (ResNet-D: 2x2 average pool, then 1x1 projection)."""
+    if stride == 1 and cin == cout:
+        return nn.Identity()
+    if kind == "pad" and cout >= cin:
+        return PadShortcut(cin, cout, stride)
+    if kind == "avg" and stride > 1:
+        return nn.Sequential(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False),
+                             *conv_bn(cin, cout, 1, 1, act=None))
+    return conv_bn(cin, cout, 1, stride, act=None)
+
+
+class ResidualBlock(nn.Module):
+    """conv path -> attention at ``pre_add`` -> + shortcut -> activation -> attention at ``post_add``."""
+
+    def __init__(self, ctx, stage: int, body: nn.Module, shortcut: nn.Module, cout: int):
+        super().__init__()
+        self.body = body
+        self.attn_pre = ctx.attention(stage, "pre_add", cout) or nn.Identity()
+        self.shortcut = shortcut
+        self.act = ctx.act()
+        self.attn_post = ctx.attention(stage, "post_add", cout) or nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.attn_pre(self.body(x))
+        return self.attn_post(self.act(out + self.shortcut(x)))
+
+
+def basic_block(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str) -> ResidualBlock:
+    """Two 3x3 convs (the first is the ``conv`` insertion point)."""
+    body = nn.Sequential(ctx.conv(stage, cin, planes, 3, stride), *conv_bn(planes, planes, 3, 1, act=None))
+    return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, planes, stride), planes)
+
+
+basic_block.expansion = 1
+
+
+def bottleneck_block(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str,
+                     groups: int = 1, base_width: int = 64) -> ResidualBlock:
+    """1x1 reduce -> 3x3 (strided, the ``conv`` point; torchvision's v1.5) -> 1x1 expand (x4)."""
+    width = int(planes * (base_width / 64.0)) * groups
+    cout = planes * 4
+    body = nn.Sequential(*conv_bn(cin, width, 1, 1, act=ctx.arch.activation),
+                         ctx.conv(stage, width, width, 3, stride, groups=groups),
+                         *conv_bn(width, cout, 1, 1, act=None))
+    return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, cout, stride), cout)
+
+
+bottleneck_block.expansion = 4

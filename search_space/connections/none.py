@@ -1,0 +1,7 @@
+"""No connection: every attention block learns on its own (the vanilla network)."""
+from ..registry import CONNECTIONS
+
+
+@CONNECTIONS.register("none")
+def no_connection(module, state=None):
+    return module

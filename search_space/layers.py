@@ -1,0 +1,81 @@
+"""Shared building blocks: activations and gates by name, conv-BN-act, channel rounding."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .errors import AttnasError
+
+ACTIVATIONS = {
+    "relu": lambda: nn.ReLU(inplace=True),
+    "relu6": lambda: nn.ReLU6(inplace=True),
+    "gelu": nn.GELU,
+    "celu": nn.CELU,
+    "elu": nn.ELU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01, inplace=True),
+    "silu": lambda: nn.SiLU(inplace=True),
+    "hard_swish": nn.Hardswish,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "identity": nn.Identity,
+}
+"""Activation name -> constructor. The six searched in the seeds are relu, gelu, celu, elu, leaky_relu, silu."""
+
+
+class SoftmaxGate(nn.Module):
+    """Softmax over every element of one sample's attention map (report 003, Table 3 'BatchNorm-softmax')."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(x.flatten(1), dim=1).view_as(x)
+
+
+GATES = {
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "softmax": SoftmaxGate,
+    "hard_sigmoid": nn.Hardsigmoid,
+}
+"""Gate name -> constructor: the function that turns attention logits into weights."""
+
+ACTIVATION_NAMES = tuple(sorted(ACTIVATIONS))
+GATE_NAMES = tuple(sorted(GATES))
+
+
+def make_act(name: str, field: str = "activation") -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise AttnasError(f"{field}: {name!r} is not an activation; allowed: {', '.join(ACTIVATION_NAMES)}")
+    return ACTIVATIONS[name]()
+
+
+def make_gate(name: str, field: str = "gate") -> nn.Module:
+    if name not in GATES:
+        raise AttnasError(f"{field}: {name!r} is not a gate; allowed: {', '.join(GATE_NAMES)}")
+    return GATES[name]()
+
+
+def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1,
+            act: str | None = "relu") -> nn.Sequential:
+    """Conv (no bias, 'same' padding for odd kernels) -> BatchNorm -> optional activation."""
+    pad = dilation * (kernel - 1) // 2
+    layers = [nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    if act is not None:
+        layers.append(make_act(act))
+    return nn.Sequential(*layers)
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round channels to a multiple of ``divisor`` without going below 90% (MobileNet convention)."""
+    min_value = min_value or divisor
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+
+
+def reduced(channels: int, reduction: int, field: str = "attention.reduction", minimum: int = 1) -> int:
+    """Hidden width of a squeeze MLP, C // r; an r larger than C cannot build and is rejected."""
+    if reduction < 1 or reduction > channels:
+        raise AttnasError(
+            f"{field}: {reduction} is not allowed for a layer of {channels} channels; allowed: 1..{channels}")
+    return max(minimum, channels // reduction)

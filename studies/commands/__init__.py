@@ -1,0 +1,1 @@
+"""One file per ``attnas`` subcommand (see studies/cli.py)."""
