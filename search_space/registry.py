@@ -13,6 +13,8 @@ class Registry:
 
     The keyword-only arguments of a constructor (with annotations and defaults) are its typed
     parameters: they are what a config may set, and :meth:`params` validates a dict against them.
+    A constructor may define ``canonical_params(params, field) -> params`` (a classmethod) to check values
+    that need no channels (raising AttnasError) and to put equivalent values in one form (e.g. sort a set).
     """
 
     def __init__(self, kind: str):
@@ -59,7 +61,8 @@ class Registry:
                 raise AttnasError(f"{field}.{key}: unknown parameter for {self.kind} {name!r}; allowed: {allowed}")
         for key, p in specs.items():
             out[key] = coerce(given[key], p.annotation, f"{field}.{key}") if key in given else p.default
-        return out
+        canon = getattr(self.get(name), "canonical_params", None)
+        return canon(out, field) if canon else out
 
 
 def keyword_params(obj: Callable) -> Dict[str, inspect.Parameter]:

@@ -1,5 +1,6 @@
 """ImageNet-style ResNet-18/34/50/101/152 (He et al. 2016), torchvision-exact at width 1 with the 7x7 stem
-and projection shortcuts; ``stem: deep`` is ResNet-C and ``downsample: avg`` ResNet-D."""
+and projection shortcuts; ``stem: deep`` is ResNet-C and ``downsample: avg`` ResNet-D; ``groups`` and
+``width_per_group`` give ResNeXt bottlenecks (e.g. 32 x 4d), as SKNet-50 uses."""
 from __future__ import annotations
 
 from typing import Literal
@@ -34,12 +35,13 @@ class ResNet(Backbone):
 
     def __init__(self, ctx, *, depth: Literal[18, 34, 50, 101, 152] = 50, width: float = 1.0,
                  stem: Literal["cifar", "conv7", "deep"] = "conv7",
-                 downsample: Literal["pad", "conv", "avg"] = "conv"):
+                 downsample: Literal["pad", "conv", "avg"] = "conv", groups: int = 1, width_per_group: int = 64):
         super().__init__()
         block, depths = LAYOUTS[depth]
+        block_kw = {"groups": groups, "base_width": width_per_group} if block is bottleneck_block else {}
         widths = [max(8, int(round(w * width))) for w in (64, 128, 256, 512)]
         self.stem = make_stem(stem, ctx.in_channels, widths[0], ctx.arch.activation)
-        stages, cout = build_stages(ctx, block, depths, widths, widths[0], (1, 2, 2, 2), downsample)
+        stages, cout = build_stages(ctx, block, depths, widths, widths[0], (1, 2, 2, 2), downsample, **block_kw)
         self.stages = ctx.body(stages)
         self.head = classifier(cout, ctx.num_classes)
         init_weights(self)
