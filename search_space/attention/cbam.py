@@ -1,0 +1,60 @@
+"""CBAM, Convolutional Block Attention Module (Woo et al. 2018), channel then spatial attention:
+
+    Mc(F) = gate(MLP(AvgPool(F)) + MLP(MaxPool(F)))          (Eq. 2, shared MLP C -> C/r -> C)
+    F'    = Mc(F) * F
+    Ms(F') = gate(BN(conv_kxk([AvgPool_c(F'); MaxPool_c(F')])))  (Eq. 3; BN as in the authors' code)
+    F''   = Ms(F') * F'                                        (Eq. 1)
+
+DCA decomposition (dims = channel, spatial, in that order):
+  channel: g = [AvgPool(F), MaxPool(F)] stacked on a new axis, shape (B, 2, C, 1, 1); t = Mc, (B, C, 1, 1).
+           A link's merge that adds a (B, C, 1, 1) map broadcasts over the two pooled descriptors.
+  spatial: g = [AvgPool_c(F'); MaxPool_c(F')], shape (B, 2, H, W); t = Ms, (B, 1, H, W).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..layers import make_act, make_gate, reduced
+from ..registry import ATTENTION
+from .common import SCALED_GATES, Act, Gate, check_positive, dca_step
+
+
+@ATTENTION.register("cbam")
+class CBAM(nn.Module):
+    connectable = True
+    dims = ("channel", "spatial")
+    insertion_points = None
+
+    def __init__(self, channels: int, *, reduction: int = 16, kernel_size: Literal[3, 5, 7] = 7,
+                 act: Act = "relu", gate: Gate = "sigmoid"):
+        super().__init__()
+        hidden = reduced(channels, reduction)
+        self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), make_act(act), nn.Conv2d(hidden, channels, 1))
+        self.spatial = nn.Sequential(nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False),
+                                     nn.BatchNorm2d(1))
+        self.channel_gate = make_gate(gate)
+        self.spatial_gate = make_gate(gate)
+        self.scaled = gate in SCALED_GATES
+
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        check_positive(params["reduction"], f"{field}.reduction")
+        return params
+
+    def channel_transform(self, g: torch.Tensor) -> torch.Tensor:
+        """(B, 2, C, 1, 1) pooled descriptors -> gate(MLP(avg) + MLP(max)), (B, C, 1, 1)."""
+        b, k, c = g.shape[:3]
+        logits = self.mlp(g.reshape(b * k, c, 1, 1)).view(b, k, c, 1, 1).sum(1)
+        return self.channel_gate(logits)
+
+    def spatial_transform(self, g: torch.Tensor) -> torch.Tensor:
+        return self.spatial_gate(self.spatial(g))
+
+    def forward(self, x: torch.Tensor, link=None) -> torch.Tensor:
+        g = torch.stack((x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)), dim=1)
+        x = x * dca_step(link, "channel", g, self.channel_transform, self.scaled)
+        g = torch.cat((x.mean(1, keepdim=True), x.amax(1, keepdim=True)), dim=1)
+        return x * dca_step(link, "spatial", g, self.spatial_transform, self.scaled)

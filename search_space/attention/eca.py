@@ -1,0 +1,54 @@
+"""ECA, Efficient Channel Attention (Wang et al. 2020): a 1-D convolution across the GAP vector,
+
+    w = gate(conv1d_k(GAP(x))),  y = x * w                        (Eq. 4-7 of the ECA paper)
+
+with the kernel size either fixed (odd) or adaptive, k = psi(C) = |log2(C)/gamma + b/gamma|_odd with
+gamma = 2, b = 1 (Eq. 12; |t|_odd is the odd number nearest t, taken as t, or t + 1 when t is even, as in the
+authors' code). The convolution has no bias and no channel reduction.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import AttnasError
+from ..layers import make_gate
+from ..registry import ATTENTION
+from .common import Gate
+
+GAMMA, B = 2, 1
+
+
+def adaptive_kernel(channels: int, gamma: int = GAMMA, b: int = B) -> int:
+    """ECA's Eq. 12: the odd kernel size for ``channels`` (e.g. 64 -> 3, 256 -> 5, 2048 -> 7)."""
+    t = int(abs(math.log2(channels) / gamma + b / gamma))
+    return t if t % 2 else t + 1
+
+
+@ATTENTION.register("eca")
+class EfficientChannelAttention(nn.Module):
+    connectable = False
+    insertion_points = None
+
+    def __init__(self, channels: int, *, kernel_size: Optional[int] = None, gate: Gate = "sigmoid"):
+        super().__init__()
+        k = adaptive_kernel(channels) if kernel_size is None else kernel_size
+        self.kernel_size = k
+        self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False)
+        self.gate = make_gate(gate)
+
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        k = params["kernel_size"]
+        if k is not None and (k < 1 or k % 2 == 0):
+            raise AttnasError(f"{field}.kernel_size: {k} is not allowed; allowed: null (adaptive) or an odd "
+                              f"integer >= 1")
+        return params
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]
+        y = self.conv(x.mean((2, 3)).view(b, 1, c))
+        return x * self.gate(y.view(b, c, 1, 1))

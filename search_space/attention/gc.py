@@ -1,0 +1,44 @@
+"""Global Context block (Cao et al. 2019, GCNet), Eq. 4 / Figure 4(d):
+
+    context  = sum_j softmax_j(W_k x_j) x_j                      (attention pooling, W_k: 1x1 conv C -> 1)
+    t        = W_v2 ReLU(LN(W_v1 context))                       (bottleneck C -> C/r -> C with LayerNorm)
+    y_i      = x_i + t                                           (additive fusion, broadcast over positions)
+
+DCA decomposition (DCA paper Figure 3, bottom left): g = context, (B, C, 1, 1); t = the transform output,
+(B, C, 1, 1), not scaled (fusion is a sum).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import make_act, reduced
+from ..registry import ATTENTION
+from .common import Act, check_positive, dca_step
+
+
+@ATTENTION.register("gc")
+class GlobalContext(nn.Module):
+    connectable = True
+    dims = ("channel",)
+    insertion_points = None
+
+    def __init__(self, channels: int, *, reduction: int = 16, act: Act = "relu"):
+        super().__init__()
+        hidden = reduced(channels, reduction)
+        self.key = nn.Conv2d(channels, 1, 1)
+        self.transform = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.LayerNorm([hidden, 1, 1]), make_act(act),
+                                       nn.Conv2d(hidden, channels, 1))
+
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        check_positive(params["reduction"], f"{field}.reduction")
+        return params
+
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]
+        weights = torch.softmax(self.key(x).view(b, 1, -1), dim=2)          # (B, 1, HW)
+        return torch.bmm(x.view(b, c, -1), weights.transpose(1, 2)).view(b, c, 1, 1)
+
+    def forward(self, x: torch.Tensor, link=None) -> torch.Tensor:
+        return x + dca_step(link, "channel", self.extract(x), self.transform, False)

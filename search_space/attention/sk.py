@@ -1,0 +1,58 @@
+"""Selective Kernel convolution (Li et al. 2019, SKNet), replacing a block's 3x3 convolution (Sec. 3.1):
+
+    Split:  U_m = act(BN(conv3x3_dil=m(X)))  for m = 1..M  (dilation m: receptive field 3, 5, 7, ...; the
+            paper's 5x5 branch is a 3x3 with dilation 2); every branch carries the stride and the block's groups
+    Fuse:   U = sum_m U_m;  s = GAP(U)                    (Eq. 1-2)
+            z = act(BN(W s)),  W: C -> d,  d = max(C / r, L) (Eq. 3-4)
+    Select: a_m = softmax_m(A_m z)  over the M branches;  V = sum_m a_m * U_m   (Eq. 5-6)
+
+W and A_m are bias-free 1x1 convolutions (A_m stacked as one conv d -> M C). The output has out_channels
+channels at input resolution / stride, and stands for the block's conv-BN-activation.
+
+DCA decomposition (DCA paper Figure 3, bottom right): g = s, (B, C, 1, 1), before the FC; t = the softmax
+branch weights, (B, M, C, 1, 1), scaled (softmax); fusion = the weighted sum of the branches.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import conv_bn, make_act
+from ..registry import ATTENTION
+from .common import Act, check_positive, dca_step
+
+
+@ATTENTION.register("sk")
+class SelectiveKernel(nn.Module):
+    connectable = True
+    dims = ("channel",)
+    replaces_conv = True
+    insertion_points = ("conv",)
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1, *,
+                 branches: int = 2, reduction: int = 16, min_dim: int = 32, act: Act = "relu"):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            conv_bn(in_channels, out_channels, 3, stride, groups=groups, dilation=m, act=act)
+            for m in range(1, branches + 1))
+        d = max(out_channels // reduction, min_dim)
+        self.fc = nn.Sequential(nn.Conv2d(out_channels, d, 1, bias=False), nn.BatchNorm2d(d), make_act(act))
+        self.select = nn.Conv2d(d, branches * out_channels, 1, bias=False)
+        self.num_branches = branches
+
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        for key in ("branches", "reduction", "min_dim"):
+            check_positive(params[key], f"{field}.{key}")
+        return params
+
+    def transform(self, s: torch.Tensor) -> torch.Tensor:
+        b, c = s.shape[:2]
+        logits = self.select(self.fc(s)).view(b, self.num_branches, c, 1, 1)
+        return torch.softmax(logits, dim=1)
+
+    def forward(self, x: torch.Tensor, link=None) -> torch.Tensor:
+        u = torch.stack([branch(x) for branch in self.branches], dim=1)   # (B, M, C, H, W)
+        s = u.sum(1).mean((2, 3), keepdim=True)
+        a = dca_step(link, "channel", s, self.transform, True)
+        return (u * a).sum(1)
