@@ -1,0 +1,90 @@
+"""Res2Net-50/101 (Gao et al. 2019): ResNet bottlenecks whose 3x3 conv is replaced by ``scale`` hierarchical
+sub-branches of ``base_width * planes / 64`` channels each (Fig. 2), 26w x 4s by default: 25.70M parameters
+and 4.2G MACs at 224x224 (Table 1 of the paper; the official ``res2net50_26w_4s``).
+
+Inside a bottle2neck the 1x1 output is split into x_1..x_s; y_1 = K_1(x_1), y_i = K_i(x_i + y_{i-1}), and the
+last split passes through. The first block of each stage (the official 'stage' type) feeds each K_i its own
+split only, and average-pools the last split with the block's stride. ``stem: deep`` (ResNet-C) and
+``downsample: avg`` (ResNet-D) give Res2Net-v1b, the report's (003) Res2Net-cCD.
+
+Insertion points: ``pre_add`` after the last 1x1 (the report's "position 2"; the SE-Res2Net position),
+``branch`` after each sub-branch's 3x3-BN-activation (its "position 1"; the attention has the sub-branch
+width), ``post_add``, and ``conv`` for attention replacing the sub-branch 3x3 convs. The report's SS/ST/TS/TT
+models are attention at ``pre_add`` plus ``extra_attention: {branch: ...}`` (Res2Net_ST: SE in the branches,
+triplet after the last 1x1).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..errors import AttnasError
+from ..layers import conv_bn
+from ..registry import BACKBONES
+from .base import Backbone, classifier
+from .resnet import build_stages, init_weights
+from .resnet_blocks import ResidualBlock, make_shortcut, make_stem
+
+DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+
+
+class HierarchicalBranches(nn.Module):
+    """1x1 reduce -> split into ``scale`` groups -> hierarchical 3x3 sub-branches -> concat -> 1x1 expand."""
+
+    def __init__(self, ctx, stage: int, cin: int, width: int, scale: int, cout: int, stride: int, first: bool):
+        super().__init__()
+        self.width, self.first = width, first
+        self.reduce = conv_bn(cin, width * scale, 1, 1, act=ctx.arch.activation)
+        self.convs = nn.ModuleList(ctx.conv(stage, width, width, 3, stride) for _ in range(scale - 1))
+        self.attns = nn.ModuleList(ctx.attention(stage, "branch", width) or nn.Identity() for _ in range(scale - 1))
+        self.last = nn.AvgPool2d(3, stride, 1) if first else nn.Identity()
+        self.expand = conv_bn(width * scale, cout, 1, 1, act=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        splits = torch.split(self.reduce(x), self.width, 1)
+        outs, y = [], None
+        for i, (conv, attn) in enumerate(zip(self.convs, self.attns)):
+            y = attn(conv(splits[i] if self.first or i == 0 else splits[i] + y))
+            outs.append(y)
+        outs.append(self.last(splits[-1]))
+        return self.expand(torch.cat(outs, 1))
+
+
+def bottle2neck(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str, base_width: int = 26,
+                scale: int = 4) -> ResidualBlock:
+    width = planes * base_width // 64
+    cout = planes * 4
+    first = stride != 1 or cin != cout
+    body = HierarchicalBranches(ctx, stage, cin, width, scale, cout, stride, first)
+    return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, cout, stride), cout)
+
+
+bottle2neck.expansion = 4
+
+
+@BACKBONES.register("res2net")
+class Res2Net(Backbone):
+    insertion_points = ("pre_add", "branch", "post_add", "conv")
+    num_stages = 4
+
+    def __init__(self, ctx, *, depth: Literal[50, 101] = 50, base_width: int = 26, scale: int = 4,
+                 width: float = 1.0, stem: Literal["conv7", "deep", "cifar"] = "conv7",
+                 downsample: Literal["conv", "avg"] = "conv"):
+        super().__init__()
+        if scale < 2:
+            raise AttnasError(f"backbone.scale: {scale} is not allowed; allowed: an integer >= 2")
+        widths = [max(8, int(round(w * width))) for w in (64, 128, 256, 512)]
+        if widths[0] * base_width // 64 < 1:
+            raise AttnasError(f"backbone.base_width: {base_width} gives empty sub-branches at width {width}; "
+                              f"allowed: base_width >= {-(-64 // widths[0])}")
+        self.stem = make_stem(stem, ctx.in_channels, widths[0], ctx.arch.activation)
+        stages, cout = build_stages(ctx, bottle2neck, DEPTHS[depth], widths, widths[0], (1, 2, 2, 2), downsample,
+                                    base_width=base_width, scale=scale)
+        self.stages = ctx.body(stages)
+        self.head = classifier(cout, ctx.num_classes)
+        init_weights(self)
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)))
