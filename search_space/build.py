@@ -46,8 +46,12 @@ class BuildContext:
         return None, ""
 
     def _make(self, spec: Component, field: str, *args):
+        """Build attention ``spec`` from its structural ``args``; ``module.input_channels`` records the channels
+        of the tensor it is applied to (args[0]), so a connection can trace its shapes."""
         try:
-            return ATTENTION.get(spec.type)(*args, **spec.params)
+            module = ATTENTION.get(spec.type)(*args, **spec.params)
+            module.input_channels = args[0]
+            return module
         except AttnasError as e:
             msg = str(e)
             if field != "attention" and msg.startswith("attention."):

@@ -1,0 +1,32 @@
+"""The DCA connection functions f(G, alpha T~) of the DCA paper (seed 002, Sec. 3.2), elementwise on tensors of
+one shape: G is the current block's extraction output, ``prior`` = alpha T~ the previous block's (size-matched)
+attention map."""
+from __future__ import annotations
+
+import torch
+
+DENOMINATOR_EPS = 1e-6
+"""Smallest magnitude of G + alpha T~ in Eq. 5 (the equation divides by it; the sign is kept)."""
+
+
+def direct(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Eq. 4: f = G + alpha T~."""
+    return g + prior
+
+
+def weighted(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Eq. 5: f = G / (G + alpha T~) * G + alpha T~ / (G + alpha T~) * alpha T~ (weights from the terms
+    themselves, no parameters)."""
+    total = g + prior
+    total = torch.where(total >= 0, total.clamp_min(DENOMINATOR_EPS), total.clamp_max(-DENOMINATOR_EPS))
+    return (g * g + prior * prior) / total
+
+
+def softmax(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Eq. 6: f = e^-G / (e^-G + e^-alpha T~) * G + e^-alpha T~ / (e^-G + e^-alpha T~) * alpha T~, i.e. a
+    softmax of (-G, -alpha T~) weighting (G, alpha T~) (computed stably)."""
+    w = torch.softmax(torch.stack((-g, -prior)), dim=0)
+    return w[0] * g + w[1] * prior
+
+
+CONNECTION_FUNCTIONS = {"direct": direct, "weighted": weighted, "softmax": softmax}
