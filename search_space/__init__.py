@@ -5,6 +5,7 @@ from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
 from . import attention, backbones, connections, gatings  # noqa: F401  (fills the registries)
 from .arch_config import ArchConfig, Component, load_arch
 from .build import BuildContext, build_model, check_builds
+from .space import SearchSpace
 
 __all__ = ["AttnasError", "ArchConfig", "Component", "load_arch", "build_model", "check_builds",
-           "BuildContext", "ATTENTION", "BACKBONES", "CONNECTIONS", "GATINGS"]
+           "BuildContext", "SearchSpace", "ATTENTION", "BACKBONES", "CONNECTIONS", "GATINGS"]

@@ -126,9 +126,26 @@ def build_model(arch: ArchConfig | dict | str) -> AttnasModel:
     return AttnasModel(arch, backbone, ctx.state)
 
 
+_CHECKED: dict[str, str | None] = {}
+
+
 def check_builds(arch: ArchConfig) -> None:
     """Build on the meta device and run one forward, so a config that cannot build or run is rejected
-    before any training, with an AttnasError naming the field."""
+    before any training, with an AttnasError naming the field. Results are remembered per config hash."""
+    key = arch.hash
+    if key not in _CHECKED:
+        if len(_CHECKED) > 4096:
+            _CHECKED.clear()
+        try:
+            _check(arch)
+            _CHECKED[key] = None
+        except AttnasError as e:
+            _CHECKED[key] = str(e)
+    if _CHECKED[key] is not None:
+        raise AttnasError(_CHECKED[key])
+
+
+def _check(arch: ArchConfig) -> None:
     try:
         with torch.device("meta"):
             model = build_model(arch)
