@@ -1,0 +1,355 @@
+"""StudyConfig: one search study as plain, validated, frozen data (the study YAML).
+
+    name: quickstart
+    space: {fixed: {...}, dimensions: {...}}     # inline, or a path relative to the study file
+    data: {name: digits, image_size: 16, val_fraction: 0.2}      # trainers.DataConfig fields
+    fidelity: {epochs: 4, train_subset: null}    # per trial; train_subset overrides data.train_subset
+    training: {batch_size: 128, lr: 0.05}        # trainers.TrainConfig fields (epochs come from fidelity)
+    objectives: [{metric: val_top1, direction: max}, {metric: macs, direction: min}]
+    sampler: {type: nsga2, population_size: 8}   # nsga2 | tpe | random | qmc, plus the sampler's own options
+    scheduler: {type: asha, grace_period: 1, reduction_factor: 2}   # or {type: none}; max_t = fidelity.epochs
+    budget: {trials: 20, time_limit_s: null}
+    concurrency: 2
+    resources: {cpus: 1, gpu: 0}                 # per trial; gpu may be a fraction
+    seed: 0
+    warm_start: [resnet20, se-resnet20]          # presets evaluated first, as reference trials
+    storage: {root: ./attnas-runs, tracking_uri: null}   # null: sqlite:///<root>/mlflow.db
+    macs_budget: null                            # reject candidates over this many MACs before training
+
+Everything is checked once, here, and every bad value is an AttnasError naming its field.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from search_space.errors import AttnasError
+
+ACCURACY_METRICS = ("val_top1", "val_top5")
+COST_METRICS = ("macs", "params", "latency_ms")
+SAMPLERS = ("nsga2", "tpe", "random", "qmc")
+SCHEDULERS = ("asha", "none")
+TOP_FIELDS = ("name", "space", "data", "fidelity", "training", "objectives", "sampler", "scheduler", "budget",
+              "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget")
+DEFAULT_ROOT = "./attnas-runs"
+
+
+def _bad(field_name: str, value, allowed: str) -> AttnasError:
+    return AttnasError(f"{field_name}: {value!r} is not allowed; allowed: {allowed}")
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _mapping(data, field_name: str, keys: tuple) -> dict:
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise _bad(field_name, data, f"a mapping with keys {', '.join(keys)}")
+    for k in data:
+        if k not in keys:
+            raise AttnasError(f"{field_name}.{k}: unknown field; allowed: {', '.join(keys)}")
+    return dict(data)
+
+
+def sampler_class(kind: str):
+    """The Optuna sampler class behind a ``sampler.type``."""
+    import optuna
+
+    return {"nsga2": optuna.samplers.NSGAIISampler, "tpe": optuna.samplers.TPESampler,
+            "random": optuna.samplers.RandomSampler, "qmc": optuna.samplers.QMCSampler}[kind]
+
+
+# Options the study sets itself: the seed (from ``seed``) and the TPE encoding (see studies.search).
+_RESERVED_SAMPLER_OPTIONS = ("seed",)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    space: Mapping[str, Any]
+    data: Mapping[str, Any] = field(default_factory=dict)
+    epochs: int = 4
+    train_subset: int | float | None = None
+    training: Mapping[str, Any] = field(default_factory=dict)
+    objectives: tuple = (("val_top1", "max"), ("macs", "min"))
+    sampler: str = "nsga2"
+    sampler_options: Mapping[str, Any] = field(default_factory=dict)
+    scheduler: str = "asha"
+    grace_period: int = 1
+    reduction_factor: int = 2
+    trials: int = 20
+    time_limit_s: float | None = None
+    concurrency: int = 1
+    cpus: float = 1
+    gpu: float = 0
+    seed: int = 0
+    warm_start: tuple = ()
+    root: str = DEFAULT_ROOT
+    tracking_uri: str | None = None
+    macs_budget: float | None = None
+
+    # ---- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "StudyConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise AttnasError(f"study: {str(path)!r} does not exist; allowed: a study YAML file")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise AttnasError(f"study: {path} is not valid YAML ({str(e).splitlines()[0]})") from None
+        return cls.from_dict(data, base_dir=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping, base_dir: str | Path = ".") -> "StudyConfig":
+        if not isinstance(data, Mapping):
+            raise _bad("study", data, f"a mapping of {', '.join(TOP_FIELDS)}")
+        for k in data:
+            if k not in TOP_FIELDS:
+                raise AttnasError(f"{k}: unknown field; allowed: {', '.join(TOP_FIELDS)}")
+        name = data.get("name")
+        if not isinstance(name, str) or not name or any(c in name for c in "/\\ ") or name.startswith("."):
+            raise _bad("name", name, "a non-empty name without spaces or slashes (it names the study folder)")
+
+        space = _load_space(data.get("space"), Path(base_dir))
+        data_cfg = _mapping(data.get("data"), "data", _dataclass_fields("DataConfig"))
+        fidelity = _mapping(data.get("fidelity"), "fidelity", ("epochs", "train_subset"))
+        epochs = fidelity.get("epochs", 4)
+        if not _int(epochs) or epochs < 1:
+            raise _bad("fidelity.epochs", epochs, "an integer >= 1")
+        training = _mapping(data.get("training"), "training", _dataclass_fields("TrainConfig"))
+        if "epochs" in training:
+            raise AttnasError("training.epochs: set per trial by fidelity.epochs; allowed: fidelity.epochs")
+        if "seed" in training:
+            raise AttnasError("training.seed: set by the study's seed; allowed: seed")
+
+        objectives = _objectives(data.get("objectives"))
+        sampler = data.get("sampler") or {}
+        if isinstance(sampler, str):
+            sampler = {"type": sampler}
+        if not isinstance(sampler, Mapping):
+            raise _bad("sampler", sampler, "a mapping with type and the sampler's options")
+        sampler = dict(sampler)
+        kind = sampler.pop("type", "nsga2")
+        if kind not in SAMPLERS:
+            raise _bad("sampler.type", kind, ", ".join(SAMPLERS))
+        _check_sampler_options(kind, sampler)
+
+        sched = _mapping(data.get("scheduler"), "scheduler", ("type", "grace_period", "reduction_factor", "max_t"))
+        sched_type = sched.get("type", "asha")
+        if sched_type not in SCHEDULERS:
+            raise _bad("scheduler.type", sched_type, ", ".join(SCHEDULERS))
+        grace = sched.get("grace_period", 1)
+        if not _int(grace) or not 1 <= grace <= epochs:
+            raise _bad("scheduler.grace_period", grace, f"an integer from 1 to fidelity.epochs ({epochs})")
+        rf = sched.get("reduction_factor", 2)
+        if not _num(rf) or rf < 2:
+            raise _bad("scheduler.reduction_factor", rf, "a number >= 2")
+        if "max_t" in sched and sched["max_t"] != epochs:
+            raise _bad("scheduler.max_t", sched["max_t"], f"fidelity.epochs ({epochs}), or leave it out")
+
+        budget = _mapping(data.get("budget"), "budget", ("trials", "time_limit_s"))
+        trials = budget.get("trials", 20)
+        if not _int(trials) or trials < 1:
+            raise _bad("budget.trials", trials, "an integer >= 1")
+        time_limit = budget.get("time_limit_s")
+        if time_limit is not None and (not _num(time_limit) or time_limit <= 0):
+            raise _bad("budget.time_limit_s", time_limit, "null or a number of seconds > 0")
+
+        concurrency = data.get("concurrency", 1)
+        if not _int(concurrency) or concurrency < 1:
+            raise _bad("concurrency", concurrency, "an integer >= 1")
+        res = _mapping(data.get("resources"), "resources", ("cpus", "gpu"))
+        cpus, gpu = res.get("cpus", 1), res.get("gpu", 0)
+        if not _num(cpus) or cpus <= 0:
+            raise _bad("resources.cpus", cpus, "a number > 0")
+        if not _num(gpu) or gpu < 0:
+            raise _bad("resources.gpu", gpu, "a number >= 0 (a fraction shares one GPU)")
+        seed = data.get("seed", 0)
+        if not _int(seed) or seed < 0:
+            raise _bad("seed", seed, "an integer >= 0")
+
+        warm = data.get("warm_start") or []
+        if isinstance(warm, str) or not isinstance(warm, (list, tuple)):
+            raise _bad("warm_start", warm, "a list of preset names")
+        from search_space.presets import preset_names
+        known = preset_names()
+        for i, preset in enumerate(warm):
+            if preset not in known:
+                raise _bad(f"warm_start[{i}]", preset, ", ".join(known))
+        if len(set(warm)) != len(warm):
+            raise _bad("warm_start", list(warm), "each preset once")
+
+        storage = _mapping(data.get("storage"), "storage", ("root", "tracking_uri"))
+        root = storage.get("root", DEFAULT_ROOT)
+        if not isinstance(root, str) or not root:
+            raise _bad("storage.root", root, "a directory path")
+        uri = storage.get("tracking_uri")
+        if uri is not None and (not isinstance(uri, str) or uri.startswith("file:") or "://" not in uri):
+            raise _bad("storage.tracking_uri", uri, "null (sqlite under storage.root), sqlite:///PATH or http(s)://HOST")
+        macs_budget = data.get("macs_budget")
+        if macs_budget is not None and (not _num(macs_budget) or macs_budget <= 0):
+            raise _bad("macs_budget", macs_budget, "null or a number of MACs > 0")
+
+        cfg = cls(name=name, space=space, data=data_cfg, epochs=epochs, train_subset=fidelity.get("train_subset"),
+                  training=training, objectives=objectives, sampler=kind, sampler_options=sampler,
+                  scheduler=sched_type, grace_period=grace, reduction_factor=rf, trials=trials,
+                  time_limit_s=time_limit, concurrency=concurrency, cpus=cpus, gpu=gpu, seed=seed,
+                  warm_start=tuple(warm), root=root, tracking_uri=uri, macs_budget=macs_budget)
+        cfg.data_config()      # DataConfig / TrainConfig validate their own fields
+        try:
+            cfg.train_config()
+        except AttnasError as e:
+            msg = str(e)
+            raise AttnasError("training." + msg[len("train."):] if msg.startswith("train.") else msg) from None
+        return cfg
+
+    # ---- derived objects -------------------------------------------------------------------------
+    def data_config(self):
+        from trainers import DataConfig
+
+        data = dict(self.data)
+        if self.train_subset is not None:
+            data["train_subset"] = self.train_subset
+        return DataConfig.from_dict(data, prefix="data.")
+
+    def train_config(self):
+        from trainers import TrainConfig
+
+        return TrainConfig.from_dict({**self.training, "epochs": self.epochs, "seed": self.seed}, prefix="training.")
+
+    def search_space(self, **fixed_overrides):
+        """The SearchSpace, with ``fixed`` fields (num_classes, input_size) overridden from the dataset."""
+        from search_space.space import SearchSpace
+
+        return SearchSpace.from_dict(self.space, **fixed_overrides)
+
+    @property
+    def metrics(self) -> list[str]:
+        return [m for m, _ in self.objectives]
+
+    @property
+    def modes(self) -> list[str]:
+        return [d for _, d in self.objectives]
+
+    def replace(self, **changes) -> "StudyConfig":
+        """A re-validated copy with fields changed (CLI overrides such as ``trials`` or ``epochs``)."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key == "trials":
+                data["budget"]["trials"] = value
+            elif key == "epochs":
+                data["fidelity"]["epochs"] = value
+                data["scheduler"]["grace_period"] = min(data["scheduler"]["grace_period"], value)
+            elif key in ("root", "tracking_uri"):
+                data["storage"][key] = value
+            else:
+                data[key] = value
+        return StudyConfig.from_dict(data)
+
+    # ---- writing -----------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "space": _plain(self.space),
+            "data": dict(self.data),
+            "fidelity": {"epochs": self.epochs, "train_subset": self.train_subset},
+            "training": dict(self.training),
+            "objectives": [{"metric": m, "direction": d} for m, d in self.objectives],
+            "sampler": {"type": self.sampler, **self.sampler_options},
+            "scheduler": {"type": self.scheduler, "grace_period": self.grace_period,
+                          "reduction_factor": self.reduction_factor},
+            "budget": {"trials": self.trials, "time_limit_s": self.time_limit_s},
+            "concurrency": self.concurrency,
+            "resources": {"cpus": self.cpus, "gpu": self.gpu},
+            "seed": self.seed,
+            "warm_start": list(self.warm_start),
+            "storage": {"root": self.root, "tracking_uri": self.tracking_uri},
+            "macs_budget": self.macs_budget,
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=110)
+
+
+def _plain(v):
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _dataclass_fields(name: str) -> tuple:
+    import dataclasses
+
+    import trainers
+
+    return tuple(f.name for f in dataclasses.fields(getattr(trainers, name)))
+
+
+def _load_space(value, base_dir: Path) -> dict:
+    """The search space as a plain mapping (a path is read relative to the study file), validated."""
+    if value is None:
+        raise AttnasError("space: missing; allowed: an inline search space or a path to one")
+    if isinstance(value, str):
+        path = Path(value) if Path(value).is_absolute() else base_dir / value
+        if not path.is_file():
+            raise _bad("space", value, "an inline mapping or the path of a search-space YAML (relative to the study)")
+        try:
+            value = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise AttnasError(f"space: {path} is not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(value, Mapping):
+        raise _bad("space", value, "a mapping with fixed and dimensions")
+    from search_space.space import SearchSpace
+
+    SearchSpace.from_dict(value)   # raises AttnasError naming the dimension
+    return _plain(value)
+
+
+def _objectives(raw) -> tuple:
+    from analysis import parse_objectives
+
+    pairs = parse_objectives(raw)
+    for i, (metric, direction) in enumerate(pairs):
+        allowed = ACCURACY_METRICS + COST_METRICS
+        if metric not in allowed:
+            raise _bad(f"objectives[{i}].metric", metric, ", ".join(allowed))
+        want = "max" if metric in ACCURACY_METRICS else "min"
+        if direction != want:
+            raise _bad(f"objectives[{i}].direction", direction, f"{want} for {metric}")
+    if pairs[0][0] not in ACCURACY_METRICS:
+        raise _bad("objectives[0].metric", pairs[0][0], f"an accuracy to maximise first ({', '.join(ACCURACY_METRICS)})")
+    if len(pairs) < 2:
+        raise _bad("objectives", [m for m, _ in pairs], "an accuracy and at least one cost (macs, params, latency_ms)")
+    return tuple(pairs)
+
+
+def _check_sampler_options(kind: str, options: dict) -> None:
+    sig = inspect.signature(sampler_class(kind).__init__)
+    names = [n for n, p in sig.parameters.items() if n != "self" and p.kind == p.KEYWORD_ONLY or
+             (n != "self" and p.kind == p.POSITIONAL_OR_KEYWORD)]
+    allowed = [n for n in names if n not in _RESERVED_SAMPLER_OPTIONS]
+    for key, value in options.items():
+        if key in _RESERVED_SAMPLER_OPTIONS:
+            raise AttnasError(f"sampler.{key}: set by the study's seed; allowed: {', '.join(allowed)}")
+        if key not in allowed:
+            raise AttnasError(f"sampler.{key}: unknown option for {kind}; allowed: {', '.join(allowed)}")
+        if not isinstance(value, (int, float, str, bool, type(None))):
+            raise _bad(f"sampler.{key}", value, "a number, string, boolean or null")
+    try:
+        sampler_class(kind)(**options)
+    except (ValueError, TypeError) as e:
+        raise AttnasError(f"sampler: {str(e).splitlines()[0]}; allowed: valid {kind} options") from None

@@ -1,0 +1,281 @@
+"""A study's lifecycle: folder, Optuna journal, MLflow runs, the Ray Tune run, resume and the final report.
+
+``<root>/<name>/`` holds everything the study needs to resume: ``study.yaml`` (the validated config),
+``trials.jsonl`` (one TrialRecord per ended trial, appended and fsynced), ``optuna.journal`` (Optuna's
+JournalStorage: append-only, safe under a kill), ``mlflow_runs.json`` (trial id -> MLflow run id), ``ray/``
+(Tune's per-run folders), ``report/`` (front.csv, front.png, hypervolume.csv) and ``export/`` (the Pareto
+ArchConfigs).
+
+Order of writes when a trial ends (see :meth:`Study.complete`): the record goes to ``trials.jsonl`` first,
+then Optuna is told, then the MLflow run is closed. Resume (:meth:`Study.reconcile`) repairs whatever a kill
+left between these steps: an Optuna trial still RUNNING whose record exists is told from the record; one
+without a record was interrupted and is marked FAIL (reason ``interrupted``; it does not count against the
+budget); MLflow runs are closed from records, interrupted runs are marked KILLED, and stray runs (created
+but not yet in ``mlflow_runs.json`` when the kill came) are deleted. Tune's own experiment state is not
+restored: a resume starts a new Tune run for the remaining budget, driven by the same Optuna study, which
+is why every trial ends up in each store exactly once. A lock file keeps two processes off one study.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import optuna
+import yaml
+
+from analysis import (TRIALS_FILE, TrialRecord, append_trial, export_front, hypervolume, pareto_records,
+                      read_trials, reference_point, summary_table, write_report)
+from analysis.trials import front_candidates, objective_matrix
+from search_space import ArchConfig
+from search_space.errors import AttnasError
+
+from .config import StudyConfig
+from .tracking import MlflowTracker
+
+STUDY_FILE = "study.yaml"
+JOURNAL_FILE = "optuna.journal"
+STATE_FILE = "state.json"
+ARTIFACT_INTERVAL_S = 5.0
+"""Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
+
+OPTUNA_STATE = {"finished": "COMPLETE", "duplicate": "COMPLETE", "pruned": "PRUNED", "diverged": "FAIL",
+                "failed": "FAIL"}
+
+
+def trial_key(number: int | None, reference: str | None) -> str:
+    return f"ref-{reference}" if reference else f"t{number:04d}"
+
+
+def default_tracking_uri(root: str | Path) -> str:
+    return f"sqlite:///{(Path(root).resolve() / 'mlflow.db').as_posix()}"
+
+
+class Study:
+    """One study folder. ``Study.create`` starts a new one, ``Study.open`` an existing one (resume)."""
+
+    def __init__(self, cfg: StudyConfig, study_dir: Path):
+        self.cfg = cfg
+        self.dir = Path(study_dir).resolve()
+        self.trials_path = self.dir / TRIALS_FILE
+        self.tracking_uri = cfg.tracking_uri or default_tracking_uri(cfg.root)
+        self.records: list[TrialRecord] = read_trials(self.trials_path) if self.trials_path.exists() else []
+        self.state = json.loads((self.dir / STATE_FILE).read_text()) if (self.dir / STATE_FILE).exists() else {}
+        self.tracker: MlflowTracker | None = None
+        self.searcher = None
+        self._lock = None
+        self._last_upload = 0.0
+        self.optuna_storage = None
+
+    def __getstate__(self):
+        """Tune pickles its callbacks into its run folder; the live handles (lock, MLflow, Optuna) stay here."""
+        return {"cfg": self.cfg, "dir": self.dir}
+
+    def __setstate__(self, state):
+        self.__init__(state["cfg"], state["dir"])
+
+    # ---- folders ------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, cfg: StudyConfig) -> "Study":
+        """A new study folder ``<root>/<name>``; if that name is taken, ``<name>-2``, ``-3``, ..."""
+        root = Path(cfg.root).resolve()
+        name, k = cfg.name, 1
+        while (root / name / STUDY_FILE).exists():
+            k += 1
+            name = f"{cfg.name}-{k}"
+        if name != cfg.name:
+            cfg = StudyConfig.from_dict({**cfg.to_dict(), "name": name})
+        study_dir = root / name
+        study_dir.mkdir(parents=True, exist_ok=True)
+        # the saved config is self-contained (space inline) and pins the storage locations used
+        cfg = cfg.replace(root=str(root), tracking_uri=cfg.tracking_uri or default_tracking_uri(root))
+        (study_dir / STUDY_FILE).write_text(cfg.to_yaml())
+        return cls(cfg, study_dir)
+
+    @classmethod
+    def open(cls, study_dir: str | Path, **overrides) -> "Study":
+        study_dir = Path(study_dir)
+        path = study_dir / STUDY_FILE
+        if not path.is_file():
+            raise AttnasError(f"--resume: {str(study_dir)!r} is not a study folder; allowed: a folder with {STUDY_FILE}")
+        cfg = StudyConfig.from_yaml(path)
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if changes:
+            cfg = cfg.replace(**changes)
+            path.write_text(cfg.to_yaml())
+        return cls(cfg, study_dir)
+
+    def lock(self) -> None:
+        self._lock = open(self.dir / ".lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AttnasError(f"study: {str(self.dir)!r} is in use by another attnas process; "
+                              f"allowed: one process per study") from None
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # ---- state ---------------------------------------------------------------------------------
+    def counted(self) -> int:
+        """Trials that count against the budget (every recorded trial)."""
+        return len(self.records)
+
+    def remaining(self) -> int:
+        return max(0, self.cfg.trials - self.counted())
+
+    def pending_references(self) -> list[str]:
+        done = {r.reference_name for r in self.records if r.is_reference}
+        return [p for p in self.cfg.warm_start if p not in done]
+
+    def completed_by_hash(self) -> dict:
+        return {r.arch_hash: r for r in self.records if r.status != "duplicate"}
+
+    def save_state(self, **changes) -> None:
+        self.state.update(changes)
+        tmp = self.dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.state))
+        os.replace(tmp, self.dir / STATE_FILE)
+
+    # ---- Optuna ----------------------------------------------------------------------------------
+    def open_optuna(self) -> optuna.Study:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna_storage = JournalStorage(JournalFileBackend(str(self.dir / JOURNAL_FILE)))
+        return optuna.create_study(storage=self.optuna_storage, study_name=self.cfg.name, load_if_exists=True,
+                                   directions=["maximize" if d == "max" else "minimize" for d in self.cfg.modes])
+
+    def optuna_values(self, record: TrialRecord) -> list | None:
+        values = [record.metric(m) for m in self.cfg.metrics]
+        return None if any(v is None for v in values) else values
+
+    # ---- resume ----------------------------------------------------------------------------------
+    def reconcile(self, ot_study: optuna.Study) -> dict:
+        """Repair the stores after a kill (see the module docstring); returns counts of what was fixed."""
+        fixed = {"optuna_told": 0, "optuna_interrupted": 0, "mlflow_closed": 0, "mlflow_interrupted": 0,
+                 "mlflow_strays": 0}
+        by_key = {r.trial_id: r for r in self.records}
+        running = ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        for t in running:
+            rec = by_key.get(trial_key(t.number, None))
+            if rec is not None:
+                state = OPTUNA_STATE[rec.status]
+                values = self.optuna_values(rec) if state == "COMPLETE" else None
+                if state == "COMPLETE" and values is None:
+                    state = "FAIL"
+                self.optuna_storage.set_trial_user_attr(t._trial_id, "status", rec.status)
+                self.optuna_storage.set_trial_user_attr(t._trial_id, "reason", rec.reason)
+                ot_study.tell(t.number, values, state=getattr(optuna.trial.TrialState, state))
+                fixed["optuna_told"] += 1
+            else:
+                self.optuna_storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
+                self.optuna_storage.set_trial_user_attr(t._trial_id, "reason", "interrupted: the study process ended")
+                ot_study.tell(t.number, None, state=optuna.trial.TrialState.FAIL)
+                fixed["optuna_interrupted"] += 1
+
+        tracker = self.tracker
+        for key, run_ids in tracker.trial_runs().items():
+            keep = tracker.runs.get(key)
+            for run_id in run_ids:
+                if key is not None and run_id != keep:
+                    tracker.delete_run(run_id)
+                    fixed["mlflow_strays"] += 1
+        for key, run_id in list(tracker.runs.items()):
+            if key == "_study":
+                continue
+            run = tracker.client.get_run(run_id)
+            if run.info.status != "RUNNING":
+                continue
+            rec = by_key.get(key)
+            if rec is not None:
+                tracker.end_trial(key, rec.status, rec.reason, rec.metrics)
+                fixed["mlflow_closed"] += 1
+            else:
+                tracker.end_trial(key, "interrupted", "interrupted: the study process ended", {})
+                fixed["mlflow_interrupted"] += 1
+        for rec in self.records:
+            if rec.trial_id not in tracker.runs:
+                self.start_tracking(rec.trial_id, ArchConfig.from_dict(rec.arch, check_build=False), rec.number,
+                                    rec.reference_name)
+                for row in rec.history:
+                    tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
+                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics)
+                fixed["mlflow_closed"] += 1
+        return fixed
+
+    # ---- trial lifecycle (called by the Tune callback) ---------------------------------------------------
+    def start_tracking(self, key: str, arch: ArchConfig, number, reference: str | None) -> None:
+        tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
+        if reference:
+            tags["reference_name"] = reference
+        if number is not None:
+            tags["optuna_number"] = str(number)
+        self.tracker.start_trial(key, f"{key} {arch.name}", arch.to_flat_dict(), arch.to_yaml(), tags)
+
+    def complete(self, tune_trial_id: str, record: TrialRecord) -> None:
+        """Record an ended trial: trials.jsonl (fsynced) -> Optuna -> MLflow -> live study artifacts."""
+        append_trial(self.trials_path, record)
+        self.records.append(record)
+        state = OPTUNA_STATE[record.status]
+        values = self.optuna_values(record) if state == "COMPLETE" else None
+        if state == "COMPLETE" and values is None:
+            state = "FAIL"
+        if self.searcher is not None:
+            self.searcher.tell(tune_trial_id, record.arch_hash, values, state, record.status, record.reason)
+            if record.status != "duplicate" and record.arch_hash not in self.searcher.completed:
+                self.searcher.completed[record.arch_hash] = record
+        self.tracker.end_trial(record.trial_id, record.status, record.reason, record.metrics)
+        self.publish(force=False)
+
+    def publish(self, force: bool) -> None:
+        """Write the report and exports and upload them to the parent run (at most every few seconds)."""
+        now = time.monotonic()
+        if not force and now - self._last_upload < ARTIFACT_INTERVAL_S:
+            return
+        self._last_upload = now
+        objectives = list(self.cfg.objectives)
+        report_dir, export_dir = self.dir / "report", self.dir / "export"
+        files = write_report(self.records, objectives, report_dir, study_name=self.cfg.name,
+                             budgets=self.budgets())
+        export_front(self.records, objectives, export_dir, source=str(self.dir))
+        self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
+        self.tracker.log_study_files([export_dir], artifact_path="export")
+        self.tracker.log_study_metric("hypervolume", self.hypervolume(), step=len(self.records))
+        self.tracker.log_study_metric("front_size", len(pareto_records(self.records, objectives)),
+                                      step=len(self.records))
+
+    def budgets(self) -> dict:
+        return {"macs": self.cfg.macs_budget} if self.cfg.macs_budget is not None else {}
+
+    def hypervolume(self) -> float:
+        objectives = list(self.cfg.objectives)
+        cands = front_candidates(self.records, objectives)
+        if not cands:
+            return 0.0
+        points = objective_matrix(cands, objectives)
+        ref = reference_point(objectives, points, budgets=self.budgets())
+        return hypervolume(points, ref, [d for _, d in objectives])
+
+    def summary(self) -> str:
+        return summary_table(self.records, list(self.cfg.objectives))
+
+
+def quiet_ray_logs() -> None:
+    """Ray's and Tune's own console output off: the study prints its own progress."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1000")
+    for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def dump_yaml(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False)

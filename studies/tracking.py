@@ -1,0 +1,140 @@
+"""MLflow logging for a study, from the driver only: one parent run per study, one nested child run per trial.
+
+``MlflowTracker`` is the only code that talks to MLflow (through ``MlflowClient``, no global active run), with
+one method per lifecycle stage. Trial id -> run id is kept in ``<study_dir>/mlflow_runs.json`` (rewritten
+atomically after every new run), so a resumed study re-attaches to its runs and never logs a trial twice.
+Ray's ``MLflowLoggerCallback`` is not used: it makes unlinked runs, not children of the study's run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+RUNS_FILE = "mlflow_runs.json"
+FINAL_METRICS = ("val_top1", "val_top5", "macs", "params", "latency_ms", "epochs", "wall_time_s")
+EPOCH_METRICS = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s")
+RUN_STATUS = {"finished": "FINISHED", "pruned": "FINISHED", "duplicate": "FINISHED", "diverged": "FAILED",
+              "failed": "FAILED", "interrupted": "KILLED"}
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def flat_params(d: dict, prefix: str = "") -> dict:
+    """A nested mapping as ``{"a.b": value}`` strings for MLflow params (lists joined by commas)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flat_params(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(str(x) for x in v)
+        else:
+            out[key] = "" if v is None else str(v)
+    return out
+
+
+class MlflowTracker:
+    def __init__(self, tracking_uri: str, study_dir: Path):
+        self.uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.study_dir = Path(study_dir)
+        self.runs_file = self.study_dir / RUNS_FILE
+        self.runs: dict = json.loads(self.runs_file.read_text()) if self.runs_file.exists() else {}
+        self.parent_id: str | None = self.runs.get("_study")
+        self.experiment_id: str | None = None
+
+    # ---- study --------------------------------------------------------------------------------
+    def start_study(self, name: str, study_config: dict, tags: dict) -> str:
+        """Create (or, on resume, re-open) the study's experiment and parent run; returns the run id."""
+        exp = self.client.get_experiment_by_name(name)
+        if exp is None:
+            location = None
+            if self.uri.startswith("sqlite:///"):
+                db = Path(self.uri[len("sqlite:///"):])
+                location = (db.parent / "mlartifacts").resolve().as_uri()
+            self.experiment_id = self.client.create_experiment(name, artifact_location=location)
+            self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind", "custom_model_development")
+        else:
+            self.experiment_id = exp.experiment_id
+        if self.parent_id is not None:
+            self.client.update_run(self.parent_id, status="RUNNING")
+            return self.parent_id
+        run = self.client.create_run(self.experiment_id, run_name=name,
+                                     tags={"attnas.kind": "study", "attnas.study": name, **tags})
+        self.parent_id = run.info.run_id
+        self.runs["_study"] = self.parent_id
+        self._save_runs()
+        params = flat_params(study_config)
+        items = [Param(k[:250], v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.parent_id, params=items[i:i + 100], synchronous=True)
+        return self.parent_id
+
+    def log_study_files(self, paths: list[Path], artifact_path: str | None = None) -> None:
+        for p in paths:
+            if Path(p).is_dir():
+                self.client.log_artifacts(self.parent_id, str(p), artifact_path=artifact_path or Path(p).name)
+            elif Path(p).exists():
+                self.client.log_artifact(self.parent_id, str(p), artifact_path=artifact_path)
+
+    def log_study_metric(self, key: str, value: float, step: int) -> None:
+        if _finite(value):
+            self.client.log_metric(self.parent_id, key, float(value), step=step)
+
+    def end_study(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.parent_id, status=status)
+
+    # ---- trials -------------------------------------------------------------------------------
+    def start_trial(self, trial_id: str, run_name: str, arch_flat: dict, arch_yaml: str, tags: dict) -> str:
+        """The trial's child run, created once: a trial already in ``mlflow_runs.json`` gets its run back."""
+        if trial_id in self.runs:
+            return self.runs[trial_id]
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags={
+            "mlflow.parentRunId": self.parent_id, "attnas.kind": "trial", "attnas.trial_id": trial_id,
+            "status": "running", **tags})
+        run_id = run.info.run_id
+        self.runs[trial_id] = run_id
+        self._save_runs()
+        params = [Param(k[:250], str(v)[:6000]) for k, v in arch_flat.items()]
+        for i in range(0, len(params), 100):
+            self.client.log_batch(run_id, params=params[i:i + 100], synchronous=True)
+        self.client.log_text(run_id, arch_yaml, "arch.yaml")
+        return run_id
+
+    def log_epoch(self, trial_id: str, epoch: int, metrics: dict) -> None:
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(metrics[k]), now, epoch) for k in EPOCH_METRICS if _finite(metrics.get(k))]
+        if items:
+            self.client.log_batch(self.runs[trial_id], metrics=items, synchronous=True)
+
+    def end_trial(self, trial_id: str, status: str, reason: str, metrics: dict) -> None:
+        run_id = self.runs[trial_id]
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(metrics[k]), now, 0) for k in FINAL_METRICS if _finite(metrics.get(k))]
+        tags = [RunTag("status", status), RunTag("reason", reason[:5000])]
+        self.client.log_batch(run_id, metrics=items, tags=tags, synchronous=True)
+        self.client.set_terminated(run_id, status=RUN_STATUS.get(status, "FINISHED"))
+
+    def trial_runs(self) -> dict:
+        """Trial id -> run ids of the study's child runs in MLflow (used on resume to find strays)."""
+        out: dict = {}
+        runs = self.client.search_runs([self.experiment_id], f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+                                       max_results=50000)
+        for r in runs:
+            out.setdefault(r.data.tags.get("attnas.trial_id"), []).append(r.info.run_id)
+        return out
+
+    def delete_run(self, run_id: str) -> None:
+        self.client.delete_run(run_id)
+
+    def _save_runs(self) -> None:
+        tmp = self.runs_file.with_name(RUNS_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.runs, indent=1))
+        os.replace(tmp, self.runs_file)
