@@ -1,0 +1,82 @@
+"""Res2Net: the paper's counts and MACs, the v1b (ResNet-C/D) variant, and the report's attention positions."""
+import pytest
+import torch
+
+from search_space import ArchConfig, build_model
+from search_space.attention.se import SqueezeExcite
+from search_space.backbones.res2net import HierarchicalBranches
+from search_space.errors import AttnasError
+from search_space.registry import ATTENTION
+
+IMAGENET = {"num_classes": 1000, "input_size": [3, 224, 224]}
+R50 = {"backbone": {"type": "res2net", "depth": 50}, **IMAGENET}
+
+
+@pytest.mark.parametrize("backbone, published", [({"depth": 50}, 25.70e6), ({"depth": 101}, 45.21e6),
+                                                  ({"depth": 50, "stem": "deep", "downsample": "avg"}, 25.72e6)])
+def test_counts_match_gao_et_al(n_params, backbone, published):
+    # Res2Net-50/101 26w4s (paper Tables 1/6 and the official res2net*_26w_4s); v1b-50 is 25.72M
+    assert n_params({"backbone": {"type": "res2net", **backbone}, **IMAGENET}) == pytest.approx(published, rel=0.001)
+
+
+def test_macs_match_gao_et_al(macs):
+    assert macs(R50) == pytest.approx(4.2e9, rel=0.02)
+
+
+def test_branch_attention_has_sub_branch_widths(modules):
+    data = {**R50, "attention": {"type": "se"}, "insertion_point": "branch"}
+    widths = [m.fc1.in_channels for m in modules(data, SqueezeExcite)]
+    # scale 4: three 3x3 sub-branches per block, each of 26 * planes / 64 channels
+    assert widths == [26] * 9 + [52] * 12 + [104] * 18 + [208] * 9
+
+
+def test_position_two_and_mask(modules):
+    data = {**R50, "attention": {"type": "se"}, "stage_mask": [0, 0, 1, 1]}
+    assert [m.fc1.in_channels for m in modules(data, SqueezeExcite)] == [1024] * 6 + [2048] * 3
+
+
+@pytest.mark.skipif("triplet" not in ATTENTION, reason="triplet attention not registered")
+def test_st_is_se_in_branches_and_triplet_after_last_1x1(modules):
+    triplet = ATTENTION.get("triplet")
+    data = {**R50, "attention": {"type": "triplet"}, "insertion_point": "pre_add",
+            "extra_attention": {"branch": {"type": "se"}}}
+    assert len(modules(data, SqueezeExcite)) == 48
+    assert len(modules(data, triplet)) == 16
+    # the other orders (TS, TT, SS) are the same two fields swapped
+    ts = {**data, "attention": {"type": "se"}, "extra_attention": {"branch": {"type": "triplet"}}}
+    assert len(modules(ts, SqueezeExcite)) == 16 and len(modules(ts, triplet)) == 48
+
+
+def test_first_block_of_a_stage_is_not_hierarchical():
+    # 'stage' blocks give each 3x3 its own split; later blocks add the previous sub-branch output
+    torch.manual_seed(0)
+    arch = ArchConfig.from_dict({"backbone": {"type": "res2net", "base_width": 32, "scale": 3, "width": 0.125}},
+                                check_build=False)
+    model = build_model(arch).eval()
+    firsts = [m for m in model.modules() if isinstance(m, HierarchicalBranches)]
+    for block, hierarchical in ((firsts[0], False), (firsts[1], True)):
+        x = torch.randn(1, block.reduce[0].in_channels, 4, 4)
+        w = block.width
+        y = block.reduce(x)
+        base = block.convs[1](y[:, w:2 * w])
+        full = block.convs[1](y[:, w:2 * w] + block.convs[0](y[:, :w]))
+        outs = []
+        block.attns[1].register_forward_hook(lambda m, i, o: outs.append(o))
+        block(x)
+        expected = full if hierarchical else base
+        assert torch.allclose(outs[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("stem", ["conv7", "deep", "cifar"])
+def test_forward_shapes_small(stem):
+    arch = ArchConfig.from_dict({"backbone": {"type": "res2net", "base_width": 32, "scale": 2, "width": 0.125,
+                                              "stem": stem, "downsample": "avg"}, "activation": "celu",
+                                 "num_classes": 6, "input_size": [3, 32, 32]})
+    assert build_model(arch)(torch.randn(2, 3, 32, 32)).shape == (2, 6)
+
+
+def test_bad_scale_and_width_teach():
+    with pytest.raises(AttnasError, match="backbone.scale: 1"):
+        ArchConfig.from_dict({"backbone": {"type": "res2net", "scale": 1}})
+    with pytest.raises(AttnasError, match="backbone.base_width"):
+        ArchConfig.from_dict({"backbone": {"type": "res2net", "base_width": 4, "width": 0.125}})
