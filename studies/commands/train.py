@@ -1,0 +1,124 @@
+"""``attnas train CONFIG_OR_PRESET --data NAME``: train one architecture, report validation and test metrics
+plus its profile, and write OUT/metrics.json, OUT/model.pt and OUT/arch.yaml (the exact ArchConfig used)."""
+from __future__ import annotations
+
+NAME = "train"
+HELP = "train one architecture on one dataset and report validation/test metrics and its cost"
+
+
+def add_arguments(parser):
+    from trainers.config import DATASETS
+
+    parser.add_argument("config", help="a preset name or an ArchConfig YAML path")
+    parser.add_argument("--data", default="digits", help=f"dataset: {', '.join(DATASETS)} (default digits)")
+    parser.add_argument("--data-dir", help="folder holding the dataset files (cifar*, tinyimagenet, imagefolder)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--out", help="output folder (default ./attnas-runs/train/<arch name>-<hash>)")
+    parser.add_argument("--classes", type=int, help="synthetic data: number of classes (others: from the data)")
+    parser.add_argument("--input", help="synthetic data: CxHxW (others: use --image-size)")
+    parser.add_argument("--image-size", type=int, help="resize images to this size (default: the dataset's)")
+    parser.add_argument("--train-subset", type=float, help="use this many training images (or this fraction if < 1)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--schedule", default="cosine")
+    parser.add_argument("--warmup-epochs", type=float, default=0.0)
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _data_config(args):
+    from search_space.arch_config import parse_input_size
+    from search_space.errors import AttnasError
+    from trainers import DataConfig
+
+    extra = {}
+    if args.input is not None:
+        c, h, w = parse_input_size(args.input)
+        if args.data != "synthetic":
+            raise AttnasError(f"--input: {args.input!r} is not allowed with --data {args.data}; allowed: "
+                              f"--image-size N (the dataset fixes the channels)")
+        if h != w:
+            raise AttnasError(f"--input: {args.input!r} is not allowed; allowed: square images (H = W)")
+        extra.update(channels=c, image_size=h)
+    if args.classes is not None:
+        if args.data != "synthetic":
+            raise AttnasError(f"--classes: {args.classes} is not allowed with --data {args.data}; allowed: only "
+                              f"with --data synthetic (a dataset fixes its class count)")
+        extra["classes"] = args.classes
+    if args.image_size is not None:
+        extra["image_size"] = args.image_size
+    sub = args.train_subset
+    if sub is not None:
+        sub = int(sub) if sub >= 1 else float(sub)
+    return DataConfig(name=args.data, data_dir=args.data_dir, train_subset=sub, seed=args.seed, **extra)
+
+
+def run(args) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    import torch
+    from tqdm import tqdm
+
+    from search_space import build_model, load_arch
+    from search_space.errors import AttnasError
+    from trainers import TrainConfig, evaluate, fit, load_dataset, profile_model
+
+    start = time.perf_counter()
+    train_cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                            schedule=args.schedule, warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay,
+                            label_smoothing=args.label_smoothing, augment=not args.no_augment, seed=args.seed,
+                            nesterov=args.optimizer == "sgd")
+    data_cfg = _data_config(args)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise AttnasError(f"--device: {args.device!r} is not allowed; allowed: cpu, cuda, cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise AttnasError(f"--device: {args.device!r} is not available; allowed: cpu")
+    data = load_dataset(data_cfg, device)
+    arch = load_arch(args.config, num_classes=data.num_classes, input_size=list(data.input_size))
+    torch.manual_seed(args.seed)
+    model = build_model(arch)
+    out = Path(args.out or f"attnas-runs/train/{arch.name.replace('@', '-').replace('+', '_')}-{arch.hash}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "arch.yaml").write_text(arch.to_yaml())
+    print(f"{arch.name}: {len(data.train_x)} train / {len(data.val_x)} val / {len(data.test_x)} test images "
+          f"{'x'.join(map(str, data.input_size))}, {data.num_classes} classes, {train_cfg.epochs} epochs on {device}")
+
+    bar = tqdm(total=train_cfg.epochs, unit="epoch", disable=args.no_progress)
+
+    def progress(epoch: int, m: dict) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{m['train_loss']:.3f}", val_top1=f"{m['val_top1']:.3f}")
+
+    result = fit(model, data, train_cfg, callback=progress, device=device)
+    bar.close()
+    metrics = {"status": result.status, "reason": result.reason, "epochs": result.epochs_run}
+    if result.status == "finished":
+        val = evaluate(model, data.val_x, data.val_y)
+        test = evaluate(model, data.test_x, data.test_y)
+        metrics.update({f"val_{k}": v for k, v in val.items()})
+        metrics.update({f"test_{k}": v for k, v in test.items()})
+    cost = profile_model(model, arch.input_size, device=device, train_batch_size=min(train_cfg.batch_size, 32))
+    metrics.update(cost)
+    metrics.update(wall_time_s=time.perf_counter() - start, train_time_s=result.wall_time_s, arch=arch.name,
+                   arch_hash=arch.hash, data=data_cfg.to_dict(), train=train_cfg.to_dict(), history=result.history)
+    torch.save(model.state_dict(), out / "model.pt")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+
+    if result.status != "finished":
+        print(f"run {result.status}: {result.reason}")
+    else:
+        print(f"val  top1 {metrics['val_top1']:.4f}  top5 {metrics['val_top5']:.4f}  loss {metrics['val_loss']:.4f}")
+        print(f"test top1 {metrics['test_top1']:.4f}  top5 {metrics['test_top5']:.4f}  loss {metrics['test_loss']:.4f}")
+    print(f"params {cost['params']:,}  MACs {cost['macs'] / 1e6:.2f}M  latency {cost['latency_ms']:.2f} ms "
+          f"(batch 1, {device})  wall {metrics['wall_time_s']:.1f} s")
+    print(f"wrote {out}/metrics.json, model.pt, arch.yaml")
+    return 0 if result.status == "finished" else 1
