@@ -12,11 +12,11 @@ from .pareto import as_minimisation, non_dominated_sort, pareto_front, pareto_ra
 from .report import (arch_name, pareto_records, plot_front, ranked_records, summary_table, write_front_csv,
                      write_hypervolume_csv, write_report)
 from .trials import (DEFAULT_OBJECTIVES, STATUSES, TRIALS_FILE, TrialRecord, append_trial, front_candidates,
-                     parse_objectives, read_trials, write_trials)
+                     objective_matrix, parse_objectives, read_trials, write_trials)
 
 __all__ = [
     "TrialRecord", "STATUSES", "TRIALS_FILE", "DEFAULT_OBJECTIVES", "append_trial", "read_trials", "write_trials",
-    "parse_objectives", "front_candidates",
+    "parse_objectives", "front_candidates", "objective_matrix",
     "non_dominated_sort", "pareto_front", "pareto_ranks", "as_minimisation",
     "hypervolume", "reference_point", "REFERENCE_RULE",
     "FrontStep", "front_history", "hypervolume_history",

@@ -8,6 +8,7 @@ plot and the table show percents and millions.
 from __future__ import annotations
 
 import csv
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -35,15 +36,12 @@ def display(metric: str) -> tuple[str, float]:
 
 @lru_cache(maxsize=4096)
 def _name_of(arch_json: str) -> str:
-    import json
-
     from search_space.arch_config import ArchConfig
     return ArchConfig.from_dict(json.loads(arch_json), check_build=False).name
 
 
 def arch_name(record: TrialRecord) -> str:
     """The readable architecture label (``ArchConfig.name``, e.g. ``resnet_cifar8+se@pre_add``)."""
-    import json
     return _name_of(json.dumps(record.arch, sort_keys=True))
 
 
@@ -151,9 +149,11 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
     if refs:
         ax.scatter([r.metric(x) * xf for r in refs], [r.metric(y) * yf for r in refs], s=130, marker="D",
                    facecolors="none", edgecolors="tab:orange", linewidths=1.6, zorder=5, label="reference preset")
-        for r in refs:
+        for k, r in enumerate(sorted(refs, key=lambda r: r.metric(y))):   # left of the marker, staggered
             ax.annotate(r.reference_name or arch_name(r), (r.metric(x) * xf, r.metric(y) * yf),
-                        xytext=(7, -12), textcoords="offset points", fontsize=8, color="tab:orange")
+                        xytext=(-10, -10 if k % 2 == 0 else 6), textcoords="offset points", ha="right",
+                        fontsize=8, color="tab:orange", zorder=6,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
     xs = [r.metric(x) * xf for r in shown]
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
@@ -171,7 +171,7 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
     ax.grid(True, which="both", alpha=0.3)
     if shown:
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.88)   # fixed margins: one draw pass, not two
     fig.savefig(path, format="png")
     return path
 

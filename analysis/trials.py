@@ -66,6 +66,11 @@ class TrialRecord:
         missing = [n for n in ("trial_id", "number", "arch", "arch_hash", "status") if n not in data]
         if missing:
             raise AttnasError(f"trial.{missing[0]}: missing; allowed: a record with {', '.join(names)}")
+        kinds = {str: "a string", int: "an integer", dict: "a mapping", list: "a list", bool: "true or false"}
+        for name, kind in (("trial_id", str), ("number", int), ("arch", dict), ("arch_hash", str), ("reason", str),
+                           ("metrics", dict), ("history", list), ("is_reference", bool)):
+            if name in data and (not isinstance(data[name], kind) or (kind is int and isinstance(data[name], bool))):
+                raise AttnasError(f"trial.{name}: {data[name]!r} is not allowed; allowed: {kinds[kind]}")
         return cls(**data)
 
 

@@ -68,6 +68,8 @@ def test_bad_records(tmp_path):
         rec("a", 0, "done")
     with pytest.raises(AttnasError, match=r"trial.colour: unknown field"):
         TrialRecord.from_dict({**rec("a", 0).to_dict(), "colour": "red"})
+    with pytest.raises(AttnasError, match=r"trial.number: '3' is not allowed; allowed: an integer"):
+        TrialRecord.from_dict({**rec("a", 0).to_dict(), "number": "3"})
     path = tmp_path / "trials.jsonl"
     path.write_text('{"trial_id": "a", "number": 0}\n')
     with pytest.raises(AttnasError, match=r"trials.jsonl:1: trial.arch: missing"):
