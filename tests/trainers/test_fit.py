@@ -1,0 +1,104 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from trainers import FitResult, TrainConfig, evaluate, fit
+from trainers.schedule import LRSchedule
+
+from .conftest import tiny_net
+
+CFG = TrainConfig(epochs=4, batch_size=32, lr=0.05, weight_decay=1e-4, schedule="cosine", warmup_epochs=1)
+KEYS = {"epoch", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s"}
+
+
+def test_fit_reports_history_and_is_deterministic(tiny_data):
+    seen = []
+    res = fit(tiny_net(), tiny_data, CFG, callback=lambda e, m: seen.append((e, m["val_top1"])))
+    assert isinstance(res, FitResult) and res.status == "finished" and res.epochs_run == 4
+    assert [e for e, _ in seen] == [1, 2, 3, 4] and KEYS <= set(res.history[-1])
+    assert res.metrics["best_val_top1"] == max(r["val_top1"] for r in res.history)
+    assert all(0 <= r["val_top1"] <= r["val_top5"] <= 1 for r in res.history)
+    assert res.history[-1]["val_top1"] > 0.5  # 4 classes: well above chance
+    again = fit(tiny_net(), tiny_data, CFG)
+    assert [r["val_loss"] for r in again.history] == [r["val_loss"] for r in res.history]
+
+
+def test_resume_equals_uninterrupted(tiny_data, tmp_path):
+    cfg = CFG.replace(optimizer="adamw", lr=0.01, schedule="plateau", patience=0)
+    full_model = tiny_net()
+    full = fit(full_model, tiny_data, cfg)
+    ckpt = tmp_path / "run.ckpt"
+    part = fit(tiny_net(), tiny_data, cfg, callback=lambda e, m: e == 2, checkpoint_path=ckpt)
+    assert part.status == "stopped" and part.epochs_run == 2
+    resumed_model = tiny_net(seed=123)  # different init: everything must come from the checkpoint
+    resumed = fit(resumed_model, tiny_data, cfg, checkpoint_path=ckpt)
+    assert resumed.status == "finished" and resumed.epochs_run == 4
+    strip = lambda h: [{k: v for k, v in r.items() if not k.endswith("time_s")} for r in h]
+    assert strip(resumed.history) == strip(full.history)
+    for a, b in zip(full_model.state_dict().values(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_divergence_is_reported_with_epoch(tiny_data):
+    res = fit(tiny_net(), tiny_data, CFG.replace(lr=1e6, warmup_epochs=0, epochs=3))
+    assert res.status == "diverged" and "epoch 1" in res.reason and res.epochs_run == 0
+
+    class NaNAfter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.calls = tiny_net(), 0
+
+        def forward(self, x):
+            self.calls += 1
+            out = self.net(x)
+            return out * float("nan") if self.training and self.calls > 8 else out
+
+    res = fit(NaNAfter(), tiny_data, CFG.replace(epochs=5))  # 3 steps/epoch: NaN from epoch 3
+    assert res.status == "diverged" and "epoch 3" in res.reason and res.epochs_run == 2
+    assert math.isfinite(res.metrics["val_loss"])
+
+
+def test_out_of_memory_is_reported(tiny_data):
+    class Hungry(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(1, 1)
+
+        def forward(self, x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64 GiB")
+
+    res = fit(Hungry(), tiny_data, CFG)
+    assert res.status == "oom" and "out of memory" in res.reason and res.epochs_run == 0
+
+    class Buggy(Hungry):
+        def forward(self, x):
+            raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):  # real bugs are not swallowed
+        fit(Buggy(), tiny_data, CFG)
+
+
+def test_evaluate_matches_manual_count(tiny_data):
+    model = tiny_net().eval()
+    m = evaluate(model, tiny_data.val_x, tiny_data.val_y, batch_size=7)
+    with torch.no_grad():
+        out = model(tiny_data.val_x)
+    assert m["top1"] == pytest.approx((out.argmax(1) == tiny_data.val_y).float().mean().item())
+    top4 = out.topk(4, 1).indices.eq(tiny_data.val_y[:, None]).any(1).float().mean().item()
+    assert m["top5"] == pytest.approx(top4) == pytest.approx(1.0)  # top-5 capped at 4 classes
+    assert m["loss"] == pytest.approx(nn.functional.cross_entropy(out, tiny_data.val_y).item(), rel=1e-5)
+
+
+def test_schedules():
+    cfg = TrainConfig(epochs=10, lr=1.0, warmup_epochs=2, schedule="cosine")
+    s = LRSchedule(cfg, steps_per_epoch=10)
+    assert s.factor(0) == pytest.approx(0.05) and s.factor(19) == pytest.approx(1.0)
+    assert s.factor(60) == pytest.approx(0.5) and s.factor(99) < 0.01
+    step = LRSchedule(cfg.replace(schedule="step", warmup_epochs=0, step_epochs=3, gamma=0.5), 10)
+    assert [step.factor(e * 10) for e in (0, 2, 3, 6)] == [1.0, 1.0, 0.5, 0.25]
+    plateau = LRSchedule(cfg.replace(schedule="plateau", warmup_epochs=0, patience=1, gamma=0.1), 10)
+    for loss in (1.0, 0.9, 0.95, 0.95):
+        plateau.epoch_end(loss)
+    assert plateau.factor(50) == pytest.approx(0.1)
