@@ -8,7 +8,8 @@ run and differentiated without one model per point.
 
 ``TINY_BACKBONES`` holds the smallest sensible variant of a backbone (extend it when adding one; keys the
 backbone does not take are dropped, so a renamed parameter falls back to its default); a backbone missing
-from it is built with its defaults. ``TINY_ATTENTION`` shrinks attention widths generically by parameter name.
+from it is built with its defaults. Inputs are 3x32x32 unless ``INPUT_SIZE`` names a larger one.
+``TINY_ATTENTION`` shrinks attention widths generically by parameter name.
 """
 import pytest
 import torch
