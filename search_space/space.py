@@ -201,6 +201,22 @@ class _ReplayChooser:
         return values[k]
 
 
+class _BranchChooser(_ReplayChooser):
+    """Replays structural dimensions like :class:`_ReplayChooser`; for the others takes the first option
+    and records how many there were (``leaves``), so a branch's points are counted without walking them."""
+
+    def __init__(self, prefix: list[int], structural: set):
+        super().__init__(prefix)
+        self.structural, self.leaves = structural, []
+
+    def pick(self, name, dim, values):
+        if dim.path in self.structural:
+            return super().pick(name, dim, values)
+        values = values if values is not None else dim.values()
+        self.leaves.append((dim.path, len(values)))
+        return values[0]
+
+
 class SearchSpace:
     """A validated space of architectures. See the module docstring for the YAML form."""
 
@@ -428,7 +444,8 @@ class SearchSpace:
         return ArchConfig.from_dict(self._config(self._assign(_RandomChooser(rng))))
 
     def configs(self, limit: int = 100_000):
-        """Every raw assignment of a finite space as an ArchConfig mapping (not yet deduplicated)."""
+        """Every raw assignment of a finite space as an ArchConfig mapping (not yet deduplicated; for
+        small spaces and tests — :meth:`size` counts without enumerating)."""
         if not all(d.finite for d in self.dimensions):
             raise AttnasError("space: has a continuous dimension; allowed: enumeration of finite spaces only")
         prefix: list[int] = []
@@ -446,17 +463,36 @@ class SearchSpace:
             prefix = idx
         raise AttnasError(f"space: more than {limit} raw points; allowed: enumeration up to {limit}")
 
-    def size(self, limit: int = 200_000) -> int | None:
-        """The number of distinct architectures (canonical hashes) in the space; None if it is continuous
-        or larger than ``limit`` raw points."""
+    def size(self) -> int | None:
+        """The number of distinct architectures (canonical configs) in the space; None if it is continuous.
+
+        Computed per branch of the structural dimensions (types, stage masks and the parents of ``when``
+        and ``by``), multiplying the option counts of the other dimensions that apply there; branches whose
+        attention folds away (``none`` or an all-false stage mask) count their backbone-only points once.
+        """
         if not all(d.finite for d in self.dimensions):
             return None
-        try:
-            return len({ArchConfig.from_dict(c, check_build=False).hash for c in self.configs(limit)})
-        except AttnasError as e:
-            if "more than" in str(e):
-                return None
-            raise
+        parents = {p for d in self.dimensions for p in list(d.when) + ([d.by] if d.by else [])}
+        structural = {d.path for d in self.dimensions
+                      if d.path.endswith(".type") or d.path == "stage_mask" or d.path in parents}
+        total, folded = 0, {}
+        prefix: list[int] = []
+        while True:
+            chooser = _BranchChooser(prefix, structural)
+            arch = ArchConfig.from_dict(self._config(self._assign(chooser)), check_build=False)
+            if arch.attention.type == "none" and not arch.extra_attention:
+                attn = ("attention", "extra_attention", "insertion_point", "stage_mask", "connection")
+                folded[arch.hash] = int(np.prod([n for p, n in chooser.leaves if not p.startswith(attn)]))
+            else:
+                total += int(np.prod([n for _, n in chooser.leaves]))
+            sizes = chooser.sizes
+            idx = (prefix + [0] * len(sizes))[: len(sizes)]
+            while idx and idx[-1] + 1 >= sizes[len(idx) - 1]:
+                idx.pop()
+            if not idx:
+                return total + sum(folded.values())
+            idx[-1] += 1
+            prefix = idx
 
     # ---- validation ------------------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -471,9 +507,8 @@ class SearchSpace:
             self._validate_values(d)
         if "backbone.type" not in paths and self._value("backbone.type", {}) is None:
             raise AttnasError(f"space.fixed.backbone.type: missing; allowed: {', '.join(BACKBONES.names())}")
-        # a few draws must build: catches impossible combinations of fixed fields early
-        for seed in range(3):
-            self.sample(seed)
+        # one draw must build: catches impossible fixed fields (e.g. an input too small) before any training
+        self.sample(0)
 
     def _validate_values(self, d: Dimension) -> None:
         head, _, rest = d.path.partition(".")

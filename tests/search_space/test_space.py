@@ -143,3 +143,28 @@ def test_bad_yaml_and_missing_file():
 def test_to_dict_round_trips(space):
     again = SearchSpace.from_dict(space.to_dict())
     assert again.hash == space.hash and again.size() == space.size()
+
+
+def test_size_agrees_with_brute_force_on_a_conditional_space():
+    sp = SearchSpace.from_dict({
+        "fixed": {"backbone": {"type": "resnet_cifar", "depth": 8}, "input_size": [3, 16, 16]},
+        "dimensions": {"activation": ["relu", "gelu"],
+                       "attention.type": ["none", "se", "cbam", "sk"],
+                       "attention.reduction": [4, 8],
+                       "attention.kernel_size": {"by": "attention.type", "choices": {"cbam": [3, 7]}},
+                       "insertion_point": ["pre_add", "post_add", "conv"],
+                       "stage_mask": ["111", "000", "011"],
+                       "connection.type": ["none", "direct"]}})
+    brute = {ArchConfig.from_dict(c, check_build=False).hash for c in sp.configs()}
+    assert sp.size() == len(brute)
+
+
+@pytest.mark.parametrize("name", ["quick", "cifar-attention"])
+def test_shipped_spaces_load_and_sample(name):
+    from pathlib import Path
+
+    import search_space
+    path = Path(search_space.__file__).parent / "spaces" / f"{name}.yaml"
+    sp = SearchSpace.from_yaml(path, num_classes=10, input_size=[3, 16, 16])
+    assert sp.size() > 100
+    assert sp.sample(1).num_classes == 10
