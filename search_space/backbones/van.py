@@ -198,7 +198,10 @@ class VAN(Backbone):
 
 def init_van(model: nn.Module) -> None:
     """VAN's initialisation: convs N(0, sqrt(2 / fan_out)) with fan_out = k*k*out/groups, linears
-    truncated N(0, 0.02), zero biases; BN/LN at identity."""
+    truncated N(0, 0.02), zero biases; BN/LN at identity. Skipped on the meta device (dry runs), where
+    random init has nothing to fill and would import torch's reference kernels."""
+    if any(p.is_meta for p in model.parameters()):
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
