@@ -1,0 +1,164 @@
+"""FFT, the multi-scale Feature Fusion Transformer (Zhu et al., "Image Recognition based on Multi-scale
+Feature Fusion Transformer", Sec. III, Fig. 1-3, Table II).
+
+A ResNet-18 without pooling and classifier extracts four feature maps (64/128/256/512 channels at 1/4 ..
+1/32 of the input); the last three, each through the residual attention module (RAM), are cut into
+patches and embedded as three token streams X (inner), Y (middle), Z (outer, with a class token), each
+with its own position encoding. L FFT blocks fuse finer into coarser streams by unfold + projection and
+run one pre-norm T-block per stream; the class token of Z, layer-normed, feeds a linear classifier.
+
+Choices the paper leaves open, and how they are read here:
+- RAM placement: "each feature map is input into the RAM module" on its way to the FFT, so the attention
+  sits on the branch from a stage's output to its stream (insertion point ``stream``, the default) and the
+  ResNet trunk runs unattended. ``pre_add``/``post_add``/``conv`` put the attention inside the ResNet blocks
+  instead, as in the plain ResNet.
+- One embedding width ``dim`` for all three streams (Table II lists a single "patch dim").
+- Heads are ``heads`` x ``head_dim`` wide independently of ``dim`` (Table II pairs dim 256 with 12 heads and
+  dim 512 with 18, which no dim / heads split allows); ``head_dim: 0`` means dim // heads instead.
+- Patch sizes are not given; ``patch`` defaults to 2 on every stream, so at the paper's 256 x 256 input the
+  32/16/8 maps give 16x16, 8x8 and 4x4 token grids and each coarser token fuses a 2x2 window of finer ones.
+"""
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+
+from ..errors import AttnasError
+from ..registry import BACKBONES
+from .base import Backbone
+from .fft_blocks import FFTBlock, PatchEmbedding
+from .resnet import build_stages, init_weights
+from .resnet_blocks import basic_block, make_stem
+
+WIDTHS = (64, 128, 256, 512)
+STREAM_STAGES = (1, 2, 3)
+"""The ResNet-18 stages whose outputs become the X, Y, Z streams (the paper drops the first)."""
+
+
+def resnet_map_sizes(height: int, width: int) -> list[tuple[int, int]]:
+    """Spatial size after each ResNet-18 stage (conv7/2 + max-pool/2 stem, stride 2 from stage 2 on)."""
+    down = lambda s: (s - 1) // 2 + 1  # noqa: E731  a 3x3/2 (or 7x7/2) conv or max-pool with 'same' padding
+    h, w = down(down(height)), down(down(width))
+    sizes = [(h, w)]
+    for _ in WIDTHS[1:]:
+        h, w = down(h), down(w)
+        sizes.append((h, w))
+    return sizes
+
+
+def stream_geometry(input_size: tuple, patch: tuple[int, int, int]):
+    """Token grids of the three streams and the (rh, rw) unfold window of each finer -> coarser fusion."""
+    sizes = [resnet_map_sizes(*input_size[1:])[s] for s in STREAM_STAGES]
+    shape = "x".join(map(str, input_size))
+    grids = []
+    for (h, w), p, name in zip(sizes, patch, "XYZ"):
+        if h % p or w % p:
+            raise AttnasError(f"input_size: {shape} gives a {h}x{w} feature map for stream {name}, which "
+                              f"patch {p} does not tile; allowed: an input whose stage maps are multiples of "
+                              f"backbone.patch {list(patch)} (e.g. 64x64 or 256x256 for patch 2)")
+        grids.append((h // p, w // p))
+    ratios = []
+    for fine, coarse in zip(grids, grids[1:]):
+        if any(f % c for f, c in zip(fine, coarse)):
+            raise AttnasError(f"backbone.patch: {list(patch)} gives token grids {grids} at input {shape}, and a "
+                              f"finer grid must be a whole multiple of the next coarser one; allowed: patches "
+                              f"where each divides twice the next (e.g. [2, 2, 2], [1, 2, 4])")
+        ratios.append((fine[0] // coarse[0], fine[1] // coarse[1]))
+    return grids, ratios
+
+
+class StreamTap(nn.Module):
+    """Identity on the ResNet trunk; stores ``attention(x)`` (RAM at the paper's placement) as the feature
+    map one FFT stream embeds, in the model's per-forward state under ``key``."""
+
+    def __init__(self, attention: nn.Module | None, state: dict, key: str):
+        super().__init__()
+        self.attention = attention or nn.Identity()
+        self.state, self.key = state, key
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.state[self.key] = self.attention(x)
+        return x
+
+
+@BACKBONES.register("fft")
+class FFT(Backbone):
+    insertion_points = ("stream", "pre_add", "post_add", "conv")
+    num_stages = 4
+
+    def __init__(self, ctx, *, layers: int = 6, dim: int = 512, mlp_dim: int = 1024, heads: int = 16,
+                 head_dim: int = 64, patch: tuple[int, int, int] = (2, 2, 2), pos_embed: bool = True,
+                 dropout: float = 0.1):
+        super().__init__()
+        head_dim = head_dim or dim // heads
+        grids, ratios = stream_geometry(ctx.input_size, patch)
+        self.grids = grids
+
+        act = ctx.arch.activation
+        self.stem = make_stem("conv7", ctx.in_channels, WIDTHS[0], act)
+        stages, _ = build_stages(ctx, basic_block, (2, 2, 2, 2), WIDTHS, WIDTHS[0], (1, 2, 2, 2), "conv")
+        self.state = ctx.state
+        self.keys = [f"fft.stream{s}" for s in STREAM_STAGES]
+        for s, key in zip(STREAM_STAGES, self.keys):
+            stages[s] = nn.Sequential(stages[s], StreamTap(ctx.attention(s, "stream", WIDTHS[s]), ctx.state, key))
+        self.stages = ctx.body(stages)
+        init_weights(self)
+
+        self.embed = nn.ModuleList(
+            PatchEmbedding(WIDTHS[s], dim, p, g[0] * g[1], class_token=(i == 2), pos_embed=pos_embed,
+                           dropout=dropout)
+            for i, (s, p, g) in enumerate(zip(STREAM_STAGES, patch, grids)))
+        self.blocks = nn.ModuleList(FFTBlock(dim, heads, head_dim, mlp_dim, dropout, grids, ratios)
+                                    for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, ctx.num_classes)
+        init_transformer(self.blocks, self.head)
+
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        for key in ("layers", "dim", "mlp_dim", "heads"):
+            if params[key] < 1:
+                raise AttnasError(f"{field}.{key}: {params[key]} is not allowed; allowed: an integer >= 1")
+        if params["head_dim"] < 0:
+            raise AttnasError(f"{field}.head_dim: {params['head_dim']} is not allowed; allowed: an integer >= 1, "
+                              f"or 0 for dim // heads")
+        if params["head_dim"] == 0 and params["dim"] % params["heads"]:
+            raise AttnasError(f"{field}.heads: {params['heads']} does not divide {field}.dim {params['dim']} "
+                              f"(head_dim 0 splits dim across heads); allowed: a divisor of {params['dim']}, "
+                              f"or a head_dim >= 1")
+        patch = params["patch"]
+        if len(patch) != 3 or min(patch) < 1:
+            raise AttnasError(f"{field}.patch: {list(patch)} is not allowed; allowed: three patch sizes >= 1, "
+                              f"for the X, Y, Z streams")
+        if not 0.0 <= params["dropout"] < 1.0:
+            raise AttnasError(f"{field}.dropout: {params['dropout']} is not allowed; allowed: 0 <= dropout < 1")
+        return params
+
+    def streams(self, img: torch.Tensor) -> list[torch.Tensor]:
+        """The three RAM-attended feature maps (stages 2, 3, 4 of ResNet-18)."""
+        self.stages(self.stem(img))
+        return [self.state.pop(key) for key in self.keys]
+
+    def tokens(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """X_L, Y_L, Z_L: the three token streams after the L FFT blocks (Eq. 18 stacked)."""
+        x, y, z = (embed(f) for embed, f in zip(self.embed, self.streams(img)))
+        for block in self.blocks:
+            x, y, z = block(x, y, z)
+        return x, y, z
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        z = self.tokens(img)[2]
+        return self.head(self.norm(z[:, 0]))
+
+
+def init_transformer(*modules: nn.Module) -> None:
+    """ViT convention: truncated-normal (std 0.02) linears with zero bias, unit LayerNorms."""
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
