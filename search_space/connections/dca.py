@@ -29,12 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import AttnasError
+from ..gatings.fa import probe_forward
 from ..layers import reduced
 from ..registry import CONNECTIONS
 from .functions import CONNECTION_FUNCTIONS
 
-PROBE_SIZE = 32
-"""Side of the meta-device input used to trace an attention module's G and T shapes at build time."""
+PROBE_SIZE = 16
+"""Side of the input used to trace an attention module's G and T shapes at build time."""
 
 
 class ChannelMatch(nn.Module):
@@ -112,15 +113,13 @@ class _ShapeTracer:
 
 def traced_prior_channels(module: nn.Module) -> dict[str, tuple[int, int]]:
     """dim -> (channels of G, channels of the map a successor receives (T, or T * E where scaled)), from one
-    forward of ``module`` on the meta device (its own weights and BN statistics are not touched)."""
+    probe forward of ``module`` (its weights and BN statistics are not touched)."""
     cin = getattr(module, "input_channels", None)
     if cin is None:
         raise AttnasError(f"connection.type: attention {type(module).__name__} was not built by the BuildContext "
                           f"(no input_channels); allowed: modules from ctx.attention / ctx.conv")
-    tensors = {k: torch.empty_like(v, device="meta") for k, v in [*module.named_parameters(), *module.named_buffers()]}
     tracer = _ShapeTracer()
-    x = torch.empty(2, cin, PROBE_SIZE, PROBE_SIZE, device="meta")
-    torch.func.functional_call(module, tensors, (x,), {"link": tracer})
+    probe_forward(module, torch.zeros(2, cin, PROBE_SIZE, PROBE_SIZE, device="cpu"), link=tracer)
     out = {}
     for dim, (g_shape, t_shape, scaled) in tracer.seen.items():
         p_shape = torch.broadcast_shapes(g_shape, t_shape) if scaled else t_shape

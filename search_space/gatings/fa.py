@@ -73,29 +73,41 @@ class FocusAssociation(nn.Module):
         return x
 
 
-def block_shapes(modules: Sequence[nn.Module], field: str, size: int = 64) -> list[tuple[int, int, int]]:
-    """(input channels, output channels, stride) of each module, found by running the sequence once on the meta
-    device (no compute, the modules' own tensors untouched). The input channel count is the first one among the
-    first module's convolutions that runs."""
+def probe_forward(module: nn.Module, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Run ``module`` once to learn shapes, leaving it untouched: eval mode (no BN statistics update), no grad,
+    and, for a model built on the meta device, zero CPU stand-ins for its tensors (meta kernels are
+    far slower than a tiny CPU run)."""
+    tensors = [*module.named_parameters(), *module.named_buffers()]
+    on_meta = any(v.is_meta for _, v in tensors)
+    stand_ins = {k: torch.zeros(v.shape, dtype=v.dtype, device="cpu") for k, v in tensors} if on_meta else {}
+    was_training, threads = module.training, torch.get_num_threads()
+    module.eval()
+    torch.set_num_threads(1)  # a tiny run: more threads only add synchronisation
+    try:
+        with torch.no_grad():
+            return torch.func.functional_call(module, stand_ins, (x.to("cpu"),), kwargs)
+    finally:
+        module.train(was_training)
+        torch.set_num_threads(threads)
+
+
+def block_shapes(modules: Sequence[nn.Module], field: str, size: int = 32) -> list[tuple[int, int, int]]:
+    """(input channels, output channels, stride) of each module, from one probe run of the sequence. The input
+    channel count is the first one among the first module's convolutions that runs."""
     candidates = list(dict.fromkeys(m.in_channels for m in modules[0].modules() if isinstance(m, nn.Conv2d)))
     for cin in candidates:
         try:
-            return _run_shapes(modules, cin, size)
+            x = torch.zeros(2, cin, size, size, device="cpu")
+            shapes = []
+            for m in modules:
+                y = probe_forward(m, x)
+                shapes.append((x.shape[1], y.shape[1], max(1, x.shape[2] // y.shape[2])))
+                x = y
+            return shapes
         except (RuntimeError, ValueError):
             continue
     raise AttnasError(f"{field}: cannot find the input channels of {type(modules[0]).__name__}; "
                       f"allowed: blocks that start with a convolution")
-
-
-def _run_shapes(modules: Sequence[nn.Module], cin: int, size: int) -> list[tuple[int, int, int]]:
-    x = torch.empty(2, cin, size, size, device="meta")
-    shapes = []
-    for m in modules:
-        tensors = {k: torch.empty_like(v, device="meta") for k, v in [*m.named_parameters(), *m.named_buffers()]}
-        y = torch.func.functional_call(m, tensors, (x,))
-        shapes.append((x.shape[1], y.shape[1], max(1, x.shape[2] // y.shape[2])))
-        x = y
-    return shapes
 
 
 def _canonical(params: dict, field: str) -> dict:
