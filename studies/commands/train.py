@@ -28,6 +28,7 @@ def add_arguments(parser):
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's; 1 on a busy box)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -71,6 +72,10 @@ def run(args) -> int:
     from trainers import TrainConfig, evaluate, fit, load_dataset, profile_model
 
     start = time.perf_counter()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise AttnasError(f"--threads: {args.threads} is not allowed; allowed: an integer >= 1")
+        torch.set_num_threads(args.threads)
     train_cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                             schedule=args.schedule, warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay,
                             label_smoothing=args.label_smoothing, augment=not args.no_augment, seed=args.seed,

@@ -1,0 +1,113 @@
+"""MACs include the attention modules' functional ops, for every registered attention type, cross-checked
+against torch's FlopCounterMode (which counts only matmuls/convs, as 2 x MACs)."""
+import pytest
+import thop
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from search_space import ATTENTION, build_model, load_arch
+from trainers import count_macs, count_params, profile_model
+
+ATTENTION_TYPES = [n for n in ATTENTION.names() if n != "none"]
+SMALL = dict(backbone={"type": "resnet_cifar", "depth": 8}, input_size=[3, 16, 16])
+
+
+def fcm_macs(model, shape) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.eval()(torch.randn(1, *shape))
+    return counter.get_total_flops() / 2
+
+
+def _module(name, channels=32):
+    cls = ATTENTION.get(name)
+    torch.manual_seed(0)
+    return cls(channels, channels, 1, 1) if getattr(cls, "replaces_conv", False) else cls(channels)
+
+
+@pytest.mark.parametrize("name", ATTENTION_TYPES)
+def test_attention_module_is_not_free(name):
+    """Every matmul/conv FlopCounterMode sees is counted, plus at least one op per element of the input
+    (the fusion of attention with the features): a module-only counter fails this for most types."""
+    shape = (32, 16, 16)
+    ours, fcm = count_macs(_module(name), shape), fcm_macs(_module(name), shape)
+    assert ours >= fcm
+    assert ours - fcm >= 32 * 16 * 16
+
+
+@pytest.fixture(scope="module")
+def base_costs():
+    base = build_model(load_arch("resnet20", **SMALL))
+    return count_macs(base, (3, 16, 16)), fcm_macs(base, (3, 16, 16))
+
+
+@pytest.mark.parametrize("name", ATTENTION_TYPES)
+def test_model_total_against_flop_counter(name, base_costs):
+    """Whole model: at least FlopCounterMode's MACs, at most 25% above (so nothing is counted twice), and
+    the attention's added cost at least FlopCounterMode's added cost."""
+    arch = load_arch("resnet20", **SMALL, attention={"type": name}, insertion_point="", stage_mask=[True] * 3)
+    model = build_model(arch)
+    ours, fcm = count_macs(model, (3, 16, 16)), fcm_macs(model, (3, 16, 16))
+    assert fcm <= ours <= 1.25 * fcm
+    assert ours - base_costs[0] >= fcm - base_costs[1] > -1
+
+
+def test_se_count_follows_the_rules_exactly():
+    c, h, w = 32, 8, 8
+    se = _module("se", c)
+    hidden = se.fc1.out_channels
+    expected = (2 * c * hidden  # the two 1x1 convs (bias not counted, thop's rule)
+                + c * h * w      # mean over H, W: 1 per input element
+                + hidden + c     # activation and sigmoid gate: 1 per output element
+                + c * h * w)     # x * gate
+    ours, detail = count_macs(se, (c, h, w), details=True)
+    assert ours == expected and detail["mul"] == detail["mean"] == c * h * w
+    thop_only, _ = thop.profile(se, inputs=(torch.randn(1, c, h, w),), verbose=False)
+    assert thop_only < ours / 10  # what a module-only counter reports
+
+
+def test_functional_ops_counted_and_thop_modules_not_twice():
+    class Attn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1, bias=False)
+
+        def forward(self, x):
+            q = self.conv(x).flatten(2)                            # 16 x 4 x 4 = 256 (thop)
+            a = torch.softmax(q.transpose(1, 2) @ q, dim=-1)       # bmm 16*16*4 = 1024, softmax 3*256
+            b = (x @ a[:, :4, :4]).mean()                          # bmm 4 x (4x4 @ 4x4) = 256, mean 64
+            return x * torch.sigmoid(torch.median(x, dim=1, keepdim=True).values) + b
+
+    ours, detail = count_macs(Attn(), (4, 4, 4), details=True)
+    assert detail["thop_modules"] == 256 and "convolution" not in detail
+    assert detail["bmm"] == 1024 + 256 and detail["_softmax"] == 768 and detail["median"] == 64
+    assert detail["mean"] == 64 and detail["sigmoid"] == 16 and detail["mul"] == detail["add"] == 64
+    assert ours == sum(detail.values())
+
+
+def test_resnet50_macs_match_published():
+    """ResNet-50 at 3x224x224: torchvision's 4.09 GMACs (published 4.1 G), within 2%; counted on the meta
+    device (shapes only), which gives the same count as real tensors."""
+    with torch.device("meta"):
+        model = build_model(load_arch("resnet50"))
+    macs = count_macs(model, (3, 224, 224))
+    assert abs(macs / 4.09e9 - 1) < 0.02 and abs(macs / 4.1e9 - 1) < 0.02
+    assert count_params(model) == 25_557_032
+    small = build_model(load_arch("se-resnet20", input_size=[3, 16, 16]))
+    with torch.device("meta"):
+        small_meta = build_model(load_arch("se-resnet20", input_size=[3, 16, 16]))
+    assert count_macs(small, (3, 16, 16)) == count_macs(small_meta, (3, 16, 16))
+
+
+def test_profile_model_latency_and_state_untouched():
+    model = build_model(load_arch("se-resnet20", input_size=[3, 8, 8]))
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cost = profile_model(model, (3, 8, 8), train_batch_size=4, repeats=3)
+    assert {"params", "macs", "latency_ms", "train_step_ms", "peak_mem_mb"} <= set(cost)
+    assert cost["params"] == count_params(model) and cost["latency_ms"] > 0 and cost["peak_mem_mb"] > 0
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert model.training and all(p.grad is None for p in model.parameters())
+    assert set(profile_model(model, (3, 8, 8), latency=False)) == {"params", "macs"}
