@@ -29,9 +29,15 @@ def blocks(n=4, c=8):
     return [conv_block(c, c) for _ in range(n)]
 
 
+COUNTS = {}
+
+
 def params(arch):
-    with torch.device("meta"):
-        return sum(p.numel() for p in build_model(arch).parameters())
+    """Parameter count of ``arch`` built on the meta device (cached: several tests share a model)."""
+    if arch.hash not in COUNTS:
+        with torch.device("meta"):
+            COUNTS[arch.hash] = sum(p.numel() for p in build_model(arch).parameters())
+    return COUNTS[arch.hash]
 
 
 def preset(name):
