@@ -62,9 +62,10 @@ class StudyCallback(tune.Callback):
         self._finish(trial, trial.last_result or {}, error=None)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        err = trial.get_error()
-        text = str(err).strip().splitlines() if err is not None else []
-        self._finish(trial, trial.last_result or {}, error=(text[-1] if text else "trial process failed")[:500])
+        path = trial.error_file
+        text = open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        self._finish(trial, trial.last_result or {}, error=(lines[-1] if lines else "trial process failed")[:500])
 
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()
@@ -153,9 +154,13 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
 
 
 def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = True, out=sys.stdout,
-              progress_every_s: float = 2.0) -> Study:
-    """Run (or continue) ``study`` until its budget is spent; returns the study with its records."""
+              progress_every_s: float = 2.0, trainable=train_trial) -> Study:
+    """Run (or continue) ``study`` until its budget is spent; returns the study with its records.
+
+    ``trainable(config, settings)`` is :func:`~studies.trainable.train_trial` unless a caller (the overhead
+    benchmark, tests) swaps in another function with the same reporting contract."""
     cfg = study.cfg
+    quiet_ray_logs()
     study.lock()
     started_ray = False
     try:
@@ -184,14 +189,14 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                 grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),
                         "threads": max(1, int(cfg.cpus)), "latency": True}
-            trainable = tune.with_resources(tune.with_parameters(train_trial, settings=settings),
+            wrapped = tune.with_resources(tune.with_parameters(trainable, settings=settings),
                                             {"cpu": cfg.cpus, "gpu": cfg.gpu})
             time_left = None
             if cfg.time_limit_s is not None:
                 time_left = max(1.0, cfg.time_limit_s - float(study.state.get("elapsed_s", 0.0)))
             run_index = int(study.state.get("tune_runs", 0)) + 1
             study.save_state(tune_runs=run_index)
-            tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(
+            tuner = tune.Tuner(wrapped, tune_config=tune.TuneConfig(
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=cfg.concurrency), scheduler=scheduler,
                 num_samples=remaining, reuse_actors=reuse_actors, time_budget_s=time_left),
                 run_config=tune.RunConfig(name=f"run-{run_index}", storage_path=str(study.dir / "ray"), verbose=0,
@@ -199,6 +204,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             print(f"study {study.dir.name}: {remaining} trial(s) to run, {cfg.concurrency} at a time, "
                   f"sampler {cfg.sampler}, scheduler {cfg.scheduler}", file=out, flush=True)
             tuner.fit()
+            searcher.close("not run: the study's budget ended while it waited for its twin")
         callback.print_progress()
         study.publish(force=True)
         study.tracker.end_study("FINISHED")

@@ -108,9 +108,10 @@ class StudySearcher(Searcher):
             arch = load_arch(name, num_classes=self.num_classes, input_size=list(self.input_size))
             return self._dispatch(trial_id, {"arch": arch.to_dict(), "arch_hash": arch.hash, "number": None,
                                              "reference": name})
-        for i, config in enumerate(self.parked):
-            if config["arch_hash"] not in self.running:
-                return self._dispatch(trial_id, self.parked.pop(i))
+        if self.parked:      # a suggestion waits for its twin: hand it out first, ask nothing new meanwhile
+            if self.parked[0]["arch_hash"] in self.running:
+                return None
+            return self._dispatch(trial_id, self.parked.pop(0))
         for _ in range(MAX_REJECTIONS):
             self._asks += 1
             key = self._asking = f"{trial_id}#{self._asks}"
@@ -184,6 +185,12 @@ class StudySearcher(Searcher):
 
     def __setstate__(self, state):
         self.cfg = state["cfg"]
+
+    def close(self, reason: str) -> None:
+        """Tell Optuna about suggestions that never ran (the budget or time ran out while they waited)."""
+        while self.parked:
+            config = self.parked.pop()
+            self._tell_inner(config["_key"], None, "FAIL", reason, "not run")
 
     def save(self, checkpoint_path: str):
         """Nothing to save: a study resumes from its Optuna journal and trials.jsonl, not Tune's state."""

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -273,8 +274,12 @@ def quiet_ray_logs() -> None:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1000")
-    for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray.data"):
+    for name in ("ray", "ray.train", "ray.air", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)   # trial errors are recorded and printed by the study
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="Define-by-run function passed", category=UserWarning)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def dump_yaml(data) -> str:

@@ -1,0 +1,39 @@
+"""One local Ray session for every study test in this folder (starting Ray costs seconds)."""
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    from studies.run import init_ray
+
+    import ray
+    started = init_ray(None, num_cpus=2)
+    yield
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_study():
+    return make_tiny_study
+
+
+def make_tiny_study(name: str, root, **over) -> dict:
+    """A study small enough for a test: 8x8 synthetic data, a depth-8 quarter-width CIFAR ResNet."""
+    data = {
+        "name": name,
+        "space": {"fixed": {"backbone.type": "resnet_cifar", "backbone.depth": 8, "backbone.width": 0.25},
+                  "dimensions": {"attention.type": ["none", "se", "eca"], "attention.reduction": [2, 4]}},
+        "data": {"name": "synthetic", "image_size": 8, "classes": 4, "channels": 1, "num_train": 96,
+                 "num_test": 16, "val_fraction": 0.25},
+        "fidelity": {"epochs": 2},
+        "training": {"batch_size": 32, "lr": 0.05, "augment": False},
+        "sampler": {"type": "random"},
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        "budget": {"trials": 6},
+        "concurrency": 2,
+        "seed": 0,
+        "storage": {"root": str(root)},
+    }
+    data.update(over)
+    return data

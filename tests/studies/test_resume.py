@@ -1,0 +1,116 @@
+"""kill -9 of a running study, then ``attnas search --resume``: every trial that had finished is there exactly
+once (trials.jsonl, Optuna, MLflow) and the study completes its budget."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import yaml
+from mlflow.tracking import MlflowClient
+
+from analysis import read_trials
+
+BUDGET = 6
+
+
+def _attnas(*args):
+    return [sys.executable, "-m", "studies", "search", *args]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (read from /proc), so Ray's daemons are killed with the study."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the study process group and every process it started (Ray's daemons included)."""
+    family = _descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=30)
+
+
+def test_kill_dash_nine_then_resume(tmp_path, tiny_study):
+    study_file = tmp_path / "study.yaml"
+    data = tiny_study("killed", tmp_path / "runs", budget={"trials": BUDGET}, fidelity={"epochs": 3},
+                      warm_start=["resnet20"])
+    study_file.write_text(yaml.safe_dump(data))
+    study_dir = tmp_path / "runs" / "killed"
+    trials = study_dir / "trials.jsonl"
+
+    proc = subprocess.Popen(_attnas(str(study_file)), cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            if trials.exists() and len(trials.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the study ended before it could be killed"
+    finally:
+        if proc.poll() is None:
+            _kill_tree(proc)
+    before = {r.trial_id: r for r in read_trials(trials)}
+    assert 2 <= len(before) < BUDGET
+
+    done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mlflow ui --backend-store-uri sqlite:///" in done.stdout
+
+    lines = [json.loads(x) for x in trials.read_text().splitlines() if x.strip().startswith("{")]
+    after = read_trials(trials)
+    assert len(after) == BUDGET
+    assert len({r.trial_id for r in after}) == BUDGET
+    ids = [x["trial_id"] for x in lines]
+    for key, rec in before.items():          # still there, exactly once, unchanged
+        assert ids.count(key) == 1
+        again = next(r for r in after if r.trial_id == key)
+        assert (again.status, again.metrics) == (rec.status, rec.metrics)
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_dir / "optuna.journal")))
+    ot = optuna.load_study(study_name="killed", storage=storage).get_trials()
+    assert not [t for t in ot if t.state.name == "RUNNING"]
+    numbers = [t.number for t in ot]
+    assert len(numbers) == len(set(numbers))
+    for rec in after:
+        if not rec.is_reference:
+            (t,) = [t for t in ot if t.number == rec.number]
+            assert t.user_attrs["arch_hash"] == rec.arch_hash
+    interrupted = {t.number for t in ot if t.user_attrs.get("status") == "interrupted"}
+    assert not interrupted & {r.number for r in after}
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("killed")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    assert len([r for r in runs if r.data.tags.get("attnas.kind") == "study"]) == 1
+    children = [r for r in runs if r.data.tags.get("attnas.kind") == "trial"]
+    per_trial = {}
+    for c in children:
+        per_trial.setdefault(c.data.tags["attnas.trial_id"], []).append(c)
+    for rec in after:
+        (run,) = per_trial[rec.trial_id]
+        assert run.data.tags["status"] == rec.status and run.info.status != "RUNNING"
+    strays = set(per_trial) - {r.trial_id for r in after}
+    assert all(per_trial[k][0].data.tags["status"] == "interrupted" for k in strays)

@@ -1,0 +1,107 @@
+"""A whole tiny study through Ray Tune + Optuna + MLflow: records, dedup, failures, MLflow structure."""
+import io
+import json
+import sys
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from ray import cloudpickle
+
+from analysis import read_trials
+from studies.config import StudyConfig
+from studies.run import run_study
+from studies.study import Study
+from studies.trainable import train_trial
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def failing_first(config, settings):
+    """The real trainable, except that the study's first sampled trial raises."""
+    if config["number"] == 0:
+        raise ValueError("injected failure")
+    train_trial(config, settings)
+
+
+@pytest.fixture(scope="module")
+def finished_study(ray_session, tmp_path_factory, tiny_study):
+    root = tmp_path_factory.mktemp("runs")
+    cfg = StudyConfig.from_dict(tiny_study("tiny", root, warm_start=["resnet20"]))
+    out = io.StringIO()
+    study = run_study(Study.create(cfg), out=out, trainable=failing_first, progress_every_s=60)
+    return study, out.getvalue()
+
+
+def test_every_trial_recorded_once_and_failure_does_not_stop_the_study(finished_study):
+    study, out = finished_study
+    records = read_trials(study.trials_path)
+    assert len(records) == 6 and len({r.trial_id for r in records}) == 6
+    by_id = {r.trial_id: r for r in records}
+    assert by_id["t0000"].status == "failed" and "injected failure" in by_id["t0000"].reason
+    assert by_id["ref-resnet20"].is_reference and by_id["ref-resnet20"].status in ("finished", "pruned")
+    assert any(r.status in ("finished", "pruned") and not r.is_reference for r in records)
+    assert "t0000" in out and "failed" in out
+
+
+def test_no_architecture_is_trained_twice(finished_study):
+    study, _ = finished_study
+    records = read_trials(study.trials_path)
+    trained = [r.arch_hash for r in records if r.status != "duplicate"]
+    assert len(trained) == len(set(trained))
+    # 5 sampled trials over a space of 4 distinct architectures: at least one must be a duplicate
+    dups = [r for r in records if r.status == "duplicate"]
+    assert dups
+    original = {r.arch_hash: r for r in records if r.status != "duplicate"}
+    for d in dups:
+        twin = original[d.arch_hash]
+        assert twin.trial_id in d.reason
+        assert d.metrics.get("val_top1") == twin.metrics.get("val_top1")
+
+
+def test_optuna_holds_each_sampled_trial_once_with_its_state(finished_study):
+    study, _ = finished_study
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study.dir / "optuna.journal")))
+    trials = optuna.load_study(study_name="tiny", storage=storage).get_trials()
+    records = {r.number: r for r in read_trials(study.trials_path) if not r.is_reference}
+    assert sorted(t.number for t in trials) == sorted(records)
+    expected = {"finished": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "diverged": "FAIL"}
+    by_id = {r.trial_id: r for r in records.values()}
+    for t in trials:
+        rec = records[t.number]
+        status = rec.status
+        if status == "duplicate":    # told like its twin: same objectives, same state
+            status = next(r.status for r in by_id.values() if r.arch_hash == rec.arch_hash and r.status != "duplicate")
+        assert t.state.name == expected[status], (rec.trial_id, rec.status, t.state)
+        assert t.user_attrs["arch_hash"] == rec.arch_hash
+        if t.state.name == "COMPLETE":
+            assert t.values == [rec.metrics["val_top1"], rec.metrics["macs"]]
+
+
+def test_mlflow_has_one_parent_and_a_nested_child_per_trial(finished_study):
+    study, _ = finished_study
+    client = MlflowClient(study.tracking_uri)
+    exp = client.get_experiment_by_name("tiny")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("attnas.kind") == "study"]
+    children = [r for r in runs if r.data.tags.get("attnas.kind") == "trial"]
+    assert len(parents) == 1 and len(children) == 6
+    parent = parents[0]
+    assert parent.data.tags["sampler"] == "random" and parent.data.tags["space_hash"]
+    assert parent.data.params["budget.trials"] == "6"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert json.loads((study.dir / "mlflow_runs.json").read_text())["_study"] == parent.info.run_id
+    records = {r.trial_id: r for r in read_trials(study.trials_path)}
+    for child in children:
+        rec = records[child.data.tags["attnas.trial_id"]]
+        assert child.data.tags["status"] == rec.status
+        assert child.data.params["backbone.type"] == "resnet_cifar"
+        assert "arch.yaml" in {a.path for a in client.list_artifacts(child.info.run_id)}
+        if rec.status == "finished":
+            hist = client.get_metric_history(child.info.run_id, "val_top1")
+            assert [m.step for m in hist if m.step > 0] == [1, 2]
+            assert child.data.metrics["macs"] == rec.metrics["macs"]
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"trials.jsonl", "front.csv", "front.png", "study.yaml", "export"} <= names
+    assert client.get_metric_history(parent.info.run_id, "hypervolume")[-1].step == 6
