@@ -12,6 +12,8 @@ Choices the paper leaves open, and how they are read here:
   sits on the branch from a stage's output to its stream (insertion point ``stream``, the default) and the
   ResNet trunk runs unattended. ``pre_add``/``post_add``/``conv`` put the attention inside the ResNet blocks
   instead, as in the plain ResNet.
+- Fusion order: Eq. 9 and 15 are TNT's with garbled layer indices; read as TNT writes them, each coarser
+  stream fuses the finer stream's output of the same layer (see FFTBlock).
 - One embedding width ``dim`` for all three streams (Table II lists a single "patch dim").
 - Heads are ``heads`` x ``head_dim`` wide independently of ``dim`` (Table II pairs dim 256 with 12 heads and
   dim 512 with 18, which no dim / heads split allows); ``head_dim: 0`` means dim // heads instead.
@@ -68,17 +70,16 @@ def stream_geometry(input_size: tuple, patch: tuple[int, int, int]):
     return grids, ratios
 
 
-class StreamTap(nn.Module):
-    """Identity on the ResNet trunk; stores ``attention(x)`` (RAM at the paper's placement) as the feature
-    map one FFT stream embeds, in the model's per-forward state under ``key``."""
+class InputTap(nn.Module):
+    """Identity in front of a ResNet stage that records the stage's input, i.e. the previous stage's output
+    after any stage-level gating (FA), in the model's per-forward state under ``key``."""
 
-    def __init__(self, attention: nn.Module | None, state: dict, key: str):
+    def __init__(self, state: dict, key: str):
         super().__init__()
-        self.attention = attention or nn.Identity()
         self.state, self.key = state, key
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.state[self.key] = self.attention(x)
+        self.state[self.key] = x
         return x
 
 
@@ -93,16 +94,16 @@ class FFT(Backbone):
         super().__init__()
         head_dim = head_dim or dim // heads
         grids, ratios = stream_geometry(ctx.input_size, patch)
-        self.grids = grids
 
-        act = ctx.arch.activation
-        self.stem = make_stem("conv7", ctx.in_channels, WIDTHS[0], act)
+        self.stem = make_stem("conv7", ctx.in_channels, WIDTHS[0], ctx.arch.activation)
         stages, _ = build_stages(ctx, basic_block, (2, 2, 2, 2), WIDTHS, WIDTHS[0], (1, 2, 2, 2), "conv")
-        self.state = ctx.state
-        self.keys = [f"fft.stream{s}" for s in STREAM_STAGES]
+        # the outputs of stages 2 and 3 are read where they enter stages 3 and 4; stage 4's is the body's output
+        self.state, self.keys = ctx.state, [f"fft.stream{s}" for s in STREAM_STAGES[:-1]]
         for s, key in zip(STREAM_STAGES, self.keys):
-            stages[s] = nn.Sequential(stages[s], StreamTap(ctx.attention(s, "stream", WIDTHS[s]), ctx.state, key))
+            stages[s + 1] = nn.Sequential(InputTap(ctx.state, key), stages[s + 1])
         self.stages = ctx.body(stages)
+        self.stream_attention = nn.ModuleList(ctx.attention(s, "stream", WIDTHS[s]) or nn.Identity()
+                                              for s in STREAM_STAGES)
         init_weights(self)
 
         self.embed = nn.ModuleList(
@@ -136,9 +137,10 @@ class FFT(Backbone):
         return params
 
     def streams(self, img: torch.Tensor) -> list[torch.Tensor]:
-        """The three RAM-attended feature maps (stages 2, 3, 4 of ResNet-18)."""
-        self.stages(self.stem(img))
-        return [self.state.pop(key) for key in self.keys]
+        """The three attended feature maps (outputs of stages 2, 3, 4 of ResNet-18, each through its RAM)."""
+        last = self.stages(self.stem(img))
+        maps = [self.state.pop(key) for key in self.keys] + [last]
+        return [attention(f) for attention, f in zip(self.stream_attention, maps)]
 
     def tokens(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """X_L, Y_L, Z_L: the three token streams after the L FFT blocks (Eq. 18 stacked)."""

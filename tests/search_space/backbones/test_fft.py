@@ -73,18 +73,30 @@ def test_streams_tokens_and_class_token():
     assert (x.shape, y.shape, z.shape) == ((2, 64, 16), (2, 16, 16), (2, 5, 16))   # n, m, k + 1 tokens
     assert model.embed[0].cls is None and model.embed[1].cls is None
     assert model.embed[2].cls.shape == (1, 1, 16) and not model.embed[2].cls.any()   # zero-initialised, Eq. 14
-    # the classifier reads the class token only: changing it changes the logits, as Z_class is the representation
+    # Z_class is the representation the classifier reads: changing it changes the logits
     logits = model(img)
     with torch.no_grad():
-        model.embed[2].cls.add_(1.0)
+        model.embed[2].cls.add_(torch.randn(16))
     assert logits.shape == (2, 5) and not torch.allclose(model(img), logits)
+
+
+def test_streams_are_the_outputs_of_the_last_three_stages_through_ram():
+    model = build(arch()).backbone
+    img = torch.randn(2, 3, 64, 64)
+    f, outs = model.stem(img), []
+    for stage in model.stages:
+        f = stage(f)
+        outs.append(f)
+    for got, out, ram in zip(model.streams(img), outs[1:], model.stream_attention):
+        torch.testing.assert_close(got, ram(out))
+    assert not model.state        # the taps leave nothing behind in the per-forward state
 
 
 def test_ram_sits_on_the_stream_branch_or_inside_the_blocks():
     def rams(model):
         return [name for name, m in model.named_modules() if isinstance(m, ResidualAttention)]
     on_streams = rams(build(arch(), meta=True))
-    assert len(on_streams) == 3 and all("stages" in n and n.endswith(".attention") for n in on_streams)
+    assert on_streams == [f"backbone.stream_attention.{i}" for i in range(3)]
     in_blocks = rams(build(arch(point="post_add"), meta=True))
     assert len(in_blocks) == 6 and all("attn_post" in n for n in in_blocks)    # 2 blocks x 3 stages
     assert rams(build(arch(attention={"type": "none"}), meta=True)) == []
