@@ -5,6 +5,7 @@ import torch
 from search_space import ArchConfig, build_model
 from search_space.attention.se import SqueezeExcite
 from search_space.backbones.inception_v4 import InceptionModule
+from search_space.errors import AttnasError
 
 
 def test_imagenet_variant_equals_reference(n_params):
@@ -42,7 +43,8 @@ def test_cifar_variant_uses_5_taps_and_pads_to_96(modules):
     convs = modules({"backbone": {"type": "inception_v4"}}, torch.nn.Conv2d)
     long_taps = {max(c.kernel_size) for c in convs if c.kernel_size[0] != c.kernel_size[1]}
     assert long_taps == {3, 5, 7}  # 1x3/3x1 of Inception-C, 1x5/5x1 of B and Reduction-B, 1x7/7x1 of the stem
-    arch = ArchConfig.from_dict({"backbone": {"type": "inception_v4", "width": 0.125}, "input_size": [3, 32, 32]})
+    arch = ArchConfig.from_dict({"backbone": {"type": "inception_v4", "width": 0.125}, "input_size": [3, 32, 32]},
+                                check_build=False)
     model = build_model(arch)
     seen = []
     model.backbone.stem.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[-2:])))
@@ -50,7 +52,9 @@ def test_cifar_variant_uses_5_taps_and_pads_to_96(modules):
     assert seen == [(96, 96)]
 
 
-def test_imagenet_variant_runs_at_its_smallest_input():
-    arch = ArchConfig.from_dict({"backbone": {"type": "inception_v4", "variant": "imagenet", "width": 0.125},
-                                 "num_classes": 3, "input_size": [3, 75, 75]})
-    assert build_model(arch)(torch.randn(2, 3, 75, 75)).shape == (2, 3)
+def test_imagenet_variant_needs_its_valid_padding_input_size():
+    # the 299x299 network's valid convs and reductions run down to 75x75 and reject smaller inputs
+    base = {"backbone": {"type": "inception_v4", "variant": "imagenet", "width": 0.125}, "num_classes": 3}
+    ArchConfig.from_dict({**base, "input_size": [3, 75, 75]})
+    with pytest.raises(AttnasError, match="input_size"):
+        ArchConfig.from_dict({**base, "input_size": [3, 64, 64]})
