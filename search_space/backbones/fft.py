@@ -19,9 +19,11 @@ Choices the paper leaves open, and how they are read here:
   dim 512 with 18, which no dim / heads split allows); ``head_dim: 0`` means dim // heads instead.
 - Patch sizes are not given; ``patch`` defaults to 2 on every stream, so at the paper's 256 x 256 input the
   32/16/8 maps give 16x16, 8x8 and 4x4 token grids and each coarser token fuses a 2x2 window of finer ones.
+- "Dropout technology is adopted" without a rate: ``dropout`` (default 0.1) acts after the embeddings, the
+  attention output and both MLP layers.
+- The final "MLP" on Z_class is ViT's head: LayerNorm, then one linear layer.
 """
 from __future__ import annotations
-
 
 import torch
 from torch import nn
