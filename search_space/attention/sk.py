@@ -9,8 +9,11 @@
 W and A_m are bias-free 1x1 convolutions (A_m stacked as one conv d -> M C). The output has out_channels
 channels at input resolution / stride, and stands for the block's conv-BN-activation.
 
-DCA decomposition (DCA paper Figure 3, bottom right): g = s, (B, C, 1, 1), before the FC; t = the softmax
-branch weights, (B, M, C, 1, 1), scaled (softmax); fusion = the weighted sum of the branches.
+DCA decomposition (DCA paper Figure 3, bottom right): g = the per-branch pooled descriptors GAP(U_m) stacked,
+(B, M, C, 1, 1), so s = sum_m g_m (GAP is linear: the vanilla block is unchanged); t = the softmax branch
+weights, (B, M, C, 1, 1), scaled (softmax); fusion = the weighted sum of the branches. Connecting per branch
+passes a_m * GAP(U_m) on, as the DCA authors do; connecting s alone would pass sum_m a_m-weighted copies
+of one vector whose weights sum to 1, i.e. no attention information.
 """
 from __future__ import annotations
 
@@ -46,13 +49,14 @@ class SelectiveKernel(nn.Module):
             check_positive(params[key], f"{field}.{key}")
         return params
 
-    def transform(self, s: torch.Tensor) -> torch.Tensor:
+    def transform(self, g: torch.Tensor) -> torch.Tensor:
+        s = g.sum(1)
         b, c = s.shape[:2]
         logits = self.select(self.fc(s)).view(b, self.num_branches, c, 1, 1)
         return torch.softmax(logits, dim=1)
 
     def forward(self, x: torch.Tensor, link=None) -> torch.Tensor:
         u = torch.stack([branch(x) for branch in self.branches], dim=1)   # (B, M, C, H, W)
-        s = u.sum(1).mean((2, 3), keepdim=True)
-        a = dca_step(link, "channel", s, self.transform, True)
+        g = u.mean((3, 4), keepdim=True)                                  # (B, M, C, 1, 1)
+        a = dca_step(link, "channel", g, self.transform, True)
         return (u * a).sum(1)

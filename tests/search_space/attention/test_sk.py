@@ -26,5 +26,6 @@ def test_sk_equals_its_equations(make, link):
     rec = link()
     torch.testing.assert_close(m(x, rec), m(x))
     (dim, g, t, scaled), = rec.records
-    assert dim == "channel" and scaled and g.shape == (2, 8, 1, 1) and t.shape == (2, 2, 8, 1, 1)
+    assert dim == "channel" and scaled and g.shape == (2, 2, 8, 1, 1) and t.shape == (2, 2, 8, 1, 1)
+    torch.testing.assert_close(g.sum(1), s)                                       # per-branch GAPs sum to s
     assert make("sk", 64, 64, 1, 1).fc[0].out_channels == 32                      # d floors at L = 32
