@@ -13,12 +13,13 @@ def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor
     if pad <= 0:
         return x
     n, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
+    width = w + 2 * pad
+    padded = F.pad(x, (pad, pad, pad, pad)).view(n, c, -1)
     offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=gen, device=x.device)
-    rows = (offsets[0, :, None] + torch.arange(h, device=x.device)).view(n, 1, h, 1)
-    cols = (offsets[1, :, None] + torch.arange(w, device=x.device)).view(n, 1, 1, w)
-    out = padded.gather(2, rows.expand(n, c, h, w + 2 * pad))
-    return out.gather(3, cols.expand(n, c, h, w))
+    rows = offsets[0, :, None, None] + torch.arange(h, device=x.device)[:, None]
+    cols = offsets[1, :, None, None] + torch.arange(w, device=x.device)
+    index = (rows * width + cols).view(n, 1, h * w)  # one gather over the flattened padded image
+    return padded.gather(2, index.expand(n, c, h * w)).view(n, c, h, w)
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
