@@ -2,6 +2,7 @@
 block ever names an attention type, and the builder never samples."""
 from __future__ import annotations
 
+import contextlib
 from typing import Iterable
 
 import torch
@@ -130,7 +131,7 @@ _CHECKED: dict[str, str | None] = {}
 
 
 def check_builds(arch: ArchConfig) -> None:
-    """Build on the meta device and run one forward, so a config that cannot build or run is rejected
+    """Build and run one forward (see :func:`_check`), so a config that cannot build or run is rejected
     before any training, with an AttnasError naming the field. Results are remembered per config hash."""
     key = arch.hash
     if key not in _CHECKED:
@@ -145,11 +146,31 @@ def check_builds(arch: ArchConfig) -> None:
         raise AttnasError(_CHECKED[key])
 
 
-def _check(arch: ArchConfig) -> None:
+@contextlib.contextmanager
+def _skip_init():
+    """Make torch.nn.init's in-place initialisers no-ops: a dry-run build only needs shapes."""
+    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(nn.init, n) for n in names}
     try:
-        with torch.device("meta"):
+        for n in names:
+            setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(nn.init, n, f)
+
+
+def _check(arch: ArchConfig) -> None:
+    """Build on the CPU without initialising weights and run one eval-mode forward of a zero image.
+
+    (Faster than a meta-device dry run, whose Python decompositions cost ~0.3-1 s per model and pull in
+    torch._dynamo on first use.)"""
+    try:
+        with _skip_init():
             model = build_model(arch)
-            out = model(torch.empty(2, *arch.input_size))
+        model.eval()
+        with torch.no_grad():
+            out = model(torch.zeros(1, *arch.input_size))
     except AttnasError:
         raise
     except (RuntimeError, ValueError, IndexError) as e:
@@ -157,5 +178,5 @@ def _check(arch: ArchConfig) -> None:
         raise AttnasError(
             f"input_size: {'x'.join(map(str, arch.input_size))} cannot run through {arch.name} ({first}); "
             f"allowed: an input large enough for the backbone's downsampling") from None
-    if tuple(out.shape) != (2, arch.num_classes):
+    if tuple(out.shape) != (1, arch.num_classes):
         raise AttnasError(f"backbone: {arch.backbone.type} returned shape {tuple(out.shape)}; expected (batch, num_classes)")

@@ -31,3 +31,26 @@ def write_preset(name: str, arch, description: str) -> Path:
     path = PRESET_DIR / f"{name}.yaml"
     path.write_text(arch.to_yaml(header=description))
     return path
+
+
+def refresh_presets() -> list[str]:
+    """Rewrite every preset in canonical export form (after a registry gains a parameter, say); return
+    the names whose file changed."""
+    import yaml
+
+    from .arch_config import ArchConfig
+
+    changed = []
+    for name in preset_names():
+        path = PRESET_DIR / f"{name}.yaml"
+        old = path.read_text()
+        arch = ArchConfig.from_dict(yaml.safe_load(old), check_build=False)
+        new = arch.to_yaml(header=preset_description(name))
+        if new != old:
+            path.write_text(new)
+            changed.append(name)
+    return changed
+
+
+if __name__ == "__main__":
+    print("\n".join(refresh_presets()) or "all presets up to date")
