@@ -145,14 +145,8 @@ def test_named_presets_exist():
     assert {"van-b0", "van-b1", "van-lk-b0", "van-mb-b0", "van-replk-b0", "van-res2net-b0"} <= set(VAN_PRESETS)
 
 
-@pytest.mark.parametrize("name", VAN_PRESETS)
-def test_preset_runs_forward_and_backward_at_its_native_cifar_size(name):
-    # check_build=False: the meta-device dry run is ArchConfig's own test, and write_preset ran it
-    a = ArchConfig.from_yaml(preset_path(name).read_text(), check_build=False)
-    assert (a.num_classes, a.input_size) == (100, (3, 32, 32))
-    torch.manual_seed(0)
-    model = build_model(a).train()
-    out = model(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 100)
-    out.square().mean().backward()
-    assert all(p.grad is not None for p in model.parameters())
+def test_presets_are_native_cifar100():
+    # the training step of every preset is in test_presets.py; here: the report's CIFAR-100 setting
+    for name in VAN_PRESETS:
+        a = ArchConfig.from_yaml(preset_path(name).read_text(), check_build=False)
+        assert (a.num_classes, a.input_size) == (100, (3, 32, 32))
