@@ -93,8 +93,8 @@ class TrainConfig(_Config):
     ``cosine`` to 0 over the remaining steps, ``step`` (x``gamma`` every ``step_epochs``), ``plateau``
     (x``gamma`` when val loss has not improved for ``patience`` epochs), ``constant``. ``flip`` None means
     the dataset's default (off for digits, which are not mirror-invariant); ``crop_padding`` None means
-    image_size // 8. ``amp`` / ``channels_last`` None mean "on for CUDA only" (bf16 autocast; on 2-core
-    CPU channels_last was measured slower for ResNet-20, see trainers/fit.py).
+    image_size // 8. ``amp`` / ``channels_last`` None mean "on for CUDA only" (bf16 autocast; on the 2-core
+    dev CPU channels_last gave no measurable gain for ResNet-20, see trainers/fit.py).
     """
     epochs: int = 10
     batch_size: int = 128
