@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import conv_bn, make_act
+from ..layers import conv_bn
 
 STEMS = ("cifar", "conv7", "deep")
 DOWNSAMPLES = ("pad", "conv", "avg")

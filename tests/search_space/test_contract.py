@@ -57,12 +57,6 @@ def cases():
                 yield pytest.param(bb, att, ok, id=f"{bb}-{att}@{'+'.join(ok)}")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("backbone, attention, points", list(cases()))

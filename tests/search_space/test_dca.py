@@ -13,12 +13,6 @@ from search_space.presets import preset_path
 from search_space.registry import ATTENTION, CONNECTIONS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 COUNTS = {}

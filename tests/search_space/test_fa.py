@@ -11,13 +11,6 @@ from search_space.gatings.fa import FocusAssociation, focus_and_association
 from search_space.presets import preset_path
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors on a shared 2-core machine: one thread avoids synchronisation stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def conv_block(cin, cout, stride=1):

@@ -7,13 +7,6 @@ from search_space.errors import AttnasError
 from search_space.registry import ATTENTION
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a shared machine: one thread avoids OpenMP contention (as in test_contract)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def randomise_bn(module: nn.Module) -> None:

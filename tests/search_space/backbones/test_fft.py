@@ -5,7 +5,7 @@ import torch
 
 from search_space import ArchConfig, AttnasError, build_model, load_arch
 from search_space.attention.ram import ResidualAttention
-from search_space.backbones.fft import STREAM_STAGES, stream_geometry
+from search_space.backbones.fft import stream_geometry
 from search_space.backbones.fft_blocks import UnfoldFusion
 
 SMALL = {"layers": 1, "dim": 16, "mlp_dim": 24, "heads": 2, "head_dim": 8, "patch": [1, 1, 1], "dropout": 0.0}

@@ -15,13 +15,6 @@ from search_space.presets import preset_names, preset_path
 from search_space.registry import ATTENTION
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a shared machine: one thread avoids OpenMP contention (as in test_contract)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 B0, B1 = {"type": "van", "variant": "b0"}, {"type": "van", "variant": "b1"}
 TINY = {"type": "van", "variant": "custom", "dims": [8, 16, 24, 32], "depths": [1, 2, 1, 1],
