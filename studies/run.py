@@ -56,7 +56,7 @@ class StudyCallback(tune.Callback):
             row = {"epoch": int(result["epoch"]), **{k: result.get(k) for k in EPOCH_KEYS}}
             self.histories.setdefault(trial.trial_id, []).append(row)
             key = trial_key(trial.config["number"], trial.config["reference"])
-            self.study.tracker.log_epoch(key, row["epoch"], row)
+            self.study.log_epoch(key, row["epoch"], row)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._finish(trial, trial.last_result or {}, error=None)
@@ -206,7 +206,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             tuner.fit()
             searcher.close("not run: the study's budget ended while it waited for its twin")
         callback.print_progress()
-        study.publish(force=True)
+        study.publish(force=True)          # also waits for every queued MLflow call
         study.tracker.end_study("FINISHED")
         return study
     finally:

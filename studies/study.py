@@ -35,7 +35,7 @@ from search_space import ArchConfig
 from search_space.errors import AttnasError
 
 from .config import StudyConfig
-from .tracking import MlflowTracker
+from .tracking import Background, MlflowTracker
 
 STUDY_FILE = "study.yaml"
 JOURNAL_FILE = "optuna.journal"
@@ -66,6 +66,7 @@ class Study:
         self.records: list[TrialRecord] = read_trials(self.trials_path) if self.trials_path.exists() else []
         self.state = json.loads((self.dir / STATE_FILE).read_text()) if (self.dir / STATE_FILE).exists() else {}
         self.tracker: MlflowTracker | None = None
+        self.background = Background()
         self.searcher = None
         self._lock = None
         self._last_upload = 0.0
@@ -204,7 +205,7 @@ class Study:
         for rec in self.records:
             if rec.trial_id not in tracker.runs:
                 self.start_tracking(rec.trial_id, ArchConfig.from_dict(rec.arch, check_build=False), rec.number,
-                                    rec.reference_name)
+                                    rec.reference_name, wait=True)
                 for row in rec.history:
                     tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
                 tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics)
@@ -212,13 +213,20 @@ class Study:
         return fixed
 
     # ---- trial lifecycle (called by the Tune callback) ---------------------------------------------------
-    def start_tracking(self, key: str, arch: ArchConfig, number, reference: str | None) -> None:
+    def start_tracking(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False) -> None:
         tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
         if reference:
             tags["reference_name"] = reference
         if number is not None:
             tags["optuna_number"] = str(number)
-        self.tracker.start_trial(key, f"{key} {arch.name}", arch.to_flat_dict(), arch.to_yaml(), tags)
+        args = (key, f"{key} {arch.name}", arch.to_flat_dict(), arch.to_yaml(), tags)
+        if wait:
+            self.tracker.start_trial(*args)
+        else:
+            self.background.submit(key, self.tracker.start_trial, *args)
+
+    def log_epoch(self, key: str, epoch: int, row: dict) -> None:
+        self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
 
     def complete(self, tune_trial_id: str, record: TrialRecord) -> None:
         """Record an ended trial: trials.jsonl (fsynced) -> Optuna -> MLflow -> live study artifacts."""
@@ -232,32 +240,37 @@ class Study:
             self.searcher.tell(tune_trial_id, record.arch_hash, values, state, record.status, record.reason)
             if record.status != "duplicate" and record.arch_hash not in self.searcher.completed:
                 self.searcher.completed[record.arch_hash] = record
-        self.tracker.end_trial(record.trial_id, record.status, record.reason, record.metrics)
+        self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
+                               record.reason, dict(record.metrics))
         self.publish(force=False)
 
     def publish(self, force: bool) -> None:
-        """Write the report and exports and upload them to the parent run (at most every few seconds)."""
+        """Write the report and exports and upload them to the parent run (at most every
+        ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread."""
         now = time.monotonic()
         if not force and now - self._last_upload < ARTIFACT_INTERVAL_S:
             return
         self._last_upload = now
+        self.background.submit("study", self._publish, list(self.records))
+        if force:
+            self.background.flush()
+
+    def _publish(self, records: list) -> None:
         objectives = list(self.cfg.objectives)
         report_dir, export_dir = self.dir / "report", self.dir / "export"
-        files = write_report(self.records, objectives, report_dir, study_name=self.cfg.name,
-                             budgets=self.budgets())
-        export_front(self.records, objectives, export_dir, source=str(self.dir))
+        files = write_report(records, objectives, report_dir, study_name=self.cfg.name, budgets=self.budgets())
+        export_front(records, objectives, export_dir, source=str(self.dir))
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
         self.tracker.log_study_files([export_dir], artifact_path="export")
-        self.tracker.log_study_metric("hypervolume", self.hypervolume(), step=len(self.records))
-        self.tracker.log_study_metric("front_size", len(pareto_records(self.records, objectives)),
-                                      step=len(self.records))
+        self.tracker.log_study_metric("hypervolume", self.hypervolume(records), step=len(records))
+        self.tracker.log_study_metric("front_size", len(pareto_records(records, objectives)), step=len(records))
 
     def budgets(self) -> dict:
         return {"macs": self.cfg.macs_budget} if self.cfg.macs_budget is not None else {}
 
-    def hypervolume(self) -> float:
+    def hypervolume(self, records: list | None = None) -> float:
         objectives = list(self.cfg.objectives)
-        cands = front_candidates(self.records, objectives)
+        cands = front_candidates(self.records if records is None else records, objectives)
         if not cands:
             return 0.0
         points = objective_matrix(cands, objectives)

@@ -138,3 +138,38 @@ class MlflowTracker:
         tmp = self.runs_file.with_name(RUNS_FILE + ".tmp")
         tmp.write_text(json.dumps(self.runs, indent=1))
         os.replace(tmp, self.runs_file)
+
+
+class Background:
+    """Runs tracker calls in order on one worker thread, so MLflow round-trips (a few tens of ms each on
+    SQLite) stay off Ray Tune's event loop. A failed call is not swallowed: it is kept in ``errors`` with the
+    trial it belongs to, printed, and the worker goes on with the next call; :meth:`flush` waits for all."""
+
+    def __init__(self, out=None):
+        import queue
+        import threading
+
+        self.errors: list[tuple[str, str]] = []
+        self.out = out
+        self._queue: "queue.Queue" = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="attnas-mlflow", daemon=True)
+        self._thread.start()
+
+    def submit(self, label: str, fn, *args, **kwargs) -> None:
+        self._queue.put((label, fn, args, kwargs))
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def _work(self) -> None:
+        import sys
+
+        while True:
+            label, fn, args, kwargs = self._queue.get()
+            try:
+                fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001  - kept and reported, see the class docstring
+                self.errors.append((label, f"{type(e).__name__}: {e}"))
+                print(f"attnas: MLflow call for {label} failed: {type(e).__name__}: {e}", file=self.out or sys.stderr)
+            finally:
+                self._queue.task_done()
