@@ -88,7 +88,9 @@ class StudyCallback(tune.Callback):
             status, reason = "failed", error
         elif status == "running":
             status = "pruned"
-            reason = f"stopped by ASHA after epoch {last.get('epoch')} (val_top1 below the rung cutoff)"
+            reason = (f"stopped by ASHA after epoch {last.get('epoch')} (val_top1 below the rung cutoff)"
+                      if self.study.cfg.scheduler == "asha" else
+                      f"stopped after epoch {last.get('epoch')} (the study's time limit)")
         elif status not in TERMINAL:
             status, reason = "failed", reason or "trial ended without reporting a result"
         twin = c.get("duplicate_of")

@@ -9,7 +9,8 @@ from studies.run import run_study
 from studies.study import Study
 
 
-@pytest.mark.parametrize("sampler", [{"type": "tpe", "n_startup_trials": 2}, {"type": "nsga2", "population_size": 2}])
+@pytest.mark.parametrize("sampler", [{"type": "tpe", "n_startup_trials": 2},
+                                     pytest.param({"type": "nsga2", "population_size": 2}, marks=pytest.mark.slow)])
 def test_same_seed_same_architecture_sequence(ray_session, tmp_path, tiny_study, sampler):
     space = {"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25},
              "dimensions": {"backbone.depth": [8, 14], "activation": ["relu", "silu"],
