@@ -168,7 +168,7 @@ class Study:
         for t in running:
             rec = by_key.get(trial_key(t.number, None))
             if rec is not None:
-                state = OPTUNA_STATE[rec.status]
+                state = self.optuna_state(rec)
                 values = self.optuna_values(rec) if state == "COMPLETE" else None
                 if state == "COMPLETE" and values is None:
                     state = "FAIL"
@@ -228,11 +228,20 @@ class Study:
     def log_epoch(self, key: str, epoch: int, row: dict) -> None:
         self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
 
+    def optuna_state(self, record: TrialRecord) -> str:
+        """The Optuna state a record is told as; a duplicate is told like its twin (a twin ASHA pruned gives
+        a pruned duplicate: its short-training accuracy must not reach the sampler as a complete result)."""
+        if record.status == "duplicate":
+            twin = next((r for r in self.records if r.arch_hash == record.arch_hash and r.status != "duplicate"), None)
+            if twin is not None:
+                return OPTUNA_STATE[twin.status]
+        return OPTUNA_STATE[record.status]
+
     def complete(self, tune_trial_id: str, record: TrialRecord) -> None:
         """Record an ended trial: trials.jsonl (fsynced) -> Optuna -> MLflow -> live study artifacts."""
         append_trial(self.trials_path, record)
         self.records.append(record)
-        state = OPTUNA_STATE[record.status]
+        state = self.optuna_state(record)
         values = self.optuna_values(record) if state == "COMPLETE" else None
         if state == "COMPLETE" and values is None:
             state = "FAIL"
