@@ -12,6 +12,8 @@ from search_space.errors import AttnasError
 DATASETS = ("cifar10", "cifar100", "digits", "imagefolder", "synthetic", "tinyimagenet")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau", "step")
+DOWNLOADABLE = ("cifar10", "cifar100")
+"""Datasets that ``download: true`` may fetch (the official archives, see trainers/data/cifar.py)."""
 
 
 def _bad(field: str, value, allowed: str) -> AttnasError:
@@ -53,7 +55,8 @@ class DataConfig(_Config):
     8x8 originals; cifar: 32; tinyimagenet: 64; imagefolder: 64; synthetic: 32). ``val_fraction`` of the
     training set is held out (seeded by ``seed``) for model selection; ``train_subset`` (an int count or a
     fraction in (0, 1]) then thins the remaining training set for low-fidelity search. ``classes``,
-    ``channels``, ``num_train`` and ``num_test`` describe the synthetic dataset only.
+    ``channels``, ``num_train`` and ``num_test`` describe the synthetic dataset only. ``download`` (cifar10 /
+    cifar100 only) fetches and MD5-checks the official archive into ``data_dir`` when its folder is missing.
     """
     name: str = "digits"
     data_dir: str | None = None
@@ -66,10 +69,16 @@ class DataConfig(_Config):
     channels: int = 3
     num_train: int = 2000
     num_test: int = 500
+    download: bool = False
 
     def __post_init__(self):
         if self.name not in DATASETS:
             raise _bad("data.name", self.name, ", ".join(DATASETS))
+        if not isinstance(self.download, bool):
+            raise _bad("data.download", self.download, "true or false")
+        if self.download and self.name not in DOWNLOADABLE:
+            raise AttnasError(f"data.download: true is not allowed with data.name {self.name!r}; allowed: true only "
+                              f"with {', '.join(DOWNLOADABLE)} (other datasets are read from data_dir or generated)")
         if self.image_size is not None and (not _is_int(self.image_size) or not 4 <= self.image_size <= 1024):
             raise _bad("data.image_size", self.image_size, "an integer from 4 to 1024, or null for native")
         if not _is_num(self.val_fraction) or not 0 < self.val_fraction < 1:

@@ -12,6 +12,8 @@ def add_arguments(parser):
     parser.add_argument("config", help="a preset name or an ArchConfig YAML path")
     parser.add_argument("--data", default="digits", help=f"dataset: {', '.join(DATASETS)} (default digits)")
     parser.add_argument("--data-dir", help="folder holding the dataset files (cifar*, tinyimagenet, imagefolder)")
+    parser.add_argument("--download", action="store_true",
+                        help="cifar10/cifar100: fetch and MD5-check the official archive into --data-dir if missing")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", help="output folder (default ./attnas-runs/train/<arch name>-<hash>)")
     parser.add_argument("--classes", type=int, help="synthetic data: number of classes (others: from the data)")
@@ -56,7 +58,8 @@ def _data_config(args):
     sub = args.train_subset
     if sub is not None:
         sub = int(sub) if sub >= 1 else float(sub)
-    return DataConfig(name=args.data, data_dir=args.data_dir, train_subset=sub, seed=args.seed, **extra)
+    return DataConfig(name=args.data, data_dir=args.data_dir, train_subset=sub, seed=args.seed,
+                      download=args.download, **extra)
 
 
 def run(args) -> int:
