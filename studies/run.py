@@ -18,7 +18,7 @@ import time
 
 import ray
 from ray import tune
-from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from analysis import TrialRecord, pareto_records
@@ -135,6 +135,15 @@ class StudyCallback(tune.Callback):
               f" | best top-1 {best} | front {front}", file=self.out, flush=True)
 
 
+class ReferenceExemptASHA(AsyncHyperBandScheduler):
+    """ASHA that never stops a warm-start reference preset: references are trained to full fidelity so they
+    stand as reference points on the front, and their results do not enter the rungs."""
+
+    def on_trial_result(self, tune_controller, trial, result):
+        if trial.config.get("reference"):
+            return TrialScheduler.CONTINUE
+        return super().on_trial_result(tune_controller, trial, result)
+
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -186,7 +195,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             searcher = StudySearcher(cfg, space, study.optuna_storage, study.pending_references(),
                                      study.completed_by_hash(), data.num_classes, data.input_size)
             study.searcher = searcher
-            scheduler = FIFOScheduler() if cfg.scheduler == "none" else AsyncHyperBandScheduler(
+            scheduler = FIFOScheduler() if cfg.scheduler == "none" else ReferenceExemptASHA(
                 time_attr="epoch", metric=cfg.metrics[0], mode="max", max_t=cfg.epochs,
                 grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),

@@ -46,8 +46,12 @@ def run(args) -> int:
     print(f"\nPareto-optimal configs: {export_dir}  (train one with: attnas train {export_dir}/<file>.yaml)")
     print(f"report: {study.dir / 'report'}")
     uri = study.tracking_uri
+    exp = study.tracker.experiment_id if study.tracker is not None else None
+    # MLflow 3's UI opens experiments in its GenAI layout; this query selects the classic runs table.
+    page = f"#/experiments/{exp}?workflowType=machine_learning" if exp else ""
     if uri.startswith("sqlite:"):
         print(f"MLflow UI:  mlflow ui --backend-store-uri {uri}")
+        print(f"            then open http://127.0.0.1:5000/{page}")
     else:
-        print(f"MLflow: {uri} (experiment {study.dir.name})")
+        print(f"MLflow: {uri.rstrip('/')}/{page} (experiment {study.dir.name})")
     return 0
