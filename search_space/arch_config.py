@@ -31,6 +31,7 @@ import yaml
 from .errors import AttnasError
 from .layers import ACTIVATION_NAMES
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+from .yaml_io import parse_yaml
 
 TOP_FIELDS = ("backbone", "num_classes", "input_size", "activation", "attention", "insertion_point",
               "stage_mask", "extra_attention", "connection", "gating")
@@ -191,11 +192,7 @@ class ArchConfig:
 
     @classmethod
     def from_yaml(cls, text: str, **kw) -> "ArchConfig":
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise AttnasError(f"config: not valid YAML ({str(e).splitlines()[0]})") from None
-        return cls.from_dict(data, **kw)
+        return cls.from_dict(parse_yaml(text, "config"), **kw)
 
     def to_flat_dict(self) -> dict:
         """``{"attention.reduction": 16, ...}``: one flat level, for MLflow params and tables."""
@@ -292,10 +289,7 @@ def load_arch(ref: str | Path | Mapping | ArchConfig, **overrides) -> ArchConfig
         path = Path(ref)
         if not path.exists():
             path = preset_path(str(ref))
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise AttnasError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        data = parse_yaml(path.read_text(), str(path))
         if not isinstance(data, Mapping):
             raise AttnasError(f"{path}: {type(data).__name__} is not allowed; allowed: an ArchConfig mapping")
     data.update({k: v for k, v in overrides.items() if v is not None})

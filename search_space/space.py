@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from .arch_config import TOP_FIELDS, ArchConfig, allowed_points
 from .errors import AttnasError
 from .layers import ACTIVATION_NAMES
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS, coerce
+from .yaml_io import parse_yaml
 
 COMPONENTS = {"backbone": BACKBONES, "attention": ATTENTION, "connection": CONNECTIONS, "gating": GATINGS}
 ORDER = ("backbone.type", "backbone.", "activation", "num_classes", "input_size", "attention.type", "attention.",
@@ -253,11 +253,7 @@ class SearchSpace:
             text = Path(text).read_text()
         elif "\n" not in text and text.endswith((".yaml", ".yml")):
             raise AttnasError(f"space: {text!r} does not exist; allowed: a path to a search-space YAML file")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise AttnasError(f"space: not valid YAML ({str(e).splitlines()[0]})") from None
-        return cls.from_dict(data, **fixed_overrides)
+        return cls.from_dict(parse_yaml(text, "space"), **fixed_overrides)
 
     def to_dict(self) -> dict:
         def dim_dict(d: Dimension):

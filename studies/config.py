@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import yaml
 
 from search_space.errors import AttnasError
+from search_space.yaml_io import parse_yaml
 
 ACCURACY_METRICS = ("val_top1", "val_top5")
 COST_METRICS = ("macs", "params", "latency_ms")
@@ -103,10 +104,7 @@ class StudyConfig:
         path = Path(path)
         if not path.is_file():
             raise AttnasError(f"study: {str(path)!r} does not exist; allowed: a study YAML file")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise AttnasError(f"study: {path} is not valid YAML ({str(e).splitlines()[0]})") from None
+        data = parse_yaml(path.read_text(), f"study: {path}")
         return cls.from_dict(data, base_dir=path.parent)
 
     @classmethod
@@ -307,10 +305,7 @@ def _load_space(value, base_dir: Path) -> dict:
         path = Path(value) if Path(value).is_absolute() else base_dir / value
         if not path.is_file():
             raise _bad("space", value, "an inline mapping or the path of a search-space YAML (relative to the study)")
-        try:
-            value = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise AttnasError(f"space: {path} is not valid YAML ({str(e).splitlines()[0]})") from None
+        value = parse_yaml(path.read_text(), f"space: {path}")
     if not isinstance(value, Mapping):
         raise _bad("space", value, "a mapping with fixed and dimensions")
     from search_space.space import SearchSpace

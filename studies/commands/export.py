@@ -74,17 +74,13 @@ def run(args) -> int:
 
 def _study_file(text: str | None, where: str) -> tuple[list[tuple[str, str]], str | None]:
     """The objectives (default val_top1 max, macs min) and study name from a study.yaml's text."""
-    import yaml
-
     from analysis import parse_objectives
     from search_space.errors import AttnasError
+    from search_space.yaml_io import parse_yaml
 
     if text is None:
         return parse_objectives(None), None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise AttnasError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data = parse_yaml(text, where) or {}
     if not isinstance(data, dict):
         raise AttnasError(f"{where}: {type(data).__name__} is not allowed; allowed: a study mapping")
     try:
