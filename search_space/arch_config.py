@@ -163,6 +163,8 @@ class ArchConfig:
         """Fold equivalent points into one form (see module docstring)."""
         c = self
         bb_cls = BACKBONES.get(c.backbone.type)
+        if c.attention.type != "none" and not c.extra_attention:
+            c = dataclasses.replace(c, stage_mask=bb_cls.canonical_stage_mask(c.insertion_point, c.stage_mask))
         if not any(c.stage_mask) or (c.attention.type == "none" and not c.extra_attention):
             c = dataclasses.replace(c, attention=NONE, extra_attention={}, stage_mask=(False,) * len(c.stage_mask))
         if c.attention.type == "none":

@@ -19,6 +19,12 @@ class Backbone(nn.Module):
     def stage_count(cls, params: dict) -> int:
         return cls.num_stages
 
+    @classmethod
+    def canonical_stage_mask(cls, point: str, mask: tuple) -> tuple:
+        """The mask with stages that have no attention at ``point`` set False, so equivalent configs share
+        one hash (e.g. a point that exists only on some stages)."""
+        return mask
+
 
 def classifier(channels: int, num_classes: int, dropout: float = 0.0) -> nn.Sequential:
     """Global average pool -> (dropout) -> linear."""

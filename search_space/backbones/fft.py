@@ -88,6 +88,13 @@ class InputTap(nn.Module):
 @BACKBONES.register("fft")
 class FFT(Backbone):
     insertion_points = ("stream", "pre_add", "post_add", "conv")
+
+    @classmethod
+    def canonical_stage_mask(cls, point: str, mask: tuple) -> tuple:
+        """At ``stream`` only the stages that feed a stream can carry attention."""
+        if point != "stream":
+            return mask
+        return tuple(m and i in STREAM_STAGES for i, m in enumerate(mask))
     num_stages = 4
 
     def __init__(self, ctx, *, layers: int = 6, dim: int = 512, mlp_dim: int = 1024, heads: int = 16,

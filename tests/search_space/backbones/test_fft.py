@@ -213,3 +213,12 @@ def test_preset_forward_backward_at_native_input(name):
     out = model(torch.randn(2, *a.input_size))
     out.sum().backward()
     assert out.shape == (2, 200)
+
+
+def test_stage_mask_at_stream_folds_the_stage_that_feeds_no_stream():
+    base = {"backbone": {"type": "fft", "layers": 1, "dim": 32, "mlp_dim": 32, "heads": 2, "head_dim": 16},
+            "input_size": [3, 64, 64], "attention": {"type": "se", "reduction": 4}, "insertion_point": "stream"}
+    every = ArchConfig.from_dict({**base, "stage_mask": [True, True, True, True]})
+    streams = ArchConfig.from_dict({**base, "stage_mask": [False, True, True, True]})
+    assert every == streams and every.hash == streams.hash
+    assert ArchConfig.from_dict({**base, "stage_mask": [True, False, False, False]}).attention.type == "none"
