@@ -8,7 +8,9 @@ interleaved rounds (each variant starts from the same weights):
   index, forward, backward, step; no augmentation, no metrics); target ratio >= 0.9;
 - evaluation throughput of ``trainers.evaluate`` vs a bare no-grad loop; target >= 0.9;
 - the share of fit's training time spent outside forward/backward/step (shuffle, slicing, augmentation,
-  metrics, LR updates): 1 - compute / fit, where compute is the same steps on pre-sliced batches; target < 5%.
+  metrics, LR updates), two ways: indirectly, 1 - compute / fit, where compute is the same steps on
+  pre-sliced batches (noisy: a difference of two large timings), and directly, by replaying exactly that
+  per-batch work without the model and dividing its time by fit's (robust); target < 5%.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import torch.nn.functional as F
 
 from search_space import build_model, load_arch
 from trainers import DataConfig, TrainConfig, evaluate, fit, load_dataset
+from trainers.augment import augment
+from trainers.fit import _accuracy
 
 BATCH = 128
 
@@ -52,6 +56,27 @@ def compute_only(model, batches) -> float:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    return time.perf_counter() - t
+
+
+def outside_only(x, y, classes: int, optimizer, seed: int) -> float:
+    """Seconds of fit's per-batch work other than forward/backward/step, replayed without a model: shuffle,
+    index, augment (crop + flip), LR update, loss accumulation and the torchmetrics update."""
+    gen, aug = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    metric = _accuracy(classes, 1, torch.device("cpu"))
+    logits, loss = torch.randn(BATCH, classes), torch.zeros(())
+    steps = len(x) // BATCH
+    t = time.perf_counter()
+    order = torch.randperm(len(x), generator=gen)
+    loss_sum = torch.zeros(())
+    for i in range(steps):
+        idx = order[i * BATCH:(i + 1) * BATCH]
+        xb, yb = x[idx], y[idx]
+        xb = augment(xb, aug, x.shape[-1] // 8, True)
+        for group in optimizer.param_groups:
+            group["lr"] = 0.05
+        loss_sum += loss
+        metric.update(logits, yb)
     return time.perf_counter() - t
 
 
@@ -88,12 +113,14 @@ def main() -> None:
         fresh = lambda: copy.deepcopy(init)
         bare_eval(fresh(), eval_x[:BATCH])  # warm-up
         compute_only(fresh(), batches[:1])
-        t = {k: [] for k in ("bare", "fit", "compute", "eval_bare", "eval_fit")}
+        t = {k: [] for k in ("bare", "fit", "compute", "outside", "eval_bare", "eval_fit")}
+        opt = torch.optim.SGD(init.parameters(), lr=0.05)
         for r in range(args.rounds):
             t["bare"].append(bare_train(fresh(), x, y, r))
             res = fit(fresh(), data, cfg.replace(seed=r))
             t["fit"].append(res.history[0]["train_time_s"] * n / (len(data.train_x) // BATCH * BATCH))
             t["compute"].append(compute_only(fresh(), batches))
+            t["outside"].append(outside_only(x[:n], y[:n], data.num_classes, opt, r))
             m = fresh()
             t["eval_bare"].append(bare_eval(m, eval_x))
             t0 = time.perf_counter()
@@ -102,14 +129,16 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in t.items()}
         rows.append((preset, n / med["bare"], n / med["fit"], med["bare"] / med["fit"],
                      len(eval_x) / med["eval_bare"], len(eval_x) / med["eval_fit"], med["eval_bare"] / med["eval_fit"],
-                     1 - med["compute"] / med["fit"]))
+                     1 - med["compute"] / med["fit"], med["outside"] / med["fit"]))
     head = f"{'model':<12} {'bare img/s':>10} {'fit img/s':>10} {'ratio':>6} | {'eval bare':>9} {'evaluate':>9} " \
-           f"{'ratio':>6} | {'outside fwd/bwd/step':>20}"
+           f"{'ratio':>6} | {'outside fwd/bwd/step: indirect':>30} {'direct':>7}"
     print(head)
     print("-" * len(head))
-    for name, b, f, r, eb, ef, er, share in rows:
-        print(f"{name:<12} {b:>10.1f} {f:>10.1f} {r:>6.2f} | {eb:>9.1f} {ef:>9.1f} {er:>6.2f} | {share:>19.1%}")
-    print("targets: train ratio >= 0.90, eval ratio >= 0.90, outside share < 5%")
+    for name, b, f, r, eb, ef, er, share, direct in rows:
+        print(f"{name:<12} {b:>10.1f} {f:>10.1f} {r:>6.2f} | {eb:>9.1f} {ef:>9.1f} {er:>6.2f} | {share:>30.1%} "
+              f"{direct:>7.2%}")
+    print("targets: train ratio >= 0.90, eval ratio >= 0.90, outside share < 5% (the direct figure is the "
+          "reliable one on a noisy machine)")
 
 
 if __name__ == "__main__":
