@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import sys
 import time
 
@@ -22,7 +23,7 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialSch
 from ray.tune.search import ConcurrencyLimiter
 
 from analysis import TrialRecord, pareto_records
-from search_space import ArchConfig
+from search_space import ArchConfig, AttnasError
 
 from .search import StudySearcher
 from .study import Study, quiet_ray_logs, trial_key
@@ -148,6 +149,20 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on an explicit HOST:PORT that nothing answers (Ray itself retries for minutes)."""
+    if address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise AttnasError(f"--address: {address!r} is not allowed; allowed: 'auto', HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise AttnasError(f"--address: nothing answers at {host}:{port} ({e.strerror or e}); allowed: the address "
+                          f"of a running Ray head node (`ray start --head` prints it), or 'auto' on that node") from None
+
+
 def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
     """Start (or join, with ``address``) Ray; returns True when this call started it."""
     quiet_ray_logs()
@@ -158,7 +173,13 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
     kwargs = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                   configure_logging=True)
     if address:
-        ray.init(address=address, **kwargs)
+        check_reachable(address)
+        try:
+            ray.init(address=address, **kwargs)
+        except ConnectionError as e:
+            raise AttnasError(f"--address: {address!r} has no running Ray cluster ({str(e).splitlines()[0]}); "
+                              f"allowed: 'auto' after `ray start --head`, HOST:PORT of a head node, "
+                              f"or ray://HOST:10001") from None
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
     return True

@@ -27,12 +27,14 @@ def quickstart_path() -> Path:
 def run(args) -> int:
     from search_space.errors import AttnasError
     from studies.config import StudyConfig
-    from studies.run import run_study
+    from studies.run import check_reachable, run_study
     from studies.study import Study
 
     if args.resume and args.study:
         raise AttnasError("--resume: given together with a study file; allowed: one of the two")
     overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri}
+    if args.address:
+        check_reachable(args.address)   # before a study folder is made: a wrong address is one line, no hang
     if args.resume:
         study = Study.open(args.resume, **overrides)
     else:
