@@ -35,7 +35,6 @@ def test_position_two_and_mask(modules):
     assert [m.fc1.in_channels for m in modules(data, SqueezeExcite)] == [1024] * 6 + [2048] * 3
 
 
-@pytest.mark.skipif("triplet" not in ATTENTION, reason="triplet attention not registered")
 def test_st_is_se_in_branches_and_triplet_after_last_1x1(modules):
     triplet = ATTENTION.get("triplet")
     data = {**R50, "attention": {"type": "triplet"}, "insertion_point": "pre_add",
