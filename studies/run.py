@@ -145,6 +145,7 @@ class ReferenceExemptASHA(AsyncHyperBandScheduler):
             return TrialScheduler.CONTINUE
         return super().on_trial_result(tune_controller, trial, result)
 
+
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 

@@ -70,9 +70,10 @@ def train_trial(config: dict, settings: dict) -> None:
         if tuple(data.input_size) != tuple(arch.input_size) or data.num_classes != arch.num_classes:
             raise ValueError(f"architecture takes {arch.input_size} / {arch.num_classes} classes but the data is "
                              f"{data.input_size} / {data.num_classes} classes")
-        model = build_model(arch)
-        profile = profile_model(model, arch.input_size, device="cpu", latency=bool(settings.get("latency", True)))
         train_cfg = TrainConfig.from_dict(settings["train"])
+        torch.manual_seed(train_cfg.seed)   # initial weights from the study seed, not from what this (reused)
+        model = build_model(arch)           # actor ran before: same study + seed -> same results
+        profile = profile_model(model, arch.input_size, device="cpu", latency=bool(settings.get("latency", True)))
 
         def on_epoch(epoch: int, metrics: dict):
             last.update(metrics)
