@@ -97,11 +97,14 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+OOM_TEXTS = ("out of memory", "can't allocate memory", "STATUS_ALLOC_FAILED")
+"""RuntimeError messages that mean an allocation failed: CUDA's, the CPU allocator's ("DefaultCPUAllocator:
+can't allocate memory"), cuBLAS / cuDNN failing to allocate their workspace or handle."""
+
+
 def _is_oom(e: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, a host MemoryError, or the CPU allocator's RuntimeError."""
-    text = str(e)
-    return isinstance(e, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in text \
-        or "can't allocate memory" in text
+    """CUDA's OutOfMemoryError, a host MemoryError, or a RuntimeError with one of ``OOM_TEXTS``."""
+    return isinstance(e, (torch.OutOfMemoryError, MemoryError)) or any(t in str(e) for t in OOM_TEXTS)
 
 
 def fit(model: nn.Module, data, cfg: TrainConfig = TrainConfig(), callback: Callback | None = None,

@@ -186,7 +186,9 @@ class _Raises(nn.Module):
 @pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64 GiB"),
                                    MemoryError(),
                                    RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
-                                                "can't allocate memory: you tried to allocate 68719476736 bytes")])
+                                                "can't allocate memory: you tried to allocate 68719476736 bytes"),
+                                   RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling "
+                                                "`cublasCreate(handle)`")])
 def test_oom_names_epoch_and_batch_size_and_frees_the_step(tiny_data, error, monkeypatch):
     import importlib
 
