@@ -1,9 +1,10 @@
 """GPU check of the trainer and of a study on one GPU (issue 11, item 7): one command, under 10 minutes.
 
-    python benchmarks/bench_gpu.py                   # on a machine with a CUDA GPU: parts a, b and c
+    python benchmarks/bench_gpu.py                   # on a machine with a CUDA GPU: parts t, a, b and c
     python benchmarks/bench_gpu.py --parts a,b       # the trainer parts only
     python benchmarks/bench_gpu.py --cpu-smoke       # parts a and b on the CPU at tiny sizes (a test runs it)
 
+(t) the CUDA correctness tests, tests/trainers/test_cuda.py, in a subprocess (pytest; about a minute).
 (a) ``trainers.fit`` against a bare PyTorch loop (same precision: bf16 autocast where native, channels_last;
     per-batch uint8 normalisation, no augmentation, no metrics) on the same CIFAR-shaped models (resnet20,
     se-resnet20 at 3x32x32) and the same 50k synthetic uint8 images resident on the GPU: throughput of a warm
@@ -15,9 +16,16 @@
     itself with ``--cifar-dir`` when it is there), trials per GPU-hour, GPU utilisation sampled through NVML,
     and orchestration as a share of GPU time (goal <= 10 %).
 
-The trainer parts import only torch, thop, torchmetrics, numpy and yaml (through search_space and trainers):
-GPU machines may have no Ray, Optuna or MLflow. GPU utilisation comes from pynvml (nvidia-ml-py) when it
-imports, else from ``nvidia-smi --query-gpu=utilization.gpu -lms 500``.
+The trainer parts import only torch, torchmetrics, numpy and yaml (through search_space and trainers; thop
+only for the latency test in part t): GPU machines may have no Ray, Optuna or MLflow. A machine that also
+lacks the pure-Python ones can use a folder ``.gpu-deps/`` in the repository root, put on ``sys.path`` after
+the installed packages (about 18 MB; built elsewhere, for the GPU machine's Python, e.g. 3.12):
+
+    pip install --target .gpu-deps --no-deps --only-binary=:all: --python-version 3.12 \
+        --platform manylinux2014_x86_64 thop torchmetrics lightning-utilities pyyaml pytest pluggy iniconfig packaging
+
+GPU utilisation comes from pynvml (nvidia-ml-py) when it imports, else from
+``nvidia-smi --query-gpu=utilization.gpu -lms 500``.
 """
 from __future__ import annotations
 
@@ -37,14 +45,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+if (ROOT / ".gpu-deps").is_dir():
+    sys.path.append(str(ROOT / ".gpu-deps"))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from search_space import build_model, load_arch  # noqa: E402
-from trainers import TensorData, TrainConfig, fit, prepare_device  # noqa: E402
-from trainers.precision import device_precision  # noqa: E402
+try:
+    from search_space import build_model, load_arch
+    from trainers import TensorData, TrainConfig, fit, prepare_device
+    from trainers.precision import device_precision
+except ImportError as _e:  # a bare GPU machine: say what is missing and how to bring it, in one line
+    sys.exit(f"bench_gpu: cannot import {_e.name} ({_e}); install it, or build .gpu-deps/ as this file's "
+             f"docstring says")
 
 
 @dataclass(frozen=True)
@@ -371,6 +386,22 @@ def part_c(sz: Sizes, device, cifar_dir: str | None) -> None:
           f"(goal <= 10 %: {'met' if share <= 0.10 else 'NOT met'}); {util.text()}")
 
 
+def part_t() -> bool:
+    """The CUDA tests in a fresh process (they set memory caps and cuDNN flags); their summary line."""
+    print("\n(t) CUDA tests: tests/trainers/test_cuda.py")
+    if not _importable("pytest"):
+        print("(t) skipped: pytest is not installed here (see .gpu-deps in this file's docstring)")
+        return False
+    paths = [str(ROOT)] + [str(ROOT / ".gpu-deps")] * (ROOT / ".gpu-deps").is_dir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                          "tests/trainers/test_cuda.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+    lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
+    failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR", "SKIPPED", "E  "))]
+    print("\n".join(failed[:40] + lines[-1:]) if lines else out.stderr[-2000:])
+    return out.returncode == 0
+
+
 def _importable(name: str) -> bool:
     import importlib.util
 
@@ -383,7 +414,7 @@ def main() -> int:
     ap.add_argument("--cpu-smoke", action="store_true", help="run on the CPU at tiny sizes (checks the script)")
     ap.add_argument("--cifar-dir", default=None, help="data_dir holding cifar-10-batches-py/ for part c")
     args = ap.parse_args()
-    parts = set((args.parts or ("a,b" if args.cpu_smoke else "a,b,c")).split(","))
+    parts = set((args.parts or ("a,b" if args.cpu_smoke else "t,a,b,c")).split(","))
     if not args.cpu_smoke and not torch.cuda.is_available():
         print("bench_gpu: no CUDA device here (torch.cuda.is_available() is False); nothing measured "
               "(--cpu-smoke runs the trainer parts on the CPU at tiny sizes)", file=sys.stderr)
@@ -400,6 +431,8 @@ def main() -> int:
     print(f"bench_gpu: {where}; torch {torch.__version__}; trainer precision {device_precision(None, device).name}, "
           f"channels_last {device.type == 'cuda'}")
     t0 = time.perf_counter()
+    if "t" in parts:
+        part_t()
     if "a" in parts:
         part_a(sz, device)
     if "b" in parts:
