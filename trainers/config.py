@@ -9,6 +9,8 @@ from typing import Mapping
 
 from search_space.errors import AttnasError
 
+from .precision import AMP_MODES
+
 DATASETS = ("cifar10", "cifar100", "digits", "imagefolder", "synthetic", "tinyimagenet")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau", "step")
@@ -102,8 +104,10 @@ class TrainConfig(_Config):
     ``cosine`` to 0 over the remaining steps, ``step`` (x``gamma`` every ``step_epochs``), ``plateau``
     (x``gamma`` when val loss has not improved for ``patience`` epochs), ``constant``. ``flip`` None means
     the dataset's default (off for digits, which are not mirror-invariant); ``crop_padding`` None means
-    image_size // 8. ``amp`` / ``channels_last`` None mean "on for CUDA only" (bf16 autocast; on the 2-core
-    dev CPU channels_last gave no measurable gain for ResNet-20, see trainers/fit.py).
+    image_size // 8. ``amp``: auto (or null), bf16, fp16 or off (or false); true forces reduced precision on
+    any device (trainers/precision.py: auto is bf16 autocast on GPUs that do bf16 natively, fp16 with a
+    gradient scaler on older ones, fp32 on the CPU). ``channels_last`` None means "on for CUDA only" (on the
+    2-core dev CPU it gave no measurable gain for ResNet-20, see trainers/fit.py).
     """
     epochs: int = 10
     batch_size: int = 128
@@ -121,7 +125,7 @@ class TrainConfig(_Config):
     augment: bool = True
     flip: bool | None = None
     crop_padding: int | None = None
-    amp: bool | None = None
+    amp: bool | str | None = None
     channels_last: bool | None = None
     compile: bool = False
     eval_batch_size: int = 512
@@ -151,8 +155,10 @@ class TrainConfig(_Config):
         need(_is_num(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing", "a number in [0, 1)")
         for name in ("augment", "compile"):
             need(isinstance(getattr(self, name), bool), name, "true or false")
-        for name in ("flip", "amp", "channels_last"):
+        for name in ("flip", "channels_last"):
             need(getattr(self, name) is None or isinstance(getattr(self, name), bool), name, "true, false or null")
+        need(self.amp is None or isinstance(self.amp, bool) or self.amp in AMP_MODES, "amp",
+             f"{', '.join(AMP_MODES)} (or true, false, null)")
         need(self.crop_padding is None or (_is_int(self.crop_padding) and self.crop_padding >= 0), "crop_padding",
              "null or an integer >= 0")
         need(_is_int(self.seed), "seed", "an integer")

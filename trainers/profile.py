@@ -36,13 +36,11 @@ estimate: parameter + gradient bytes + the bytes of tensors autograd saves for b
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 
-import thop
 import torch
-from thop.profile import register_hooks
-from thop.vision.basic_hooks import count_relu, zero_ops
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -54,8 +52,16 @@ def _count_batchnorm(m, x, y):
 
 
 CUSTOM_OPS = {t: _count_batchnorm for t in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)}
-THOP_COUNTED = tuple(t for t, fn in {**register_hooks, **CUSTOM_OPS}.items() if fn not in (zero_ops, count_relu))
-"""Module types whose cost thop's rule covers; ops inside them are not counted again."""
+
+
+@functools.lru_cache(maxsize=1)
+def thop_counted() -> tuple:
+    """Module types whose cost thop's rule covers; ops inside them are not counted again. (thop is imported
+    on first use, so trainers imports and trains where thop is not installed, e.g. a bare GPU machine.)"""
+    from thop.profile import register_hooks
+    from thop.vision.basic_hooks import count_relu, zero_ops
+
+    return tuple(t for t, fn in {**register_hooks, **CUSTOM_OPS}.items() if fn not in (zero_ops, count_relu))
 
 _REDUCTIONS = {aten.sum, aten.mean, aten.amax, aten.amin, aten.max, aten.min, aten.median, aten.nanmedian,
                aten.std, aten.var, aten.std_mean, aten.var_mean, aten.norm, aten.linalg_vector_norm, aten.prod,
@@ -122,7 +128,7 @@ def op_macs(func, args, out) -> int:
 
 
 class _FunctionalCounter(TorchDispatchMode):
-    """Sums :func:`op_macs` over ops that run outside THOP_COUNTED modules."""
+    """Sums :func:`op_macs` over ops that run outside the modules thop counts (:func:`thop_counted`)."""
 
     def __init__(self):
         super().__init__()
@@ -158,6 +164,8 @@ def _strip_thop_buffers(model: nn.Module) -> None:
 def count_macs(model: nn.Module, input_size, device=None, details: bool = False):
     """MACs of one forward pass of one image of shape ``input_size`` (C, H, W); with ``details`` also
     ``{"thop_modules": n, "<aten op>": n, ...}`` showing where the functional part comes from."""
+    import thop
+
     device = device or next(model.parameters(), torch.empty(0)).device
     x = torch.randn(1, *input_size, device=device)
     was_training = model.training
@@ -173,9 +181,9 @@ def count_macs(model: nn.Module, input_size, device=None, details: bool = False)
     def leave(*_):
         counter.depth -= 1
 
-    handles = []
+    handles, counted = [], thop_counted()
     for m in model.modules():
-        if type(m) in THOP_COUNTED:
+        if type(m) in counted:
             handles += [m.register_forward_pre_hook(enter), m.register_forward_hook(leave)]
     model.eval()
     try:

@@ -130,3 +130,135 @@ def test_synthetic_any_shape_seeded():
     a, b = load_dataset(cfg), load_dataset(cfg)
     assert a.input_size == (2, 12, 12) and a.num_classes == 7 and len(a.test_x) == 14
     assert torch.equal(a.train_x, b.train_x) and set(a.train_y.tolist()) <= set(range(7))
+
+
+# ---- uint8 storage: a quarter of the memory, the same normalised batches ------------------------------------
+
+def _flat_images(tmp_path, n=5):
+    flat = tmp_path / "flowers"
+    rng = np.random.default_rng(0)
+    for c in ("daisy", "rose", "tulip"):
+        for j in range(n):
+            path = flat / c / f"{j}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(path)
+    return flat
+
+
+def _cifar10_dir(tmp_path, n=6):
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 6):
+        _write_cifar_batch(root / f"data_batch_{i}", n, b"labels", 10, i)
+    _write_cifar_batch(root / "test_batch", 5, b"labels", 10, 9)
+    return tmp_path
+
+
+@pytest.mark.parametrize("source", ["cifar10", "cifar10-resized", "imagefolder", "imagefolder-raw"])
+def test_uint8_storage_normalises_per_batch_like_the_float_storage(tmp_path, source):
+    if source.startswith("cifar10"):
+        cfg = DataConfig(name="cifar10", data_dir=str(_cifar10_dir(tmp_path)), val_fraction=0.2,
+                         image_size=16 if source.endswith("resized") else None)
+    else:
+        cfg = DataConfig(name="imagefolder", data_dir=str(_flat_images(tmp_path)), image_size=8,
+                         normalize=source == "imagefolder")
+    ref, raw = load_dataset(cfg), load_dataset(cfg, uint8=True)
+    assert raw.raw and not ref.raw and raw.train_x.dtype == torch.uint8
+    assert raw.nbytes < ref.nbytes / 2 and raw.input_size == ref.input_size and raw.num_classes == ref.num_classes
+    resized = source.endswith("resized")  # quantised to 8 bits after resizing: half a grey level off at most
+    for a, b in zip(raw.mean + raw.std, ref.mean + ref.std):
+        assert a == pytest.approx(b, rel=1e-2 if resized else 1e-5)
+    norm = raw.normalizer()
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(raw, f"{split}_y"), getattr(ref, f"{split}_y"))
+        got, want = norm(getattr(raw, f"{split}_x")), getattr(ref, f"{split}_x")
+        tol = 0.6 / 255 / min(raw.std) if resized else 1e-5
+        assert got.dtype == torch.float32 and torch.allclose(got, want, atol=tol, rtol=0)
+    assert norm(ref.val_x) is ref.val_x  # float images are normalised already
+
+
+def test_cifar_native_uint8_is_the_file_bytes(tmp_path):
+    d = load_dataset(DataConfig(name="cifar10", data_dir=str(_cifar10_dir(tmp_path)), normalize=False), uint8=True)
+    test = pickle.loads((tmp_path / "cifar-10-batches-py" / "test_batch").read_bytes())
+    assert torch.equal(d.test_x, torch.from_numpy(test[b"data"].reshape(-1, 3, 32, 32)))
+    assert d.mean == (0.0, 0.0, 0.0) and d.std == (1.0, 1.0, 1.0)
+    assert torch.allclose(d.normalizer()(d.test_x), d.test_x.float() / 255)
+
+
+def test_channel_stats_exact_in_chunks():
+    from trainers.data.normalize import channel_stats
+
+    x = torch.randint(0, 256, (37, 2, 5, 3), dtype=torch.uint8)
+    mean, std = channel_stats(x, chunk=4)
+    f = x.double() / 255
+    assert mean == pytest.approx(f.mean((0, 2, 3)).tolist(), rel=1e-12)
+    assert std == pytest.approx(f.std((0, 2, 3)).tolist(), rel=1e-12)
+
+
+# ---- describe_dataset: the shape without the data -------------------------------------------------------------
+
+def test_describe_matches_load_for_every_format(tmp_path, monkeypatch):
+    from trainers import describe_dataset
+    from trainers.data import images
+
+    cifar_dir = _cifar10_dir(tmp_path / "c")
+    flat = _flat_images(tmp_path)
+    cfgs = [DataConfig(name="digits"), DataConfig(name="digits", image_size=8),
+            DataConfig(name="synthetic", classes=7, channels=2, image_size=12, num_train=20, num_test=4),
+            DataConfig(name="cifar10", data_dir=str(cifar_dir)), DataConfig(name="cifar10", data_dir=str(cifar_dir),
+                                                                           image_size=24),
+            DataConfig(name="imagefolder", data_dir=str(flat), image_size=8)]
+    for cfg in cfgs:
+        d = load_dataset(cfg)
+        assert describe_dataset(cfg) == (d.num_classes, d.input_size), cfg
+    monkeypatch.setattr(images, "_decode", lambda *a: pytest.fail("describe decoded images"))
+    assert describe_dataset(DataConfig(name="imagefolder", data_dir=str(flat))) == (3, (3, 64, 64))
+    root = tmp_path / "tiny" / "tiny-imagenet-200"
+    root.mkdir(parents=True)
+    (root / "wnids.txt").write_text("n01\nn02\nn03\nn04\n")
+    assert describe_dataset(DataConfig(name="tinyimagenet", data_dir=str(tmp_path / "tiny"))) == (4, (3, 64, 64))
+    assert describe_dataset(DataConfig(name="cifar100", data_dir=str(tmp_path / "none"), download=True)) == \
+        (100, (3, 32, 32))  # will be downloaded by whoever loads it; nothing fetched or created here
+    assert not (tmp_path / "none").exists()
+
+
+def test_describe_errors_like_load(tmp_path):
+    from trainers import describe_dataset
+
+    with pytest.raises(AttnasError, match="cifar-10-batches-py/data_batch_1.*does not download"):
+        describe_dataset(DataConfig(name="cifar10", data_dir=str(tmp_path)))
+    with pytest.raises(AttnasError, match="has no wnids.txt"):
+        describe_dataset(DataConfig(name="tinyimagenet", data_dir=str(tmp_path)))
+    (tmp_path / "one" / "only").mkdir(parents=True)
+    with pytest.raises(AttnasError, match="1 class folders"):
+        describe_dataset(DataConfig(name="imagefolder", data_dir=str(tmp_path / "one")))
+    (tmp_path / "one" / "other").mkdir()
+    with pytest.raises(AttnasError, match="2 class folders and 0 images"):
+        describe_dataset(DataConfig(name="imagefolder", data_dir=str(tmp_path / "one")))
+
+
+def test_workers_decoding_at_once_decode_once(tmp_path, monkeypatch):
+    """The .attnas-cache entry is decoded by one of the workers that start together; the others wait for its
+    lock and read the (atomically written) file."""
+    from trainers.data import images
+
+    from .conftest import run_together
+
+    flat = _flat_images(tmp_path)
+    log = tmp_path / "decodes"
+    real = images._decode
+
+    def counted(files, size):
+        with open(log, "a") as f:
+            f.write(f"{len(files)}\n")
+        return real(files, size)
+
+    monkeypatch.setattr(images, "_decode", counted)
+    cfg = DataConfig(name="imagefolder", data_dir=str(flat), image_size=8)
+    got = run_together(lambda i: load_dataset(cfg, uint8=True).train_x.sum().item())
+    assert all(not isinstance(g, str) for g in got) and len(set(got)) == 1, got
+    assert log.read_text() == "15\n"
+    cache = sorted(p.name for p in (flat / ".attnas-cache").iterdir())
+    assert len(cache) == 2 and cache[0].endswith(".lock") and cache[1].endswith(".npy")  # no temporaries left
+    assert torch.equal(load_dataset(cfg, uint8=True).train_x, load_dataset(cfg, uint8=True).train_x)
+    assert log.read_text() == "15\n"

@@ -37,6 +37,12 @@ def _cifar10_tarball(tmp_path, extra: dict | None = None) -> Path:
     return archive
 
 
+def _left(folder: Path) -> list[str]:
+    """What a download left in ``folder`` besides its lock file (which stays: removing a lock file others may
+    be waiting on would let two holders in)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != cifar.LOCK_NAME)
+
+
 def _serve(monkeypatch, archive: Path, md5: str | None = None) -> str:
     url = archive.as_uri()
     md5 = md5 or hashlib.md5(archive.read_bytes()).hexdigest()
@@ -75,7 +81,7 @@ def test_bad_md5_is_rejected_and_leaves_no_archive(tmp_path, monkeypatch):
         load_dataset(DataConfig(name="cifar10", data_dir=str(data_dir), download=True))
     msg = str(e.value)
     assert "cifar-10-python.tar.gz" in msg and got in msg and "0123456789abcdef0123456789abcdef" in msg
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
 
 
 def test_unreachable_url_is_one_line(tmp_path, monkeypatch, capsys):
@@ -89,7 +95,7 @@ def test_unreachable_url_is_one_line(tmp_path, monkeypatch, capsys):
     msg = str(e.value)
     assert msg.startswith(f"data.download: could not fetch {url} (") and "\n" not in msg
     assert f"allowed: place the extracted cifar-10-batches-py/ under {data_dir}" in msg
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
     # the same through the CLI flag: exit 2, one line on stderr
     assert main(["train", "resnet20", "--data", "cifar10", "--data-dir", str(data_dir), "--download",
                  "--no-progress"]) == 2
@@ -103,7 +109,7 @@ def test_tar_member_with_dotdot_is_rejected(tmp_path, monkeypatch):
     with pytest.raises(AttnasError, match=r"member '\.\./evil'.*without '\.\.'"):
         load_dataset(DataConfig(name="cifar10", data_dir=str(data_dir), download=True))
     assert not (tmp_path / "evil").exists()
-    assert list(data_dir.iterdir()) == []  # checked before anything is written; the archive is gone
+    assert _left(data_dir) == []  # checked before anything is written; the archive is gone
 
 
 def test_tar_member_with_absolute_path_is_rejected(tmp_path, monkeypatch):
@@ -127,3 +133,41 @@ def test_download_only_for_cifar_and_without_it_the_error_says_how(tmp_path, cap
         load_dataset(DataConfig(name="cifar100", data_dir=str(tmp_path)))
     with pytest.raises(AttnasError, match=r"data\.data_dir: None .*download"):
         load_dataset(DataConfig(name="cifar10", download=True))
+
+
+def test_workers_downloading_at_once_fetch_once_and_all_load(tmp_path, monkeypatch):
+    """Three workers on one node start together with the folder missing: one downloads, the others wait on
+    its lock and then read the folder; nothing is left half-written."""
+    from .conftest import run_together
+
+    _serve(monkeypatch, _cifar10_tarball(tmp_path))
+    log = tmp_path / "fetches"
+    real = cifar._fetch
+
+    def counted(*args):
+        with open(log, "a") as f:
+            f.write("fetch\n")
+        real(*args)
+
+    monkeypatch.setattr(cifar, "_fetch", counted)
+    data_dir = tmp_path / "data"
+    cfg = DataConfig(name="cifar10", data_dir=str(data_dir), download=True, val_fraction=0.25)
+    got = run_together(lambda i: (len(load_dataset(cfg, uint8=True).train_x), load_dataset(cfg).test_y.tolist()))
+    assert all(not isinstance(g, str) for g in got), got
+    assert len({str(g) for g in got}) == 1 and log.read_text() == "fetch\n"
+    assert _left(data_dir) == ["cifar-10-batches-py"]  # no archive, no temporaries
+
+
+def test_install_merges_into_a_folder_that_appeared_meanwhile(tmp_path):
+    """A worker on another node sharing the folder may have moved its copy in first: files are replaced one by
+    one (each atomically), never half-written."""
+    work = tmp_path / ".x.extract" / "cifar-10-batches-py"
+    work.mkdir(parents=True)
+    (work / "data_batch_1").write_bytes(b"new")
+    (work / "test_batch").write_bytes(b"new test")
+    base = tmp_path / "base"
+    (base / "cifar-10-batches-py").mkdir(parents=True)
+    (base / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"old")
+    cifar._install(work.parent, base)
+    assert (base / "cifar-10-batches-py" / "data_batch_1").read_bytes() == b"new"
+    assert (base / "cifar-10-batches-py" / "test_batch").read_bytes() == b"new test"

@@ -4,13 +4,22 @@
 
 Nothing is downloaded unless ``DataConfig.download`` is true (``attnas train --download``); then a missing
 folder is fetched from the official archive in ``ARCHIVES`` with urllib, its MD5 checked against the published
-one, and the tarball extracted into ``data_dir`` (members with absolute paths, ``..`` or anything but plain
-files and folders are rejected before anything is written) and removed."""
+one, and the tarball safely extracted (trainers/data/archive.py: members with absolute paths, ``..`` or
+anything but plain files and folders are rejected before anything is written) and removed.
+
+Several workers may start on one node at once, all finding the folder missing: the first takes a lock in
+``data_dir`` and downloads, the others wait for it and then find the folder. The archive is written and
+extracted under temporary names and the folder moved into place with a rename, so a reader (or a worker on
+another node sharing the folder) never sees a half-extracted folder, and a crash leaves only temporaries.
+
+The images are 8-bit: at the native 32x32 they are returned as uint8 (resized ones as float)."""
 from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import pickle
+import shutil
 import tarfile
 import urllib.error
 import urllib.parse
@@ -22,6 +31,8 @@ import torch
 
 from search_space.errors import AttnasError
 
+from ..atomic import file_lock, fsync_dir, unique_suffix
+from .archive import UnsafeArchive, safe_extract
 from .common import RawData, check_labels, resize
 
 SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html (python version)"
@@ -38,6 +49,8 @@ TIMEOUT_S = 60.0
 """Socket timeout for the download (connect and each read)."""
 
 _CHUNK = 1 << 20
+LOCK_NAME = ".attnas-download.lock"
+"""The lock file (in ``data_dir``) that one downloading worker holds while the others wait."""
 
 
 def _one_line(reason) -> str:
@@ -48,12 +61,9 @@ def _fetch(name: str, folder: str, base: Path) -> None:
     """Download ``ARCHIVES[name]`` into ``base``, check its MD5, extract it there and remove the archive."""
     url, want = ARCHIVES[name]["url"], ARCHIVES[name]["md5"].lower()
     place = f"allowed: place the extracted {folder}/ under {base} (from {SOURCE})"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise AttnasError(f"data.data_dir: cannot create {str(base)!r} ({_one_line(e)}); "
-                          f"allowed: a writable directory to download {folder}/ into") from None
-    archive = base / (PurePosixPath(urllib.parse.urlparse(url).path).name or f"{name}-python.tar.gz")
+    archive_name = PurePosixPath(urllib.parse.urlparse(url).path).name or f"{name}-python.tar.gz"
+    tag = unique_suffix()
+    archive, work = base / f".{archive_name}.{tag}.part", base / f".{folder}.{tag}.extract"
     digest = hashlib.md5()
     try:
         try:
@@ -71,36 +81,44 @@ def _fetch(name: str, folder: str, base: Path) -> None:
                               f"{place}") from None
         got = digest.hexdigest()
         if got != want:
-            raise AttnasError(f"data.download: {str(archive)!r} from {url} has md5 {got}, expected {want}; "
+            raise AttnasError(f"data.download: {archive_name!r} from {url} has md5 {got}, expected {want}; "
                               f"the file was removed; allowed: retry, or place the extracted {folder}/ under {base}")
-        _extract(archive, base)
+        try:
+            safe_extract(archive, work)
+        except UnsafeArchive as e:
+            raise AttnasError(f"data.download: {archive_name!r} has {e}") from None
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise AttnasError(f"data.download: cannot extract {archive_name!r} ({type(e).__name__}: "
+                              f"{_one_line(e)}); allowed: a gzip tar of {SOURCE}") from None
+        _install(work, base)
     finally:
         archive.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _extract(archive: Path, base: Path) -> None:
-    """Extract a tarball into ``base`` after checking every member name and type; nothing is written if any
-    member is unsafe."""
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for m in members:
-                parts = PurePosixPath(m.name).parts
-                if m.name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                    raise AttnasError(f"data.download: {str(archive)!r} has member {m.name!r} outside the target "
-                                      f"folder; allowed: relative paths without '..'")
-                if not (m.isfile() or m.isdir()):
-                    raise AttnasError(f"data.download: {str(archive)!r} has member {m.name!r} that is not a plain "
-                                      f"file or folder; allowed: plain files and folders only")
-            tar.extractall(base, members=members, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise AttnasError(f"data.download: cannot extract {str(archive)!r} ({type(e).__name__}: {_one_line(e)}); "
-                          f"allowed: a gzip tar of {SOURCE}") from None
+def _install(work: Path, base: Path) -> None:
+    """Move each extracted top-level entry into ``base``: a whole folder with one rename when it is new,
+    else file by file (each an atomic replace) into the folder that is already there."""
+    for entry in sorted(work.iterdir()):
+        target = base / entry.name
+        if not target.exists():
+            try:
+                os.replace(entry, target)
+                continue
+            except OSError:  # created meanwhile (a worker on another node): merge below
+                pass
+        files = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.is_file())
+        for f in files:
+            dst = target / f.relative_to(entry) if f != entry else target
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dst)
+    fsync_dir(base)
 
 
-def _root(cfg, folder: str, files: list[str]) -> Path:
+def _root(cfg, folder: str, files: list[str], fetch: bool = True) -> Path | None:
     """``data_dir`` itself or ``data_dir/folder``, whichever holds ``files``; with ``download``, fetch the
-    official archive into ``data_dir`` first when neither does; else a clear error."""
+    official archive into ``data_dir`` first when neither does (or, with ``fetch`` False, return None: the
+    caller only wants to know the data will be there); else a clear error."""
     how = f"{folder}/ ({', '.join(files)}) from {SOURCE}"
     asked = getattr(cfg, "download", False)
     if cfg.data_dir is None:
@@ -119,8 +137,18 @@ def _root(cfg, folder: str, files: list[str]) -> Path:
 
     root = found()
     if root is None and asked:
-        _fetch(cfg.name, folder, base)
-        root = found()
+        if not fetch:
+            return None
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise AttnasError(f"data.data_dir: cannot create {str(base)!r} ({_one_line(e)}); "
+                              f"allowed: a writable directory to download {folder}/ into") from None
+        with file_lock(base / LOCK_NAME):
+            root = found()  # another worker may have fetched it while this one waited for the lock
+            if root is None:
+                _fetch(cfg.name, folder, base)
+                root = found()
     if root is not None:
         return root
     missing = [f for f in files if not (base / folder / f).is_file()]
@@ -154,17 +182,36 @@ def _load(cfg, size: int, folder: str, train_files: list[str], test_file: str, l
     test_x, test_y = _read(root / test_file, label_key)
     train_x = np.concatenate([p[0] for p in parts])
     train_y = np.concatenate([p[1] for p in parts])
-    to_float = lambda a: resize(torch.from_numpy(a).float().div_(255.0), size)
+    images = lambda a: torch.from_numpy(a) if size == 32 else resize(torch.from_numpy(a).float().div_(255.0), size)
     train_y, test_y = torch.from_numpy(train_y), torch.from_numpy(test_y)
     check_labels(train_y, num_classes, str(root))
     check_labels(test_y, num_classes, str(root / test_file))
-    return RawData(to_float(train_x), train_y, to_float(test_x), test_y, num_classes, flip_invariant=True)
+    return RawData(images(train_x), train_y, images(test_x), test_y, num_classes, flip_invariant=True)
+
+
+CIFAR10 = ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels", 10)
+CIFAR100 = ("cifar-100-python", ["train"], "test", b"fine_labels", 100)
+"""(folder, training files, test file, label key, classes) of each layout."""
 
 
 def load_cifar10(cfg, size: int) -> RawData:
-    return _load(cfg, size, "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch",
-                 b"labels", 10)
+    return _load(cfg, size, *CIFAR10)
 
 
 def load_cifar100(cfg, size: int) -> RawData:
-    return _load(cfg, size, "cifar-100-python", ["train"], "test", b"fine_labels", 100)
+    return _load(cfg, size, *CIFAR100)
+
+
+def _describe(cfg, layout) -> tuple[int, int]:
+    """(classes, channels), fixed by the format, once the files are there (or will be downloaded)."""
+    folder, train_files, test_file, _, classes = layout
+    _root(cfg, folder, train_files + [test_file], fetch=False)
+    return classes, 3
+
+
+def describe_cifar10(cfg, size: int) -> tuple[int, int]:
+    return _describe(cfg, CIFAR10)
+
+
+def describe_cifar100(cfg, size: int) -> tuple[int, int]:
+    return _describe(cfg, CIFAR100)

@@ -13,13 +13,16 @@ TEST_SPLIT_SEED = 20240101
 
 
 class RawData(NamedTuple):
-    """Unsplit data from a loader: float images in [0, 1], shape (N, C, H, W), and int64 labels."""
+    """Unsplit data from a loader: images of shape (N, C, H, W), either uint8 (0..255) or float in [0, 1],
+    already at the configured size, and int64 labels. ``eight_bit``: the source is 8-bit images (float here
+    only because it was resized), so it may be stored as uint8."""
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
     flip_invariant: bool
+    eight_bit: bool = True
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -7,10 +7,14 @@
   sub-folders those are used, otherwise a fixed 20% test split is carved out.
 
 Decoding tens of thousands of JPEGs is slow, so the decoded uint8 arrays are cached next to the data in
-``.attnas-cache/`` (when that folder is writable), keyed by size and file list.
+``.attnas-cache/`` (when that folder is writable), keyed by size and file list. Workers starting together on
+one node decode once: the first holds a lock on the cache entry while it decodes, the others wait and then
+read its file, which is written atomically (a temporary file renamed into place), so no reader ever sees a
+torn cache. Images are returned as uint8.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -19,6 +23,7 @@ import torch
 
 from search_space.errors import AttnasError
 
+from ..atomic import atomic_write, file_lock
 from .common import RawData, carve_test
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".webp", ".tif", ".tiff"}
@@ -39,24 +44,40 @@ def _decode(files: list[Path], size: int) -> np.ndarray:
     return out
 
 
+def _read_cache(cache: Path, shape: tuple) -> np.ndarray | None:
+    try:
+        arr = np.load(cache) if cache.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return arr if arr is not None and arr.shape == shape else None
+
+
 def _cached_decode(root: Path, tag: str, files: list[Path], size: int) -> torch.Tensor:
-    """Decoded images as float (N, 3, size, size) in [0, 1], via the on-disk cache when possible."""
+    """Decoded images as uint8 (N, 3, size, size), via the on-disk cache when possible."""
     key = hashlib.sha1("\n".join(str(f.relative_to(root)) for f in files).encode()).hexdigest()[:12]
     cache = root / ".attnas-cache" / f"{tag}-{size}-{key}.npy"
-    arr = None
-    if cache.is_file():
-        try:
-            arr = np.load(cache)
-        except (OSError, ValueError):
-            arr = None
-    if arr is None or arr.shape != (len(files), size, size, 3):
-        arr = _decode(files, size)
-        try:
-            cache.parent.mkdir(exist_ok=True)
-            np.save(cache, arr)
-        except OSError:
-            pass  # read-only data folder: decode again next time
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+    shape = (len(files), size, size, 3)
+    arr = _read_cache(cache, shape)
+    if arr is None:
+        with contextlib.ExitStack() as held:
+            try:
+                cache.parent.mkdir(exist_ok=True)
+                held.enter_context(file_lock(cache.with_suffix(".lock")))
+            except OSError:  # read-only data folder: decode here, every time
+                return _as_tensor(_decode(files, size))
+            arr = _read_cache(cache, shape)  # decoded by another worker while this one waited
+            if arr is None:
+                arr = _decode(files, size)
+                try:
+                    with atomic_write(cache) as f:
+                        np.save(f, arr)
+                except OSError:
+                    pass  # disk full or the like: the next run decodes again
+    return _as_tensor(arr)
+
+
+def _as_tensor(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
 
 
 def _root(cfg, marker: str, expected: str) -> Path:
@@ -74,10 +95,26 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
-def load_tinyimagenet(cfg, size: int) -> RawData:
-    expected = "wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG and val/val_annotations.txt"
-    root = _root(cfg, "wnids.txt", expected)
+TINY_EXPECTED = "wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG and val/val_annotations.txt"
+
+
+def _wnids(cfg) -> tuple[Path, list[str]]:
+    root = _root(cfg, "wnids.txt", TINY_EXPECTED)
     wnids = [w.strip() for w in (root / "wnids.txt").read_text().split() if w.strip()]
+    if len(wnids) < 2:
+        raise AttnasError(f"data.data_dir: {str(root / 'wnids.txt')!r} lists {len(wnids)} classes; allowed: at "
+                          f"least 2 ({TINY_EXPECTED})")
+    return root, wnids
+
+
+def describe_tinyimagenet(cfg, size: int) -> tuple[int, int]:
+    """(classes, channels) from wnids.txt alone; images are decoded to RGB at the configured size."""
+    return len(_wnids(cfg)[1]), 3
+
+
+def load_tinyimagenet(cfg, size: int) -> RawData:
+    expected = TINY_EXPECTED
+    root, wnids = _wnids(cfg)
     index = {w: i for i, w in enumerate(wnids)}
     train_files, train_labels = [], []
     for w in wnids:
@@ -112,7 +149,7 @@ def load_tinyimagenet(cfg, size: int) -> RawData:
 
 def _class_tree(folder: Path, classes: list[str] | None = None):
     """(files, labels, class names) of a class-per-sub-folder tree."""
-    names = classes or sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = classes or _class_names(folder)
     files, labels = [], []
     for i, name in enumerate(names):
         sub = folder / name
@@ -122,17 +159,45 @@ def _class_tree(folder: Path, classes: list[str] | None = None):
     return files, labels, names
 
 
-def load_imagefolder(cfg, size: int) -> RawData:
-    expected = "one sub-folder of images per class (optionally under train/ and val/ or test/)"
+FOLDER_EXPECTED = "one sub-folder of images per class (optionally under train/ and val/ or test/)"
+
+
+def _folders(cfg) -> tuple[Path, Path, Path | None]:
+    """(data_dir, training folder, test folder or None) of an image-folder data set."""
     base = Path(cfg.data_dir).expanduser() if cfg.data_dir else None
     if base is None or not base.is_dir():
-        raise AttnasError(f"data.data_dir: {str(base) if base else None!r} is not a directory; allowed: {expected}")
+        raise AttnasError(f"data.data_dir: {str(base) if base else None!r} is not a directory; "
+                          f"allowed: {FOLDER_EXPECTED}")
     train_dir = base / "train" if (base / "train").is_dir() else base
     test_dir = next((base / d for d in ("val", "test") if train_dir != base and (base / d).is_dir()), None)
+    return base, train_dir, test_dir
+
+
+def _class_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _too_few(train_dir: Path, classes: int, images: int | str) -> AttnasError:
+    return AttnasError(f"data.data_dir: {str(train_dir)!r} has {classes} class folders and {images} images; "
+                       f"allowed: at least 2 class folders with images ({FOLDER_EXPECTED})")
+
+
+def describe_imagefolder(cfg, size: int) -> tuple[int, int]:
+    """(classes, channels) from the class folders, without listing every image (one is enough)."""
+    _, train_dir, _ = _folders(cfg)
+    names = _class_names(train_dir)
+    has_image = any(p.is_file() and p.suffix.lower() in EXTENSIONS for n in names for p in (train_dir / n).iterdir())
+    if len(names) < 2 or not has_image:
+        raise _too_few(train_dir, len(names), "some" if has_image else 0)
+    return len(names), 3
+
+
+def load_imagefolder(cfg, size: int) -> RawData:
+    expected = FOLDER_EXPECTED
+    base, train_dir, test_dir = _folders(cfg)
     files, labels, names = _class_tree(train_dir)
     if len(names) < 2 or not files:
-        raise AttnasError(f"data.data_dir: {str(train_dir)!r} has {len(names)} class folders and {len(files)} "
-                          f"images; allowed: at least 2 class folders with images ({expected})")
+        raise _too_few(train_dir, len(names), len(files))
     x = _cached_decode(base, "imagefolder-train", files, size)
     y = torch.tensor(labels)
     if test_dir is None:
