@@ -13,9 +13,21 @@ YAML form (what ``attnas export`` writes and what presets are)::
     connection: {type: none}
     gating: {type: none}
 
-Every config is canonical by construction: choices that cannot apply (attention parameters when the
-attention is ``none``, a connection without attention, an all-false stage mask) are folded into one
-form, so equivalent points compare equal and share one :attr:`ArchConfig.hash`.
+Every config is canonical by construction: equivalent points are folded into one form, so they compare
+equal and share one :attr:`ArchConfig.hash`, and ``from_dict(to_dict(a)) == a`` (the form is a fixed point):
+
+- a component's parameters are put in one form by its ``canonical_params`` (e.g. an unused parameter takes
+  its default, a set is sorted);
+- the stage mask drops the stages that carry no attention at any occupied point
+  (``Backbone.canonical_stage_mask``);
+- without a connection the main attention sits at the first occupied insertion point (the backbone's order)
+  and the others are ``extra_attention``: then "main" is only a label, and this also folds attention
+  ``none`` plus ``extra_attention`` into one form; with a connection the main attention is the connected one;
+- nothing placed (attention ``none`` and no extra, or an all-false mask) is the plain backbone: attention
+  ``none``, no extra, an all-false mask, the backbone's first insertion point and no connection.
+
+Configs are deeply immutable and hashable: parameters and ``extra_attention`` are :class:`FrozenDict`,
+lists are tuples.
 """
 from __future__ import annotations
 
@@ -29,6 +41,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import AttnasError
+from .frozen import FrozenDict, freeze
 from .layers import ACTIVATION_NAMES
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
 from .yaml_io import parse_yaml
@@ -42,16 +55,16 @@ class Component:
     """A registered thing chosen by name plus its typed parameters (all of them, defaults filled)."""
 
     type: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenDict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", freeze(self.params))
 
     def to_dict(self) -> dict:
         return {"type": self.type, **{k: _plain(v) for k, v in self.params.items()}}
 
-    def __hash__(self):
-        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
-
-NONE = Component("none", {})
+NONE = Component("none")
 
 
 def _plain(v):
@@ -86,14 +99,24 @@ class ArchConfig:
     attention: Component = NONE
     insertion_point: str = ""
     stage_mask: tuple = ()
-    extra_attention: Mapping[str, Component] = field(default_factory=dict)
+    extra_attention: Mapping[str, Component] = field(default_factory=FrozenDict)
     connection: Component = NONE
     gating: Component = NONE
 
+    def __post_init__(self):
+        for name in ("input_size", "stage_mask"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "extra_attention", FrozenDict(self.extra_attention))
+
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping, *, check_build: bool = True) -> "ArchConfig":
-        """Validate a plain mapping at the edge; raise AttnasError naming the field on any problem."""
+    def from_dict(cls, data: Mapping, *, check_fits: bool = True, check_build: bool | None = None) -> "ArchConfig":
+        """Validate a plain mapping at the edge; raise AttnasError naming the field on any problem.
+
+        ``check_fits`` also checks, from the config alone, that the network can be built at ``input_size``
+        (widths, map sizes); ``check_build`` is its older name (``check_build=False`` skips the check)."""
+        if check_build is not None:
+            check_fits = check_build
         if not isinstance(data, Mapping):
             raise AttnasError(f"config: {type(data).__name__} is not allowed; allowed: a mapping of {', '.join(TOP_FIELDS)}")
         unknown = [k for k in data if k not in TOP_FIELDS]
@@ -137,7 +160,7 @@ class ArchConfig:
         for point, spec in extra_raw.items():
             comp = _component(ATTENTION, spec, f"extra_attention.{point}")
             _check_point(comp, point, points, bb_cls, f"extra_attention.{point}")
-            if point == insertion_point:
+            if point == insertion_point and attention.type != "none":
                 raise AttnasError(f"extra_attention.{point}: the main attention is already at {point!r}; "
                                   f"allowed: {', '.join(p for p in points if p != insertion_point)}")
             if comp.type != "none":
@@ -154,22 +177,28 @@ class ArchConfig:
 
         arch = cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
                    extra, connection, gating)._canonical()
-        if check_build:
+        if check_fits:
             from .build import check_builds
             check_builds(arch)
         return arch
 
     def _canonical(self) -> "ArchConfig":
-        """Fold equivalent points into one form (see module docstring)."""
-        c = self
-        bb_cls = BACKBONES.get(c.backbone.type)
-        if c.attention.type != "none" and not c.extra_attention:
-            c = dataclasses.replace(c, stage_mask=bb_cls.canonical_stage_mask(c.insertion_point, c.stage_mask))
-        if not any(c.stage_mask) or (c.attention.type == "none" and not c.extra_attention):
-            c = dataclasses.replace(c, attention=NONE, extra_attention={}, stage_mask=(False,) * len(c.stage_mask))
-        if c.attention.type == "none":
-            c = dataclasses.replace(c, insertion_point=bb_cls.insertion_points[0], connection=NONE)
-        return c
+        """Fold equivalent points into one form (see the module docstring); expects validated fields."""
+        bb_cls = BACKBONES.get(self.backbone.type)
+        points = tuple(bb_cls.insertion_points)
+        placed = {p: c for p, c in self.extra_attention.items() if c.type != "none"}
+        if self.attention.type != "none":
+            placed[self.insertion_point] = self.attention
+        n = len(self.stage_mask)
+        folded = [bb_cls.canonical_stage_mask(p, self.stage_mask) for p in placed]
+        mask = tuple(any(m[i] for m in folded) for i in range(n))
+        if not any(mask):
+            return dataclasses.replace(self, attention=NONE, insertion_point=points[0], stage_mask=(False,) * n,
+                                       extra_attention=FrozenDict(), connection=NONE)
+        main = self.insertion_point if self.connection.type != "none" else next(p for p in points if p in placed)
+        attention = placed.pop(main)
+        return dataclasses.replace(self, attention=attention, insertion_point=main, stage_mask=mask,
+                                   extra_attention=FrozenDict(placed))
 
     # ---- I/O ------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
