@@ -36,7 +36,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -117,6 +118,8 @@ class ArchConfig:
         (widths, map sizes); ``check_build`` is its older name (``check_build=False`` skips the check)."""
         if check_build is not None:
             check_fits = check_build
+        if isinstance(data, ArchConfig):
+            data = data.to_dict()
         if not isinstance(data, Mapping):
             raise AttnasError(f"config: {type(data).__name__} is not allowed; allowed: a mapping of {', '.join(TOP_FIELDS)}")
         unknown = [k for k in data if k not in TOP_FIELDS]

@@ -1,0 +1,228 @@
+"""SearchSpace.size() and configs() against brute force: every raw assignment of a small space's dimensions,
+built through ArchConfig.from_dict (with its fit checks), deduplicated by hash.
+
+The oracle below re-states the space's rules independently of search_space.enumeration (which dimension
+applies where); the spaces cover every folding rule of the canonical form (parameters that fold in
+``canonical_params``, stage masks per backbone and point, main/extra attention, attention ``none``, connections)
+and, generated from the registries, every parameter of every registered module, so a new module or a new fold
+is covered without a test edit.
+"""
+from __future__ import annotations
+
+import itertools
+import typing
+
+import pytest
+
+from search_space import ArchConfig, AttnasError, SearchSpace
+from search_space.dimensions import decode
+from search_space.registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+
+COMPONENTS = {"backbone": BACKBONES, "attention": ATTENTION, "connection": CONNECTIONS, "gating": GATINGS}
+
+
+# ---- the oracle --------------------------------------------------------------------------------------------
+def _get(config: dict, path: str, default=None):
+    node = config
+    for part in path.split("."):
+        if isinstance(node, str) and part == "type":
+            return node
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _set(config: dict, path: str, value) -> None:
+    parts = path.split(".")
+    node = config
+    for p in parts[:-1]:
+        if isinstance(node.get(p), str):
+            node[p] = {"type": node[p]}
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+
+
+def _applies(path: str, dim, config: dict) -> bool:
+    """The rules of the space's module docstring, restated."""
+    for parent, allowed in dim.when.items():
+        if _get(config, parent, DEFAULTS.get(parent)) not in allowed:
+            return False
+    if dim.by is not None and _get(config, dim.by, DEFAULTS.get(dim.by)) not in dim.choices_by:
+        return False
+    att = _get(config, "attention.type", "none")
+    if path in ("insertion_point", "stage_mask"):
+        return att != "none"
+    if path == "connection.type":
+        return att != "none" and ATTENTION.get(att).connectable
+    head, _, rest = path.partition(".")
+    if head == "extra_attention":
+        point, _, param = rest.partition(".")
+        t = _get(config, f"extra_attention.{point}.type", "none")
+        return param == "type" or (t != "none" and param in ATTENTION.param_specs(t))
+    if head in COMPONENTS and rest != "type":
+        t = _get(config, f"{head}.type", "none")
+        if head == "connection" and not (att != "none" and ATTENTION.get(att).connectable):
+            return False
+        return (head == "backbone" or t != "none") and rest in COMPONENTS[head].param_specs(t)
+    return True
+
+
+DEFAULTS = {"attention.type": "none", "connection.type": "none", "gating.type": "none"}
+
+
+def brute_force(space: SearchSpace) -> set[str]:
+    """Hashes of every buildable architecture reachable by some assignment of the dimensions."""
+    dims = space.dimensions
+    domains = [sorted({v for vs in d.choices_by.values() for v in vs}, key=repr) if d.by else list(d.values())
+               for d in dims]
+    hashes = set()
+    for combo in itertools.product(*domains):
+        config: dict = {}
+        for path, value in space.fixed.items():
+            _set(config, path, dict(value) if isinstance(value, dict) else value)
+        for d, v in zip(dims, combo):   # the walk order: a dimension's conditions are decided before it
+            if not _applies(d.path, d, config):
+                continue
+            if d.by is not None and v not in d.choices_by[_get(config, d.by, DEFAULTS.get(d.by))]:
+                break
+            _set(config, d.path, decode(v, d))
+        else:
+            try:
+                hashes.add(ArchConfig.from_dict(config).hash)
+            except AttnasError:
+                pass
+    return hashes
+
+
+def check_exact(space: SearchSpace) -> int:
+    brute = brute_force(space)
+    listed = [a.hash for a in space.configs()]
+    assert len(listed) == len(set(listed)), "configs() repeats an architecture"
+    assert set(listed) == brute
+    assert space.size() == len(brute)
+    return len(brute)
+
+
+# ---- hand-written spaces: one per folding rule ---------------------------------------------------------------
+R8 = {"type": "resnet_cifar", "depth": 8, "width": 0.25}
+SPACES = {
+    "points-masks-connections": {
+        "fixed": {"backbone": R8, "input_size": [3, 16, 16]},
+        "dimensions": {"activation": ["relu", "gelu"],
+                       "attention.type": ["none", "se", "cbam", "sk"],
+                       "attention.reduction": [4, 8],
+                       "attention.kernel_size": {"by": "attention.type", "choices": {"cbam": [3, 7]}},
+                       "insertion_point": ["pre_add", "post_add", "conv"],
+                       "stage_mask": ["111", "000", "011", "100"],
+                       "connection.type": ["none", "direct", "softmax"]}},
+    "extra-attention": {   # none + extra, main/extra as labels, clashes, extra parameters, a connected main
+        "fixed": {"backbone": R8, "input_size": [3, 16, 16]},
+        "dimensions": {"attention.type": ["none", "se", "eca", "sk"],
+                       "attention.reduction": [4, 16],
+                       "insertion_point": ["pre_add", "post_add", "conv"],
+                       "stage_mask": ["111", "001"],
+                       "extra_attention.pre_add.type": ["none", "se", "cbam"],
+                       "extra_attention.post_add.type": ["none", "se", "eca"],
+                       "extra_attention.post_add.reduction": [4, 16],
+                       "connection.type": ["none", "weighted"]}},
+    "ge-folds": {          # reduction and act unused by some variants
+        "fixed": {"backbone": R8, "input_size": [3, 16, 16], "attention.type": "ge"},
+        "dimensions": {"attention.variant": ["theta_minus", "theta", "theta_plus"],
+                       "attention.extent": [0, 2, 4],
+                       "attention.reduction": [4, 16],
+                       "attention.act": ["relu", "gelu"],
+                       "stage_mask": ["111", "011"]}},
+    "when-and-by": {
+        "fixed": {"backbone": {"type": "resnet_cifar"}, "input_size": [3, 16, 16]},
+        "dimensions": {"backbone.depth": [8, 14],
+                       "activation": ["relu", "gelu"],
+                       "attention.type": ["se", "cbam", "triplet"],
+                       "attention.reduction": {"choices": [2, 4], "when": {"activation": ["gelu"]}},
+                       "attention.kernel_size": {"by": "attention.type", "choices": {"cbam": [3, 7], "triplet": [5]}},
+                       "attention.zpool_stats": {"subsets_of": ["avg", "max", "std"], "max_size": 2}}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_size_is_exact_on_hand_written_spaces(name):
+    assert check_exact(SearchSpace.from_dict(SPACES[name])) > 1
+
+
+def test_a_space_where_every_point_folds_to_one():
+    sp = SearchSpace.from_dict({"fixed": {"backbone": R8, "input_size": [3, 16, 16]},
+                                "dimensions": {"attention.type": ["none", "se"], "stage_mask": ["000"],
+                                               "attention.reduction": [2, 4]}})
+    assert sp.size() == 1 == check_exact(sp)
+
+
+# ---- generated from the registries: every parameter of every module, each at two or three values --------------
+def _unwrap(annotation):
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _candidates(spec) -> list:
+    d, ann = spec.default, _unwrap(spec.annotation)
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Literal:
+        return [d] + [a for a in args if a != d][:2]
+    if origin is typing.Union and type(None) in args:
+        return [d, None, 3, 5, 7]
+    if ann is bool:
+        return [d, not d]
+    if ann is int:
+        return [d, d + 2, d * 2, 1, 3, 0]
+    if ann is float:
+        return [d, d / 2 if d else 0.5, 0.25]
+    if origin in (tuple, list):
+        d = tuple(d)
+        return [d, d[::-1], d[:1], d[1:]]
+    return [d]
+
+
+def module_values(registry, name: str, limit: int = 2) -> dict:
+    """Per parameter of ``name``: its default and the first alternatives that validate on their own."""
+    out = {}
+    for param, spec in registry.param_specs(name).items():
+        valid = []
+        for v in _candidates(spec):
+            if v in valid:
+                continue
+            try:
+                registry.params(name, {param: list(v) if isinstance(v, tuple) else v}, "t")
+            except AttnasError:
+                continue
+            valid.append(v)
+        values = valid[: limit + (typing.get_origin(_unwrap(spec.annotation)) is typing.Literal)]
+        if len(values) > 1:
+            out[param] = [list(v) if isinstance(v, tuple) else v for v in values]
+    return out
+
+
+def attention_space(name: str) -> dict:
+    dims = {"attention.type": ["none", name], "insertion_point": ["pre_add", "post_add", "conv"],
+            "stage_mask": ["111", "010"]}
+    dims.update({f"attention.{p}": v for p, v in module_values(ATTENTION, name).items()})
+    return {"fixed": {"backbone": R8, "input_size": [3, 16, 16]}, "dimensions": dims}
+
+
+@pytest.mark.parametrize("name", [n for n in ATTENTION.names() if n != "none"])
+def test_size_is_exact_for_every_attention_parameter(name):
+    assert check_exact(SearchSpace.from_dict(attention_space(name))) > 1
+
+
+@pytest.mark.parametrize("name", [n for n in CONNECTIONS.names() if n != "none"])
+def test_size_is_exact_for_every_connection_parameter(name):
+    dims = {"attention.type": ["none", "se", "cbam"], "stage_mask": ["111", "001"],
+            "connection.type": ["none", name]}
+    dims.update({f"connection.{p}": v for p, v in module_values(CONNECTIONS, name).items()})
+    check_exact(SearchSpace.from_dict({"fixed": {"backbone": R8, "input_size": [3, 16, 16]}, "dimensions": dims}))
+
+
+@pytest.mark.parametrize("name", [n for n in GATINGS.names() if n != "none"])
+def test_size_is_exact_for_every_gating_parameter(name):
+    dims = {"attention.type": ["none", "se"], "gating.type": ["none", name]}
+    dims.update({f"gating.{p}": v for p, v in module_values(GATINGS, name).items()})
+    check_exact(SearchSpace.from_dict({"fixed": {"backbone": R8, "input_size": [3, 16, 16]}, "dimensions": dims}))
