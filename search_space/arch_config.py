@@ -39,13 +39,11 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from .errors import AttnasError
 from .frozen import FrozenDict, freeze
 from .layers import ACTIVATION_NAMES
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .yaml_io import parse_yaml
+from .yaml_io import dump_yaml, parse_yaml
 
 TOP_FIELDS = ("backbone", "num_classes", "input_size", "activation", "attention", "insertion_point",
               "stage_mask", "extra_attention", "connection", "gating")
@@ -172,8 +170,8 @@ class ArchConfig:
         connection = _component(CONNECTIONS, data.get("connection"), "connection")
         if connection.type != "none":
             att_cls = ATTENTION.get(attention.type)
-            if not getattr(att_cls, "connectable", False):
-                ok = [n for n in ATTENTION.names() if getattr(ATTENTION.get(n), "connectable", False)]
+            if not att_cls.connectable:
+                ok = [n for n in ATTENTION.names() if ATTENTION.get(n).connectable]
                 raise AttnasError(f"connection.type: {connection.type!r} needs a connectable attention, "
                                   f"not {attention.type!r}; allowed attention: {', '.join(ok)}")
         gating = _component(GATINGS, data.get("gating"), "gating")
@@ -181,8 +179,8 @@ class ArchConfig:
         arch = cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
                    extra, connection, gating)._canonical()
         if check_fits:
-            from .build import check_builds
-            check_builds(arch)
+            from .shapes import check_fits as check
+            check(arch)
         return arch
 
     def _canonical(self) -> "ArchConfig":
@@ -222,7 +220,7 @@ class ArchConfig:
         head = f"# attnas ArchConfig {self.hash}\n"
         if header:
             head += "".join(f"# {line}\n" for line in header.splitlines())
-        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        return head + dump_yaml(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
 
     @classmethod
     def from_yaml(cls, text: str, **kw) -> "ArchConfig":
@@ -290,7 +288,7 @@ def parse_input_size(value) -> tuple:
 def allowed_points(attention_type: str, points: tuple) -> tuple:
     """The backbone's insertion points where ``attention_type`` can go: an attention that replaces the
     block's conv (``insertion_points = ("conv",)``) goes there only; any other goes anywhere else."""
-    allowed = getattr(ATTENTION.get(attention_type), "insertion_points", None)
+    allowed = ATTENTION.get(attention_type).insertion_points
     if allowed is None:
         return tuple(p for p in points if p != "conv")
     return tuple(p for p in points if p in allowed)

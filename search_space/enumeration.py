@@ -39,6 +39,7 @@ from .dimensions import Dimension, decode, param_name, rank
 from .errors import AttnasError
 from .frozen import FrozenDict, freeze
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+from .shapes import BackboneShapes, backbone_shapes, check_attention_fits, check_connection_fits, check_gating_fits
 
 COMPONENTS = {"backbone": BACKBONES, "attention": ATTENTION, "connection": CONNECTIONS, "gating": GATINGS}
 STRUCTURAL_FIELDS = ("num_classes", "input_size", "insertion_point", "stage_mask")
@@ -54,27 +55,18 @@ def registry_of(slot: str):
     return ATTENTION if slot.startswith("extra_attention.") else COMPONENTS[slot]
 
 
-# ---- fit checks, one slot at a time (config only, no building) -----------------------------------------------
-def backbone_shapes(backbone: Component, input_size: tuple):
-    """The backbone's shapes at ``input_size``; raises AttnasError when it cannot run there."""
-    return None
+# ---- fit checks, one slot at a time (config only, no building; search_space.shapes) ----------------------------
+def sites_of(shapes: BackboneShapes, point: str, mask: tuple) -> frozenset:
+    """The distinct places (stage, shapes) where an attention at ``point`` under ``mask`` is built."""
+    return frozenset(site for site in shapes.sites if site.point == point and site.stage < len(mask) and mask[site.stage])
 
 
-def sites_of(shapes, point: str, mask: tuple) -> frozenset:
-    """The distinct places (stage, channels, map size) where an attention at ``point`` under ``mask`` is built."""
-    return frozenset()
-
-
-def attention_fits(attention: Component, sites: frozenset) -> bool:
-    return True
-
-
-def connection_fits(attention_type: str, connection: Component) -> bool:
-    return True
-
-
-def gating_fits(gating: Component, shapes, input_size: tuple) -> bool:
-    return True
+def fits(check, *args) -> bool:
+    try:
+        check(*args)
+        return True
+    except AttnasError:
+        return False
 
 
 # ---- tables -----------------------------------------------------------------------------------------------
@@ -298,7 +290,7 @@ class Plan:
                 rows.append((combo, reg.params(type_, params, slot)))
             except AttnasError as e:
                 error = error or str(e)
-        rows = [(combo, FrozenDict(c)) for combo, c in rows]
+        rows = [(combo, freeze(c)) for combo, c in rows]
         return Table(slot, type_, idx, tuple(rows), len(rows) == n, error)
 
     # ---- backbones ---------------------------------------------------------------------------------------------
@@ -345,12 +337,12 @@ class Plan:
         if key not in self._memo:
             kind = table.slot.split(".")[0]
             if kind in ("attention", "extra_attention"):
-                ok = tuple(v for v in table.values if attention_fits(Component(table.type, v), context))
+                ok = tuple(v for v in table.values if fits(check_attention_fits, Component(table.type, v), context))
             elif kind == "connection":
-                ok = tuple(v for v in table.values if connection_fits(context, Component(table.type, v)))
+                ok = tuple(v for v in table.values
+                           if fits(check_connection_fits, Component(context), Component(table.type, v)))
             elif kind == "gating":
-                shapes, input_size = context
-                ok = tuple(v for v in table.values if gating_fits(Component(table.type, v), shapes, input_size))
+                ok = tuple(v for v in table.values if fits(check_gating_fits, Component(table.type, v), context))
             else:
                 ok = table.values
             # one object per distinct subset, so callers may group by identity
@@ -368,7 +360,7 @@ class Plan:
         input_size = self.input_size(s)
         shapes = self.shapes(self.value("backbone.type", s), b, input_size)
         if kind == "gating":
-            return shapes, input_size
+            return shapes
         mask = mask_of(self.value("stage_mask", s), self.stage_count(s))
         return sites_of(shapes, point, mask)
 
@@ -638,7 +630,7 @@ def with_(s: FrozenDict, path: str, value) -> FrozenDict:
 
 
 def connectable(attention_type: str) -> bool:
-    return bool(getattr(ATTENTION.get(attention_type), "connectable", False))
+    return ATTENTION.get(attention_type).connectable
 
 
 def mask_of(value, n: int) -> tuple:

@@ -42,15 +42,14 @@ class FlatParams:
 
     def draw(self, rng) -> dict:
         """One uniform flat vector from a numpy Generator (name -> value), as a RandomSampler would draw it."""
+        from .space import uniform_choice
+
         out = {}
         for name, (dim, values) in self.params.items():
-            if values is not None:
-                out[name] = values[int(rng.integers(len(values)))]
-            elif dim.finite:
-                grid = dim.values()
-                out[name] = grid[int(rng.integers(len(grid)))]
-            else:
+            if values is None and not dim.finite:
                 out[name] = float(rng.uniform(dim.low, dim.high))
+            else:
+                out[name] = uniform_choice(rng, dim.values() if values is None else values)
         return out
 
 

@@ -2,7 +2,8 @@
 down (``arch.attention.params["reduction"] = 2`` raises) and can be a dict key or a set member."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 
 class FrozenDict(Mapping):
@@ -12,11 +13,12 @@ class FrozenDict(Mapping):
     (``params["k"]``, ``params.get``, ``**params``, ``dict(params)``) is unaffected by the freezing.
     """
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_items", "_hash", "_deep")
 
     def __init__(self, *args, **kwargs):
         object.__setattr__(self, "_items", dict(*args, **kwargs))
         object.__setattr__(self, "_hash", None)
+        object.__setattr__(self, "_deep", False)      # True once freeze() made every value immutable
 
     def __getitem__(self, key) -> Any:
         return self._items[key]
@@ -41,7 +43,7 @@ class FrozenDict(Mapping):
         raise AttributeError(f"FrozenDict is read-only (tried to set {name!r})")
 
     def __reduce__(self):
-        return FrozenDict, (self._items,)
+        return freeze, (self._items,)
 
     def __repr__(self) -> str:
         return f"FrozenDict({self._items!r})"
@@ -49,8 +51,12 @@ class FrozenDict(Mapping):
 
 def freeze(value: Any) -> Any:
     """``value`` with every mapping made a FrozenDict and every list/tuple a tuple, recursively."""
+    if isinstance(value, FrozenDict) and value._deep:
+        return value
     if isinstance(value, Mapping):
-        return FrozenDict({k: freeze(v) for k, v in value.items()})
+        out = FrozenDict({k: freeze(v) for k, v in value.items()})
+        object.__setattr__(out, "_deep", True)
+        return out
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     return value

@@ -99,6 +99,7 @@ class SearchSpace:
         self.name = name
         self.fixed = dict(fixed)
         self.dimensions = walk_order(list(dimensions))
+        self._by_path = {d.path: d for d in self.dimensions}
         self._plan: Plan | None = None
         self._flat = None
         self._validate()
@@ -168,8 +169,7 @@ class SearchSpace:
 
     def config_of(self, assignment: Mapping) -> dict:
         """The ArchConfig mapping of fixed fields plus the walk's (encoded) dimension values."""
-        dims = {d.path: d for d in self.dimensions}
-        return nest(list(self.fixed.items()) + [(p, decode(v, dims[p])) for p, v in assignment.items()])
+        return nest(list(self.fixed.items()) + [(p, decode(v, self._by_path[p])) for p, v in assignment.items()])
 
     @property
     def plan(self) -> Plan:
@@ -356,12 +356,14 @@ class RandomChooser:
         self.rng = rng
 
     def pick(self, name, dim, values):
-        if values is not None:
-            return values[int(self.rng.integers(len(values)))]
-        if dim.log:
+        if values is None and dim.log:
             v = float(np.exp(self.rng.uniform(np.log(dim.low), np.log(dim.high))))
             return int(round(v)) if dim.integer else v
-        if dim.finite:
-            vals = dim.values()
-            return vals[int(self.rng.integers(len(vals)))]
-        return float(self.rng.uniform(dim.low, dim.high))
+        if values is None and not dim.finite:
+            return float(self.rng.uniform(dim.low, dim.high))
+        return uniform_choice(self.rng, dim.values() if values is None else values)
+
+
+def uniform_choice(rng: np.random.Generator, values):
+    """One of ``values``, uniformly (``rng.random()`` is ~10x cheaper than ``rng.integers``)."""
+    return values[min(int(rng.random() * len(values)), len(values) - 1)]

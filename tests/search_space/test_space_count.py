@@ -10,7 +10,6 @@ is covered without a test edit.
 from __future__ import annotations
 
 import itertools
-import typing
 
 import pytest
 
@@ -157,64 +156,18 @@ def test_a_space_where_every_point_folds_to_one():
 
 
 # ---- generated from the registries: every parameter of every module, each at two or three values --------------
-def _unwrap(annotation):
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
-
-
-def _candidates(spec) -> list:
-    d, ann = spec.default, _unwrap(spec.annotation)
-    origin, args = typing.get_origin(ann), typing.get_args(ann)
-    if origin is typing.Literal:
-        return [d] + [a for a in args if a != d][:2]
-    if origin is typing.Union and type(None) in args:
-        return [d, None, 3, 5, 7]
-    if ann is bool:
-        return [d, not d]
-    if ann is int:
-        return [d, d + 2, d * 2, 1, 3, 0]
-    if ann is float:
-        return [d, d / 2 if d else 0.5, 0.25]
-    if origin in (tuple, list):
-        d = tuple(d)
-        return [d, d[::-1], d[:1], d[1:]]
-    return [d]
-
-
-def module_values(registry, name: str, limit: int = 2) -> dict:
-    """Per parameter of ``name``: its default and the first alternatives that validate on their own."""
-    out = {}
-    for param, spec in registry.param_specs(name).items():
-        valid = []
-        for v in _candidates(spec):
-            if v in valid:
-                continue
-            try:
-                registry.params(name, {param: list(v) if isinstance(v, tuple) else v}, "t")
-            except AttnasError:
-                continue
-            valid.append(v)
-        values = valid[: limit + (typing.get_origin(_unwrap(spec.annotation)) is typing.Literal)]
-        if len(values) > 1:
-            out[param] = [list(v) if isinstance(v, tuple) else v for v in values]
-    return out
-
-
-def attention_space(name: str) -> dict:
+# (``module_values`` is the fixture of tests/search_space/conftest.py)
+@pytest.mark.parametrize("name", [n for n in ATTENTION.names() if n != "none"])
+def test_size_is_exact_for_every_attention_parameter(name, module_values):
     dims = {"attention.type": ["none", name], "insertion_point": ["pre_add", "post_add", "conv"],
             "stage_mask": ["111", "010"]}
     dims.update({f"attention.{p}": v for p, v in module_values(ATTENTION, name).items()})
-    return {"fixed": {"backbone": R8, "input_size": [3, 16, 16]}, "dimensions": dims}
-
-
-@pytest.mark.parametrize("name", [n for n in ATTENTION.names() if n != "none"])
-def test_size_is_exact_for_every_attention_parameter(name):
-    assert check_exact(SearchSpace.from_dict(attention_space(name))) > 1
+    space = SearchSpace.from_dict({"fixed": {"backbone": R8, "input_size": [3, 16, 16]}, "dimensions": dims})
+    assert check_exact(space) > 1
 
 
 @pytest.mark.parametrize("name", [n for n in CONNECTIONS.names() if n != "none"])
-def test_size_is_exact_for_every_connection_parameter(name):
+def test_size_is_exact_for_every_connection_parameter(name, module_values):
     dims = {"attention.type": ["none", "se", "cbam"], "stage_mask": ["111", "001"],
             "connection.type": ["none", name]}
     dims.update({f"connection.{p}": v for p, v in module_values(CONNECTIONS, name).items()})
@@ -222,7 +175,7 @@ def test_size_is_exact_for_every_connection_parameter(name):
 
 
 @pytest.mark.parametrize("name", [n for n in GATINGS.names() if n != "none"])
-def test_size_is_exact_for_every_gating_parameter(name):
+def test_size_is_exact_for_every_gating_parameter(name, module_values):
     dims = {"attention.type": ["none", "se"], "gating.type": ["none", name]}
     dims.update({f"gating.{p}": v for p, v in module_values(GATINGS, name).items()})
     check_exact(SearchSpace.from_dict({"fixed": {"backbone": R8, "input_size": [3, 16, 16]}, "dimensions": dims}))
