@@ -15,7 +15,7 @@ from .arch_config import ArchConfig, Component
 from .errors import AttnasError
 from .layers import conv_bn, make_act
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .shapes import BlockShape, backbone_shapes, check_fits
+from .shapes import BlockShape, backbone_shapes
 
 
 class ForwardState(dict):
@@ -135,8 +135,3 @@ def build_model(arch: ArchConfig | dict | str) -> AttnasModel:
     backbone = BACKBONES.get(arch.backbone.type)(ctx, **arch.backbone.params)
     return AttnasModel(arch, backbone, ctx.state)
 
-
-def check_builds(arch: ArchConfig) -> None:
-    """Deprecated name of :func:`search_space.shapes.check_fits` (no build, no forward): kept until every caller
-    has moved."""
-    check_fits(arch)

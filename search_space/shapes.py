@@ -18,8 +18,9 @@ import functools
 from typing import NamedTuple
 
 from .errors import AttnasError
+from .attention.base import Attention
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .tally import ACT_MACS, Tally, TooSmall, conv_out, numel
+from .tally import ACT_MACS, Tally, TooSmall, numel
 
 
 class Site(NamedTuple):
@@ -87,8 +88,8 @@ class Net(Tally):
             self.num_classes, self.activation, self.act_macs, self._gating = 1, "relu", 1, None
 
     # ---- the backbone's own layers ------------------------------------------------------------------------
-    def act(self, s: tuple) -> tuple:
-        """The backbone activation (``ctx.act()``)."""
+    def activate(self, s: tuple) -> tuple:
+        """The backbone activation (``ctx.act()``) on a tensor of shape ``s``."""
         self.macs += numel(s) * self.act_macs
         return s
 
@@ -96,7 +97,7 @@ class Net(Tally):
                 act: bool = True) -> tuple:
         """layers.conv_bn with the backbone activation (or none)."""
         s = self.bn(self.conv(s, cout, kernel, stride, dilation * (kernel - 1) // 2, dilation, groups, bias=False))
-        return self.act(s) if act else s
+        return self.activate(s) if act else s
 
     def classifier(self, s: tuple) -> None:
         """backbones.base.classifier: global average pool, (dropout), linear to num_classes."""
@@ -197,48 +198,43 @@ def backbone_shapes(backbone, input_size: tuple) -> BackboneShapes:
 
 
 # ---- fit checks ------------------------------------------------------------------------------------------------
-def check_attention_fits(attention, sites, field: str = "attention") -> None:
-    """Raise AttnasError where ``attention`` (a Component) cannot run at one of ``sites``.
+def attention_can_misfit(attention_type: str) -> bool:
+    """Whether ``check_attention_fits`` can ever reject this type (it declares a fit rule)."""
+    return ATTENTION.get(attention_type).check_fits.__func__ is not Attention.check_fits.__func__
 
-    With the reduction rounding (layers.reduced_width) and 'same' padding, every registered attention builds
-    and runs at every C >= 1, H, W >= 1 (tests/search_space/test_contract.py runs each at 1x1), so nothing is
-    rejected today; a module that gains a fit rule adds it here.
-    """
-    ATTENTION.get(attention.type, f"{field}.type")
+
+def connection_can_misfit(connection_type: str) -> bool:
+    return CONNECTIONS.get(connection_type).check_fits is not None
+
+
+def gating_can_misfit(gating_type: str) -> bool:
+    return GATINGS.get(gating_type).check_fits is not None
+
+
+def check_attention_fits(attention, sites, field: str = "attention") -> None:
+    """Raise AttnasError where ``attention`` (a Component) cannot run at one of ``sites``: the module's own
+    ``check_fits`` rule. With the reduction rounding (layers.reduced_width) and 'same' padding no registered
+    module has one today (each runs at every C >= 1, H, W >= 1: tests/search_space/test_contract.py)."""
+    cls = ATTENTION.get(attention.type, f"{field}.type")
+    if attention_can_misfit(attention.type):
+        for site in sites:
+            cls.check_fits(site, attention.params, field)
 
 
 def check_connection_fits(attention, connection) -> None:
-    """The connection's ``dims`` must name a dimension the connected attention has."""
+    """E.g. DCA's ``dims`` must name a dimension the connected attention has."""
     if connection.type == "none" or attention.type == "none":
         return
-    from .connections.dca import chosen_dims
-    chosen_dims(attention.type, ATTENTION.get(attention.type).dims, connection.params["dims"])
+    rule = CONNECTIONS.get(connection.type).check_fits
+    if rule is not None:
+        rule(attention, connection.params)
 
 
 def check_gating_fits(gating, shapes: BackboneShapes) -> None:
-    """FA projects a block's input onto its output with a strided 1x1 conv; where that cannot give the output's
-    size (e.g. VGG's floor-mode max-pool at an input that is not a multiple of 32), the block cannot be gated."""
-    if gating.type != "fa":
-        return
-    from .gatings.fa import fa_applies, projected_size
-    deploy = gating.params["deploy"]
-    sequences = [("stages", "the stages", [BlockShape(*s[:3]) for s in shapes.stages])]
-    sequences += [("blocks", f"stage {i}'s blocks", list(s.blocks)) for i, s in enumerate(shapes.stages)]
-    for level, what, blocks in sequences:
-        if not fa_applies(level, len(blocks), deploy):
-            continue
-        for i, b in enumerate(blocks[1:], start=1):
-            got = projected_size(b)
-            if got != b.out_shape[1:]:
-                size = "x".join(map(str, shapes.input_size))
-                raise AttnasError(
-                    f"gating.type: 'fa' cannot gate {what} at input_size {size} (block {i}: its {_hw(b.in_shape)} "
-                    f"input at stride {b.stride} projects to {got[0]}x{got[1]}, its output is {_hw(b.out_shape)}); "
-                    f"allowed: an input whose maps halve exactly (e.g. a multiple of 32), or gating.deploy: blocks")
-
-
-def _hw(shape: tuple) -> str:
-    return f"{shape[1]}x{shape[2]}"
+    """E.g. FA's projections must give each gated block's output size."""
+    rule = GATINGS.get(gating.type).check_fits
+    if rule is not None:
+        rule(shapes, gating.params)
 
 
 def check_fits(arch) -> None:
@@ -255,4 +251,5 @@ def check_fits(arch) -> None:
 
 
 __all__ = ["Site", "BlockShape", "StageShape", "BackboneShapes", "Net", "walk", "backbone_shapes", "check_fits",
-           "check_attention_fits", "check_connection_fits", "check_gating_fits", "conv_out"]
+           "check_attention_fits", "check_connection_fits", "check_gating_fits", "attention_can_misfit",
+           "connection_can_misfit", "gating_can_misfit"]

@@ -28,6 +28,20 @@ def numel(shape: tuple) -> int:
     return n
 
 
+def broadcast(a: tuple, b: tuple) -> tuple:
+    """The broadcast of two shapes (numpy rules), without torch (torch.broadcast_shapes is slow and imports
+    sympy)."""
+    if len(a) < len(b):
+        a, b = b, a
+    b = (1,) * (len(a) - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"shapes {a} and {b} do not broadcast")
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
 def _pair(v) -> tuple:
     return (v, v) if isinstance(v, int) else tuple(v)
 

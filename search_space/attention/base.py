@@ -54,6 +54,12 @@ class Attention(nn.Module):
         raise NotImplementedError
 
     @classmethod
+    def check_fits(cls, site, p: dict, field: str) -> None:
+        """Raise AttnasError (naming ``field``) if the module cannot run at ``site`` (a shapes.Site). No module
+        needs a rule today (every one runs at any C, H, W >= 1, see the contract test); one that does overrides
+        this, and shapes.attention_can_misfit reports it."""
+
+    @classmethod
     def dca_shapes(cls, shape: tuple, p: dict) -> dict:
         """Connectable modules: ``{dim: (g_shape, t_shape, scaled)}`` for one image, where ``shape`` is the
         module's output shape (its input's, except for conv-replacing modules), g the extraction output, t the

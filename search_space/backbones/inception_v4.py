@@ -163,7 +163,7 @@ class InceptionWalker(InceptionLayout):
     def conv(self, spec, s: tuple) -> tuple:
         cout, kernel, stride, padding = _conv_args(spec)
         net = self.net
-        return net.act(net.bn(net.conv(s, self.c(cout), kernel, stride, padding, bias=False)))
+        return net.activate(net.bn(net.conv(s, self.c(cout), kernel, stride, padding, bias=False)))
 
     def walk(self, item, s: tuple) -> tuple:
         net = self.net

@@ -94,7 +94,7 @@ def residual_walk(net, stage: int, x: tuple, out: tuple, downsample: str, stride
     if sc != out:
         raise AssertionError(f"residual shapes differ: {sc} vs {out}")
     net.ew(numel(out))
-    net.act(out)
+    net.activate(out)
     return net.attention(stage, "post_add", out)
 
 

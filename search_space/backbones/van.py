@@ -124,9 +124,9 @@ def make_mlp(ctx, dim: int, hidden: int, kind: str, scale: int) -> nn.Sequential
 def mlp_walk(net, s: tuple, hidden: int, kind: str, scale: int) -> tuple:
     h = net.conv(s, hidden, 1)
     if kind == "res2net":
-        h = net.act(res2net_unit_walk(net, h, scale))
+        h = net.activate(res2net_unit_walk(net, h, scale))
     else:
-        h = net.act(net.conv(h, hidden, 3, padding=1, groups=hidden))
+        h = net.activate(net.conv(h, hidden, 3, padding=1, groups=hidden))
     return net.conv(h, s[0], 1)
 
 
@@ -144,7 +144,7 @@ class TokenMixer(nn.Module):
     @staticmethod
     def walk(net, stage: int, s: tuple) -> tuple:
         sgu = net.attention_class(stage, "sgu")
-        y = net.attention(stage, "sgu", net.act(net.conv(s, s[0], 1)))
+        y = net.attention(stage, "sgu", net.activate(net.conv(s, s[0], 1)))
         if sgu is None or not sgu.output_projection:
             y = net.conv(y, s[0], 1)
         net.ew(numel(s))

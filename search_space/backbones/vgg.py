@@ -51,7 +51,7 @@ class VGGStage(nn.Module):
     @staticmethod
     def walk(net, stage: int, x: tuple, cout: int, n: int) -> tuple:
         for _ in range(n):
-            x = net.attention(stage, "post_conv", net.act(net.bn(net.conv(x, cout, 3, 1, 1))))
+            x = net.attention(stage, "post_conv", net.activate(net.bn(net.conv(x, cout, 3, 1, 1))))
         return net.max_pool(net.attention(stage, "pre_pool", x), 2, 2)
 
 
@@ -96,9 +96,9 @@ class VGG(Backbone):
             hidden = vgg_hidden(width)
             net.adaptive_avg_pool(x, 7)
             net.linear(1, x[0] * 49, hidden)
-            net.act((hidden,))
+            net.activate((hidden,))
             net.linear(1, hidden, hidden)
-            net.act((hidden,))
+            net.activate((hidden,))
             net.linear(1, hidden, net.num_classes)
         else:
             net.classifier(x)

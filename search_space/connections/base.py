@@ -6,7 +6,8 @@ called by the builder for every block of the main attention, in build order (= f
 model's ForwardState (a dict cleared at the start of every forward), ``shapes`` the attention class's
 ``dca_shapes`` at the block's site. The factory carries ``cost(t, params, attention_type, dims, shapes, last)``,
 which adds one connected block's parameters and MACs to the tally ``t`` (``last``: per dimension, the previous
-connected block's shapes, updated in place), so that estimate_cost needs no build.
+connected block's shapes, updated in place), so that estimate_cost needs no build, and ``check_fits``: None, or
+``check_fits(attention: Component, params)`` raising AttnasError where the connection cannot join that attention.
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def check_connection(name: str, factory) -> None:
         raise TypeError(f"{where}: positional arguments {positional} must be {list(POSITIONAL)}")
     if not callable(vars(factory).get("cost")):
         raise TypeError(f"{where}: the factory must carry cost(t, params, attention_type, dims, shapes, last)")
+    if "check_fits" not in vars(factory) or not (factory.check_fits is None or callable(factory.check_fits)):
+        raise TypeError(f"{where}: the factory must carry check_fits (None, or check_fits(attention, params))")
 
 
 CONNECTIONS.contract(check_connection)

@@ -31,8 +31,8 @@ from torch import nn
 from ..constraints import Positive
 from ..errors import AttnasError
 from ..layers import reduced_width
-from ..registry import CONNECTIONS
-from ..tally import numel
+from ..registry import ATTENTION, CONNECTIONS
+from ..tally import broadcast, numel
 from . import base  # noqa: F401  (installs the connection contract)
 from .functions import CONNECTION_FUNCTIONS
 
@@ -97,7 +97,7 @@ class ConnectedAttention(nn.Module):
 
 def prior_shape(g_shape: tuple, t_shape: tuple, scaled: bool) -> tuple:
     """The shape of the map a successor receives: T, or T * E (broadcast) where T is scaled."""
-    return tuple(torch.broadcast_shapes(g_shape, t_shape)) if scaled else tuple(t_shape)
+    return broadcast(g_shape, t_shape) if scaled else tuple(t_shape)
 
 
 def chosen_dims(attention_type: str, own: tuple, dims: str) -> tuple:
@@ -107,6 +107,12 @@ def chosen_dims(attention_type: str, own: tuple, dims: str) -> tuple:
         raise AttnasError(f"connection.dims: {dims!r} is not allowed for attention {attention_type!r} (dimensions: "
                           f"{', '.join(own) or 'none'}); allowed: all, {', '.join(own)}")
     return chosen
+
+
+def check_dims(attention, params: dict) -> None:
+    """The connection's ``dims`` must name a dimension of the connected attention (a Component)."""
+    cls = ATTENTION.get(attention.type)
+    chosen_dims(attention.type, cls.dims, params["dims"])
 
 
 def connect(module: nn.Module, state, shapes: dict, function: str, *, channel_match: str, reduction: int,
@@ -132,17 +138,16 @@ def connect(module: nn.Module, state, shapes: dict, function: str, *, channel_ma
 
 def _merge_cost(t, function: str, g: tuple, p: tuple) -> None:
     """Cost of ``alpha * p`` and of the connection function f(G, alpha T~) (functions.py)."""
-    both, ng, np_ = numel(torch.broadcast_shapes(g, p)), numel(g), numel(p)
+    both, ng, np_ = numel(broadcast(g, p)), numel(g), numel(p)
     t.ew(np_)                                                     # alpha * p
     if function == "direct":
         t.ew(both)
     elif function == "weighted":
         t.ew(both, 7)                                             # +, >=, clamp_min, clamp_max, where, +, /
         t.ew(ng + np_)                                            # g * g, p * p
-    else:
-        t.ew(ng + np_, 2)                                         # -g, -p; w0 * g, w1 * p
-        t.softmax(2 * ng)
-        t.ew(both)
+    else:                                                         # on the broadcast G and p:
+        t.ew(both, 5)                                             # -g, -p; w0 * g, w1 * p, +
+        t.softmax(2 * both)
 
 
 def link_cost(t, params: dict, function: str, attention_type: str, own: tuple, shapes: dict,
@@ -200,6 +205,7 @@ def _register(function: str, equation: str) -> None:
     factory.__doc__ = f"DCA with the {function} connection function ({equation} of the DCA paper)."
     factory.canonical_params = _canonical
     factory.cost = cost
+    factory.check_fits = check_dims
     CONNECTIONS.register(function)(factory)
 
 

@@ -8,4 +8,5 @@ def no_connection(attention_module, state, shapes):
 
 
 no_connection.cost = lambda t, params, attention_type, dims, shapes, last: None
+no_connection.check_fits = None
 CONNECTIONS.register("none")(no_connection)

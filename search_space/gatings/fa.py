@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..constraints import Positive
+from ..errors import AttnasError
 from ..layers import conv_bn, reduced_width
 from ..registry import GATINGS
 from ..tally import conv_out, numel
@@ -130,5 +131,28 @@ def focus_and_association(modules, level: str, shapes, *, reduction: Annotated[i
     return FocusAssociation(modules, shapes, reduction, expansion)
 
 
+def check_projections(shapes, params: dict) -> None:
+    """FA projects a block's input onto its output with a strided 1x1 conv; where that cannot give the output's
+    size (e.g. VGG's floor-mode max-pools at an input that is not a multiple of 32), the sequence cannot be
+    gated. ``shapes``: the backbone's BackboneShapes."""
+    deploy = params["deploy"]
+    sequences = [("stages", "the stages", [s[:3] for s in shapes.stages])]
+    sequences += [("blocks", f"stage {i}'s blocks", list(s.blocks)) for i, s in enumerate(shapes.stages)]
+    for level, what, blocks in sequences:
+        if not fa_applies(level, len(blocks), deploy):
+            continue
+        for i, block in enumerate(blocks[1:], start=1):
+            (_, h, w), (_, oh, ow), stride = block
+            got = projected_size(block)
+            if got != (oh, ow):
+                size = "x".join(map(str, shapes.input_size))
+                instead = "deploy: blocks" if level == "stages" else "deploy: stages"
+                raise AttnasError(
+                    f"gating.type: 'fa' cannot gate {what} at input_size {size} (block {i}: its {h}x{w} input at "
+                    f"stride {stride} projects to {got[0]}x{got[1]}, its output is {oh}x{ow}); allowed: an input "
+                    f"whose maps halve exactly (e.g. a multiple of 32), or gating.{instead}")
+
+
 focus_and_association.cost = lambda t, level, shapes, params: fa_cost(t, level, shapes, params)
+focus_and_association.check_fits = check_projections
 GATINGS.register("fa")(focus_and_association)

@@ -1,7 +1,8 @@
 """Contract over the registries: every attention x every legal insertion point x every backbone, every
 connection and every gating x every backbone, builds at the backbone's own tiny test configuration
 (``Backbone.test_params`` at ``test_input_size``), runs forward + backward on a batch of 2, returns
-(2, num_classes), and every parameter of every attention module receives a gradient. A new attention, backbone,
+(2, num_classes), every parameter of every attention module receives a gradient, and the declared costs
+(estimate_cost) equal trainers.count_params / count_macs of the built model. A new attention, backbone,
 connection or gating is covered without editing this file.
 
 To keep the cross product fast, one model per (backbone, attention) carries the attention at every legal
@@ -15,7 +16,9 @@ from torch import nn
 from search_space import ArchConfig, build_model
 from search_space.arch_config import allowed_points
 from search_space.attention.base import Attention, check_attention
+from search_space.cost import estimate_cost
 from search_space.registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS, check_signature, keyword_params
+from trainers import count_macs, count_params
 
 TINY_ATTENTION = {"reduction": 2, "qk_reduction": 2, "min_width": 4}
 NUM_CLASSES = 3
@@ -36,6 +39,7 @@ def tiny(backbone: str, **fields) -> dict:
 def train_step(arch: ArchConfig) -> nn.Module:
     torch.manual_seed(0)
     model = build_model(arch).train()
+    assert estimate_cost(arch) == (count_params(model), count_macs(model, arch.input_size)), "declared cost"
     out = model(torch.randn(2, *arch.input_size))
     assert out.shape == (2, NUM_CLASSES)
     out.square().mean().backward()

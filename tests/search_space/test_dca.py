@@ -201,3 +201,15 @@ def test_two_fc_matching_count():
     code; the text's C'/r would give 28.35M)."""
     arch = changed("dca-se-resnet50", connection={"type": "direct", "channel_match": "fc2", "reduction": 16})
     assert abs(params(arch) - 28.65e6) / 28.65e6 < 0.01
+
+
+def test_softmax_connection_broadcasts_an_unscaled_prior():
+    """CBAM with a tanh gate hands on T~ (B, C, 1, 1) unscaled; Eq. 6 broadcasts it against G (B, 2, C, 1, 1)
+    as Eq. 4-5 do (torch.stack alone would reject the two shapes)."""
+    arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8},
+                                 "attention": {"type": "cbam", "reduction": 4, "gate": "tanh"},
+                                 "connection": {"type": "softmax"}})
+    g, p = torch.randn(2, 2, 8, 1, 1), torch.randn(2, 8, 1, 1)
+    eg, ep = torch.exp(-g), torch.exp(-p)
+    assert torch.allclose(softmax(g, p), eg / (eg + ep) * g + ep / (eg + ep) * p, atol=1e-6)
+    build_model(arch)(torch.randn(2, 3, 16, 16)).sum().backward()
