@@ -32,6 +32,7 @@ lists are tuples.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -125,9 +126,27 @@ class ArchConfig:
             raise AttnasError(f"{unknown[0]}: unknown field; allowed: {', '.join(TOP_FIELDS)}")
         if "backbone" not in data:
             raise AttnasError(f"backbone: missing; allowed: {', '.join(BACKBONES.names())}")
-        backbone = _component(BACKBONES, data["backbone"], "backbone")
-        bb_cls = BACKBONES.get(backbone.type)
+        extra_raw = data.get("extra_attention") or {}
+        if not isinstance(extra_raw, Mapping):
+            raise AttnasError(f"extra_attention: {extra_raw!r} is not allowed; allowed: a mapping insertion point -> attention")
+        arch = cls.assemble(
+            data, backbone=_component(BACKBONES, data["backbone"], "backbone"),
+            attention=_component(ATTENTION, data.get("attention"), "attention"),
+            extra_attention={p: _component(ATTENTION, spec, f"extra_attention.{p}") for p, spec in extra_raw.items()},
+            connection=_component(CONNECTIONS, data.get("connection"), "connection"),
+            gating=_component(GATINGS, data.get("gating"), "gating"))
+        if check_fits:
+            from .shapes import check_fits as check
+            check(arch)
+        return arch
 
+    @classmethod
+    def assemble(cls, data: Mapping, *, backbone: Component, attention: Component,
+                 extra_attention: Mapping[str, Component], connection: Component, gating: Component) -> "ArchConfig":
+        """The canonical config of validated components (as the registries return them) and the plain top-level
+        fields of ``data`` (num_classes, input_size, activation, insertion_point, stage_mask), checking the rules
+        that tie them together (points, stage count, extra attention, connectable attention)."""
+        bb_cls = BACKBONES.get(backbone.type)
         num_classes = data.get("num_classes", 10)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise AttnasError(f"num_classes: {num_classes!r} is not allowed; allowed: an integer >= 2")
@@ -137,7 +156,6 @@ class ArchConfig:
             raise AttnasError(f"activation: {activation!r} is not allowed; allowed: {', '.join(ACTIVATION_NAMES)}")
 
         points = tuple(bb_cls.insertion_points)
-        attention = _component(ATTENTION, data.get("attention"), "attention")
         insertion_point = data.get("insertion_point") or default_point(attention, points)
         _check_point(attention, insertion_point, points, bb_cls, "insertion_point")
 
@@ -154,34 +172,21 @@ class ArchConfig:
                 f"stage_mask: {list(mask)!r} has {len(mask)} entries; allowed: {n_stages} (one per stage of {backbone.type})")
         mask = tuple(bool(m) for m in mask)
 
-        extra_raw = data.get("extra_attention") or {}
-        if not isinstance(extra_raw, Mapping):
-            raise AttnasError(f"extra_attention: {extra_raw!r} is not allowed; allowed: a mapping insertion point -> attention")
         extra = {}
-        for point, spec in extra_raw.items():
-            comp = _component(ATTENTION, spec, f"extra_attention.{point}")
+        for point, comp in extra_attention.items():
             _check_point(comp, point, points, bb_cls, f"extra_attention.{point}")
-            if point == insertion_point and attention.type != "none":
+            if point == insertion_point and attention.type != "none" and comp.type != "none":
                 raise AttnasError(f"extra_attention.{point}: the main attention is already at {point!r}; "
                                   f"allowed: {', '.join(p for p in points if p != insertion_point)}")
             if comp.type != "none":
                 extra[point] = comp
 
-        connection = _component(CONNECTIONS, data.get("connection"), "connection")
-        if connection.type != "none":
-            att_cls = ATTENTION.get(attention.type)
-            if not att_cls.connectable:
-                ok = [n for n in ATTENTION.names() if ATTENTION.get(n).connectable]
-                raise AttnasError(f"connection.type: {connection.type!r} needs a connectable attention, "
-                                  f"not {attention.type!r}; allowed attention: {', '.join(ok)}")
-        gating = _component(GATINGS, data.get("gating"), "gating")
-
-        arch = cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
+        if connection.type != "none" and not ATTENTION.get(attention.type).connectable:
+            ok = [n for n in ATTENTION.names() if ATTENTION.get(n).connectable]
+            raise AttnasError(f"connection.type: {connection.type!r} needs a connectable attention, "
+                              f"not {attention.type!r}; allowed attention: {', '.join(ok)}")
+        return cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
                    extra, connection, gating)._canonical()
-        if check_fits:
-            from .shapes import check_fits as check
-            check(arch)
-        return arch
 
     def _canonical(self) -> "ArchConfig":
         """Fold equivalent points into one form (see the module docstring); expects validated fields."""
@@ -230,8 +235,9 @@ class ArchConfig:
         """``{"attention.reduction": 16, ...}``: one flat level, for MLflow params and tables."""
         return flatten(self.to_dict())
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical form: equal configs, equal hashes (computed once)."""
         blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -34,12 +34,13 @@ from dataclasses import dataclass, replace
 from collections.abc import Mapping
 from typing import Any
 
-from .arch_config import ArchConfig, Component, allowed_points, default_point, parse_input_size
+from .arch_config import NONE, ArchConfig, Component, allowed_points, default_point, parse_input_size
 from .dimensions import Dimension, decode, param_name, rank
 from .errors import AttnasError
 from .frozen import FrozenDict, freeze
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .shapes import BackboneShapes, backbone_shapes, check_attention_fits, check_connection_fits, check_gating_fits
+from .shapes import (BackboneShapes, attention_can_misfit, backbone_shapes, check_attention_fits,
+                     check_connection_fits, check_gating_fits, connection_can_misfit, gating_can_misfit)
 
 COMPONENTS = {"backbone": BACKBONES, "attention": ATTENTION, "connection": CONNECTIONS, "gating": GATINGS}
 STRUCTURAL_FIELDS = ("num_classes", "input_size", "insertion_point", "stage_mask")
@@ -47,6 +48,8 @@ DEFAULTS = {"attention.type": "none", "connection.type": "none", "gating.type": 
             "num_classes": 10, "input_size": (3, 32, 32)}
 STAGES = "#stages"
 """Pseudo-path of the structure: the backbone's stage count."""
+PER_BACKBONE = object()
+"""A step whose open choices depend on which backbone was chosen (a fit check tells them apart)."""
 EMPTY = (FrozenDict(),)
 """The one value of a slot that is folded away (attention of the plain backbone, no connection)."""
 
@@ -74,13 +77,20 @@ class Table:
     """The rows of one slot under one structure: raw choices (encoded, in walk order of ``dims``) -> canonical
     value, for the rows that validate. ``full``: every row of the product validated (fast path for sampling)."""
 
-    __slots__ = ("slot", "type", "dims", "rows", "values", "full", "error", "canonical")
+    __slots__ = ("slot", "type", "dims", "rows", "values", "full", "error", "canonical", "_components")
 
     def __init__(self, slot, type_, dims, rows, full, error):
         self.slot, self.type, self.dims, self.rows, self.full, self.error = slot, type_, dims, rows, full, error
         self.values = tuple(dict.fromkeys(c for _, c in rows))
         self.canonical = dict(rows)
         """raw choices -> canonical value"""
+        self._components = None
+
+    def components(self) -> tuple:
+        """``Component(type, value)`` of every canonical value (for the fit checks)."""
+        if self._components is None:
+            self._components = tuple(Component(self.type, v) for v in self.values)
+        return self._components
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,10 @@ class Plan:
         self._leaves: dict = {}
         self._viable: dict = {}
         self._steps: dict = {}
+        self._children: dict = {}
+        self.empty = FrozenDict()
         self.errors: list[str] = []
+        self.flat = None          # search_space.flat.FlatParams, once asked for
 
     # ---- values and rules of the walk ------------------------------------------------------------------------
     def value(self, path: str, s: Mapping):
@@ -218,7 +231,7 @@ class Plan:
     def children(self, i: int, s: FrozenDict) -> list[tuple[Any, tuple]]:
         """``[(choice, child node)]`` of a normalised inner node; [] at a leaf."""
         if i >= self.boundary and STAGES not in s:
-            return [(k, self.node(i, with_(s, STAGES, k))) for k in self.stage_counts(s)]
+            return [(k, self.node(i, self.child(s, STAGES, k))) for k in self.stage_counts(s)]
         if i == len(self.dims):
             return []
         dim = self.dims[i]
@@ -226,7 +239,7 @@ class Plan:
         if not values:
             self.errors.append(f"dimensions.{dim.path}: no choice applies when {self.describe(dim, s)}; allowed: "
                                f"choices that fit it")
-        return [(v, self.node(i + 1, with_(s, dim.path, v))) for v in values]
+        return [(v, self.node(i + 1, self.child(s, dim.path, v))) for v in values]
 
     def describe(self, dim: Dimension, s: Mapping) -> str:
         """The context that filters ``dim``'s choices, for an error message."""
@@ -264,7 +277,7 @@ class Plan:
             if d.path in s:
                 given[d.component()[1]] = decode(s[d.path], d)
         choices = tuple(self.dims[i].values(self.value(self.dims[i].by, s) if self.dims[i].by else None) for i in idx)
-        key = (slot, type_, FrozenDict(given), idx, choices)
+        key = (slot, type_, freeze(given), idx, choices)
         table = self._tables.get(key)
         if table is None:
             table = self._tables[key] = self._make_table(slot, type_, given, idx, choices)
@@ -336,19 +349,33 @@ class Plan:
         key = ("fit", table, context)
         if key not in self._memo:
             kind = table.slot.split(".")[0]
-            if kind in ("attention", "extra_attention"):
-                ok = tuple(v for v in table.values if fits(check_attention_fits, Component(table.type, v), context))
+            pairs = zip(table.values, table.components()) if kind != "activation" else ()
+            if not self.can_misfit(table):
+                ok = table.values
+            elif kind in ("attention", "extra_attention"):
+                ok = tuple(v for v, c in pairs if fits(check_attention_fits, c, context))
             elif kind == "connection":
-                ok = tuple(v for v in table.values
-                           if fits(check_connection_fits, Component(context), Component(table.type, v)))
+                ok = tuple(v for v, c in pairs if fits(check_connection_fits, Component(context), c))
             elif kind == "gating":
-                ok = tuple(v for v in table.values if fits(check_gating_fits, Component(table.type, v), context))
+                ok = tuple(v for v, c in pairs if fits(check_gating_fits, c, context))
             else:
                 ok = table.values
             # one object per distinct subset, so callers may group by identity
             ok = table.values if len(ok) == len(table.values) else self._memo.setdefault(("subset", table, ok), ok)
             self._memo[key] = ok
         return self._memo[key]
+
+    @staticmethod
+    def can_misfit(table: Table) -> bool:
+        """Whether the fit check of ``table``'s slot can reject any of its values (a module with a fit rule)."""
+        kind = table.slot.split(".")[0]
+        if kind in ("attention", "extra_attention"):
+            return attention_can_misfit(table.type)
+        if kind == "connection":
+            return connection_can_misfit(table.type)
+        if kind == "gating":
+            return gating_can_misfit(table.type)
+        return False
 
     def context(self, slot: str, s: Mapping, b: FrozenDict, point: str | None = None):
         """What ``slot``'s fit check reads besides its own value, for backbone ``b`` under structure ``s``."""
@@ -368,6 +395,8 @@ class Plan:
         """The backbones of ``s`` grouped by what of ``table`` fits under them: ((bits, values), ...)."""
         backbones = self.backbone_set(s)
         kind = slot.split(".")[0]
+        if not self.can_misfit(table):
+            return (((1 << len(backbones)) - 1, table.values),)
         if kind in ("backbone", "activation", "connection"):
             ctx = self.context(slot, s, backbones[0], point) if kind == "connection" else None
             return (((1 << len(backbones)) - 1, self.fitting(table, ctx)),)
@@ -413,13 +442,14 @@ class Plan:
                 return Leaf((), None, (), 0, table.error or f"{slot}: no choice applies")
         a = dict(s)
         a.pop(STAGES)
-        for slot, table in tables.items():
-            for i, v in zip(table.dims, table.rows[0][0]):
-                a[self.dims[i].path] = v
         data = self.space.config_of(a)
-        data["backbone"] = {"type": tables["backbone"].type, **backbones[0]}
+        first = {slot: Component(table.type, table.values[0]) for slot, table in tables.items() if slot != "activation"}
         try:
-            rep = ArchConfig.from_dict(data, check_fits=False)
+            rep = ArchConfig.assemble(
+                {**data, "activation": tables["activation"].values[0]},
+                backbone=Component(tables["backbone"].type, backbones[0]), attention=first.get("attention", NONE),
+                extra_attention={p: first.get(src, NONE) for p, src in sources.items() if src != "attention"},
+                connection=first.get("connection", NONE), gating=first["gating"])
         except AttnasError as e:
             return Leaf((), None, (), 0, str(e))
         # which raw slot became which canonical field (None: folded away, its one value is EMPTY)
@@ -488,17 +518,32 @@ class Plan:
         return self._memo[key]
 
     def root(self) -> tuple:
-        return self.node(0, FrozenDict())
+        return self.node(0, self.empty)
+
+    def child(self, s: FrozenDict, path: str, value) -> FrozenDict:
+        """``s`` with ``path`` decided as ``value``, one shared object per structure (so that every memo keyed
+        on a structure hits by identity)."""
+        key = (id(s), path, value)
+        hit = self._children.get(key)
+        if hit is None:
+            items = dict(s._items)
+            items[path] = value
+            hit = self._children[key] = (s, FrozenDict(items))   # keeps s alive: its id stays unique
+        return hit[1]
 
     # ---- the walk's options --------------------------------------------------------------------------------
     def step(self, i: int, s: FrozenDict, a: Mapping, j: int | None) -> tuple[str, tuple | None] | None:
         """``(Optuna name, open choices)`` of dimension ``i`` (choices None: its whole numeric range), given the
         structure ``s``, the values ``a`` decided so far and the backbone ``j`` (None before it is known); None
         where the dimension does not apply. Only choices that still lead to a buildable architecture are open."""
-        key = (i, s, j)
-        hit = self._steps.get(key)
+        hit = self._steps.get((i, s))
         if hit is None:
-            hit = self._steps[key] = self._step(i, s, j)
+            hit = self._steps[(i, s)] = self._step(i, s, None) if self.same_for_every_backbone(i, s) else PER_BACKBONE
+        if hit is PER_BACKBONE:
+            key = (i, s, j)
+            hit = self._steps.get(key)
+            if hit is None:
+                hit = self._steps[key] = self._step(i, s, j)
         if hit is not None and hit[0] is None:       # open choices that depend on the slot's earlier values
             table, ok, pos = hit[1]
             prefix = tuple(a[self.dims[k].path] for k in table.dims[:pos])
@@ -510,12 +555,27 @@ class Plan:
             return self._memo[pkey][1]
         return hit
 
+    def same_for_every_backbone(self, i: int, s: FrozenDict) -> bool:
+        """Whether dimension ``i``'s open choices under ``s`` are the same whichever backbone was chosen (true
+        before the backbone is known, and wherever no fit check can tell the backbones apart)."""
+        if STAGES not in s or not self.applies(self.dims[i], s):
+            return True
+        everyone = (1 << len(self.backbone_set(s))) - 1
+        dim = self.dims[i]
+        if self.structural[i]:
+            return all(self.bits(self.node(i + 1, self.child(s, dim.path, v))) in (0, everyone)
+                       for v in self.legal(dim, s))
+        if not dim.finite:
+            return True
+        slot = self.slot[i]
+        return len(self.partition(slot, self.table(slot, s), s, self.slot_point(slot, s))) == 1
+
     def _step(self, i: int, s: FrozenDict, j: int | None):
         dim = self.dims[i]
         if not self.applies(dim, s):
             return None
         if self.structural[i]:
-            values = tuple(v for v in self.legal(dim, s) if self.viable(self.node(i + 1, with_(s, dim.path, v)), j))
+            values = tuple(v for v in self.legal(dim, s) if self.viable(self.node(i + 1, self.child(s, dim.path, v)), j))
             return param_name(dim, values), values
         if not dim.finite:
             return dim.path, None
@@ -523,6 +583,8 @@ class Plan:
         table = self.table(slot, s)
         if slot == "backbone":
             ok = self.open_backbones(s)
+        elif j is None:
+            ok = self.partition(slot, table, s, self.slot_point(slot, s))[0][1]
         else:
             ok = self.fitting(table, self.context(slot, s, self.backbone_set(s)[j], self.slot_point(slot, s)))
         if table.full and len(ok) == len(table.values):
@@ -543,17 +605,18 @@ class Plan:
         if key not in self._memo:
             out = []
             for k, backbones in self.backbones(s).items():
-                node = self.node(self.boundary, with_(s, STAGES, k))
+                node = self.node(self.boundary, self.child(s, STAGES, k))
                 out += [b for j, b in enumerate(backbones) if self.viable(node, j)]
             self._memo[key] = tuple(out)
         return self._memo[key]
 
     def backbone_index(self, s: FrozenDict, b: FrozenDict) -> tuple[int, int]:
         """(stage count, index in that stage count's backbone set) of the canonical backbone ``b``."""
-        for k, backbones in self.backbones(s).items():
-            if b in backbones:
-                return k, backbones.index(b)
-        raise AssertionError(f"backbone {dict(b)} is not in the space")
+        by_stages = self.backbones(s)
+        key = ("backbone index", id(by_stages))
+        if key not in self._memo:
+            self._memo[key] = (by_stages, {b: (k, j) for k, bs in by_stages.items() for j, b in enumerate(bs)})
+        return self._memo[key][1][b]
 
     # ---- every structure, counted and listed --------------------------------------------------------------
     def leaves(self):
@@ -587,7 +650,7 @@ class Plan:
         """Every distinct architecture once, as an ArchConfig (group by group, in walk order)."""
         for rep, products in self.groups().values():
             seen = set()
-            for product in dict.fromkeys(products):
+            for product in {tuple(map(id, p)): p for p in products}.values():
                 for combo in itertools.product(*product):
                     if combo not in seen:
                         seen.add(combo)
@@ -608,13 +671,13 @@ def assemble(rep: ArchConfig, combo: tuple) -> ArchConfig:
 
 
 def union_size(products: list[tuple]) -> int:
-    """``|U_k A_k1 x A_k2 x ...|`` for products of finite sets, exactly: split the first factor into the
-    atoms of the products that contain each value, recurse on the rest."""
-    products = list(dict.fromkeys(p for p in products if all(p)))
+    """``|U_k A_k1 x A_k2 x ...|`` for products of finite sets (each factor a tuple without repeats), exactly:
+    split the first factor into the atoms of the products that contain each value, recurse on the rest."""
+    products = list({tuple(map(id, p)): p for p in products if all(p)}.values())   # factors are shared objects
     if not products:
         return 0
     if len(products) == 1:
-        return math.prod(len(set(f)) for f in products[0])
+        return math.prod(len(f) for f in products[0])
     if len(products[0]) == 1:
         return len(set().union(*(p[0] for p in products)))
     holders: dict[Any, list[int]] = defaultdict(list)
@@ -623,10 +686,6 @@ def union_size(products: list[tuple]) -> int:
             holders[v].append(k)
     atoms = Counter(tuple(ks) for ks in holders.values())
     return sum(n * union_size([products[k][1:] for k in ks]) for ks, n in atoms.items())
-
-
-def with_(s: FrozenDict, path: str, value) -> FrozenDict:
-    return FrozenDict({**s, path: value})
 
 
 def connectable(attention_type: str) -> bool:

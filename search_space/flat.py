@@ -17,7 +17,7 @@ static; the walk then reads, at each step, the parameter of the class that step 
 from __future__ import annotations
 
 from .dimensions import param_name
-from .enumeration import STAGES, with_
+from .enumeration import STAGES
 from .frozen import FrozenDict
 
 
@@ -73,9 +73,10 @@ class FlatChooser:
 
 def flat_params(space) -> FlatParams:
     """The flat vector of ``space`` (computed once per space: it visits every structure)."""
-    if space._flat is None:
-        space._flat = FlatParams(_collect(space.plan))
-    return space._flat
+    plan = space.plan
+    if plan.flat is None:
+        plan.flat = FlatParams(_collect(plan))
+    return plan.flat
 
 
 def _collect(plan) -> dict:
@@ -115,7 +116,7 @@ def _collect(plan) -> dict:
             return
         if i >= plan.boundary and STAGES not in s:
             for count in plan.stage_counts(s):
-                child = with_(s, STAGES, count)
+                child = plan.child(s, STAGES, count)
                 bits = plan.bits(plan.node(i, child))
                 if bits:
                     visit(i, child, bits)
@@ -129,11 +130,11 @@ def _collect(plan) -> dict:
                 add(dim, values)
         for v, b in children:
             if jset is None and b:
-                visit(i + 1, with_(s, dim.path, v), None)
+                visit(i + 1, plan.child(s, dim.path, v), None)
             elif jset is not None and b & jset:
-                visit(i + 1, with_(s, dim.path, v), b & jset)
+                visit(i + 1, plan.child(s, dim.path, v), b & jset)
 
-    visit(0, FrozenDict(), None)
+    visit(0, plan.empty, None)
     return found
 
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from .arch_config import TOP_FIELDS, ArchConfig
 from .dimensions import Dimension, decode, param_name, parse_dimension, walk_order
-from .enumeration import COMPONENTS, STAGES, Plan, with_
+from .enumeration import COMPONENTS, STAGES, Plan
 from .errors import AttnasError
 from .frozen import FrozenDict
 from .layers import ACTIVATION_NAMES
@@ -92,6 +92,10 @@ def resolve_space(ref, base_dir: str | Path | None = None) -> dict:
     return dict(data)
 
 
+_PLANS: dict = {}
+"""space hash -> Plan, the most recently used last (a plan only grows memos of one immutable space)."""
+
+
 class SearchSpace:
     """A validated space of architectures. See the module docstring for the YAML form."""
 
@@ -101,7 +105,6 @@ class SearchSpace:
         self.dimensions = walk_order(list(dimensions))
         self._by_path = {d.path: d for d in self.dimensions}
         self._plan: Plan | None = None
-        self._flat = None
         self._validate()
 
     # ---- loading ---------------------------------------------------------------------------------
@@ -173,8 +176,13 @@ class SearchSpace:
 
     @property
     def plan(self) -> Plan:
+        """The space's enumeration plan, shared by equal spaces (same hash) in one process."""
         if self._plan is None:
-            self._plan = Plan(self)
+            key = self.hash
+            self._plan = _PLANS.pop(key, None) or Plan(self)
+            _PLANS[key] = self._plan
+            while len(_PLANS) > 16:
+                _PLANS.pop(next(iter(_PLANS)))
         return self._plan
 
     # ---- the walk -------------------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ class SearchSpace:
         """Walk the dimensions in order, asking ``chooser`` for each that applies, among the choices that still
         lead to a buildable architecture; return path -> (encoded) value. ``until`` stops after that path."""
         plan = self.plan
-        s, a, j = FrozenDict(), {}, None
+        s, a, j = plan.empty, {}, None
         for i, dim in enumerate(plan.dims):
             if i == plan.boundary:
                 s, j = self._enter_body(s, a)
@@ -194,7 +202,7 @@ class SearchSpace:
                 raise AssertionError(f"walk reached {dim.path} with no open choice")
             a[dim.path] = chooser.pick(name, dim, values)
             if plan.structural[i]:
-                s = with_(s, dim.path, a[dim.path])
+                s = plan.child(s, dim.path, a[dim.path])
             if dim.path == until:
                 return a
         return a
@@ -205,7 +213,7 @@ class SearchSpace:
         table = plan.table("backbone", s)
         b = table.canonical[tuple(a[plan.dims[k].path] for k in table.dims)]
         k, j = plan.backbone_index(s, b)
-        return with_(s, STAGES, k), j
+        return plan.child(s, STAGES, k), j
 
     # ---- public sampling -------------------------------------------------------------------------------
     def suggest(self, trial, flat: bool = False) -> ArchConfig:
