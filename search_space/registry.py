@@ -113,6 +113,21 @@ def check_signature(kind: str, name: str, obj: Callable) -> None:
             raise TypeError(f"{where}: default {p.default!r} is not in canonical form (coerces to {value!r})")
 
 
+def check_factory(kind: str, name: str, factory, positional: tuple, cost: str, check_fits: str) -> None:
+    """The registration check shared by factory kinds (connections, gatings): a function with these positional
+    arguments, carrying ``cost`` (a callable) and ``check_fits`` (None or a callable) attributes."""
+    where = f"{kind} {name!r}"
+    if not callable(factory) or inspect.isclass(factory):
+        raise TypeError(f"{where} must be a factory function")
+    found = [p.name for p in inspect.signature(factory).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    if tuple(found) != tuple(positional):
+        raise TypeError(f"{where}: positional arguments {found} must be {list(positional)}")
+    if not callable(vars(factory).get("cost")):
+        raise TypeError(f"{where}: the factory must carry {cost}")
+    if "check_fits" not in vars(factory) or not (factory.check_fits is None or callable(factory.check_fits)):
+        raise TypeError(f"{where}: the factory must carry check_fits (None, or {check_fits})")
+
+
 def _shown(value) -> str:
     return repr(list(value)) if isinstance(value, tuple) else repr(value)
 

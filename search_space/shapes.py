@@ -77,6 +77,8 @@ class Net(Tally):
         self.sites: list = []
         self.stage_blocks: dict = {}
         self.stage_list: tuple = ()
+        self._mask: tuple = ()
+        self._points: dict = {}
         if arch is not None:
             self.num_classes = arch.num_classes
             self.activation = arch.activation
@@ -84,13 +86,17 @@ class Net(Tally):
             self.dca_last: dict = {}
             gating = arch.gating
             self._gating = None if gating.type == "none" else (GATINGS.get(gating.type).cost, gating.params)
+            self._mask = tuple(arch.stage_mask)
+            self._points = {p: (c, False) for p, c in arch.extra_attention.items()}   # as BuildContext._spec
+            if arch.attention.type != "none":
+                self._points[arch.insertion_point] = (arch.attention, True)
         else:
             self.num_classes, self.activation, self.act_macs, self._gating = 1, "relu", 1, None
 
     # ---- the backbone's own layers ------------------------------------------------------------------------
     def activate(self, s: tuple) -> tuple:
-        """The backbone activation (``ctx.act()``) on a tensor of shape ``s``."""
-        self.macs += numel(s) * self.act_macs
+        """The backbone activation (``ctx.act()``) on a tensor of shape ``s`` (C, H, W)."""
+        self.macs += s[0] * s[1] * s[2] * self.act_macs
         return s
 
     def conv_bn(self, s: tuple, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1,
@@ -107,13 +113,9 @@ class Net(Tally):
     # ---- what the BuildContext hands out ------------------------------------------------------------------
     def _spec(self, stage: int, point: str):
         """(component, is_main) of the attention at (stage, point), or (None, False); as BuildContext._spec."""
-        arch = self.arch
-        if arch is None or stage >= len(arch.stage_mask) or not arch.stage_mask[stage]:
+        if stage >= len(self._mask) or not self._mask[stage]:
             return None, False
-        if point == arch.insertion_point and arch.attention.type != "none":
-            return arch.attention, True
-        spec = arch.extra_attention.get(point)
-        return spec, False
+        return self._points.get(point, (None, False))
 
     def _connect(self, cls, spec, out_shape: tuple, main: bool) -> None:
         conn = self.arch.connection

@@ -80,12 +80,20 @@ class Tally:
         """nn.Conv2d(C, cout, kernel, stride, padding, dilation, groups, bias) with nn.Conv2d's defaults, applied
         ``calls`` times (one set of weights)."""
         c, h, w = s
-        kh, kw = _pair(kernel)
-        sh, sw = _pair(stride)
-        ph, pw = _pair(padding)
-        dh, dw = _pair(dilation)
-        oh, ow = conv_out(h, kh, sh, ph, dh), conv_out(w, kw, sw, pw, dw)
-        fan_in = c // groups * kh * kw
+        if kernel.__class__ is int and stride.__class__ is int and padding.__class__ is int \
+                and dilation.__class__ is int:                    # the common square case, kept fast
+            span = dilation * (kernel - 1) + 1
+            oh, ow = (h + 2 * padding - span) // stride + 1, (w + 2 * padding - span) // stride + 1
+            if oh < 1 or ow < 1:
+                conv_out(min(h, w), kernel, stride, padding, dilation)     # raises TooSmall with the message
+            fan_in = c // groups * kernel * kernel
+        else:
+            kh, kw = _pair(kernel)
+            sh, sw = _pair(stride)
+            ph, pw = _pair(padding)
+            dh, dw = _pair(dilation)
+            oh, ow = conv_out(h, kh, sh, ph, dh), conv_out(w, kw, sw, pw, dw)
+            fan_in = c // groups * kh * kw
         self.params += cout * fan_in + (cout if bias else 0)
         self.macs += cout * oh * ow * fan_in * calls
         return cout, oh, ow
@@ -101,7 +109,7 @@ class Tally:
     def bn(self, s: tuple) -> tuple:
         """nn.BatchNorm2d: one MAC per element (inference)."""
         self.params += 2 * s[0]
-        self.macs += numel(s)
+        self.macs += s[0] * s[1] * s[2]
         return s
 
     def linear(self, rows: int, fin: int, fout: int, bias: bool = True) -> int:

@@ -25,6 +25,15 @@ from .base import Attention
 from .common import dca_step
 
 
+def pooled_mlp_cost(t, shape: tuple, hidden: int, act: str) -> None:
+    """Cost of the average and max pools of a (C, H, W) map and one MLP C -> hidden -> C run on both."""
+    c = shape[0]
+    t.reduce(numel(shape), 2)
+    t.conv((c, 1, 1), hidden, 1, calls=2)
+    t.act(2 * hidden, act)
+    t.conv((hidden, 1, 1), c, 1, calls=2)
+
+
 @ATTENTION.register("cbam")
 class CBAM(Attention):
     connectable = True
@@ -60,11 +69,7 @@ class CBAM(Attention):
     def cost(cls, t, shape, p):
         c, h, w = shape
         n, k = numel(shape), p["kernel_size"]
-        hidden = reduced_width(c, p["reduction"])
-        t.reduce(n, 2)                                            # avg and max pool
-        t.conv((c, 1, 1), hidden, 1, calls=2)                     # the shared MLP on both descriptors
-        t.act(2 * hidden, p["act"])
-        t.conv((hidden, 1, 1), c, 1, calls=2)
+        pooled_mlp_cost(t, shape, reduced_width(c, p["reduction"]), p["act"])
         t.reduce(2 * c)                                           # MLP(avg) + MLP(max)
         t.gate(c, p["gate"])
         t.ew(n)

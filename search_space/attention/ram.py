@@ -25,6 +25,7 @@ from ..layers import reduced_width
 from ..registry import ATTENTION
 from ..tally import numel
 from .base import Attention
+from .cbam import pooled_mlp_cost
 
 
 @ATTENTION.register("ram")
@@ -54,11 +55,7 @@ class ResidualAttention(Attention):
     def cost(cls, t, shape, p):
         c, h, w = shape
         n, k = numel(shape), p["kernel_size"]
-        hidden = reduced_width(c, p["reduction"])
-        t.reduce(n, 2)                                            # avg and max pool
-        t.conv((c, 1, 1), hidden, 1, calls=2)                     # the shared MLP on each descriptor
-        t.ew(hidden, 2)
-        t.conv((hidden, 1, 1), c, 1, calls=2)
+        pooled_mlp_cost(t, shape, reduced_width(c, p["reduction"]), "relu")
         t.ew(c, 2)                                                # add, sigmoid
         t.ew(n)                                                   # F' = CA * F
         t.reduce(n, 2)

@@ -96,9 +96,9 @@ class VGG(Backbone):
             hidden = vgg_hidden(width)
             net.adaptive_avg_pool(x, 7)
             net.linear(1, x[0] * 49, hidden)
-            net.activate((hidden,))
+            net.activate((hidden, 1, 1))
             net.linear(1, hidden, hidden)
-            net.activate((hidden,))
+            net.activate((hidden, 1, 1))
             net.linear(1, hidden, net.num_classes)
         else:
             net.classifier(x)

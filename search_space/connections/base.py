@@ -11,25 +11,13 @@ connected block's shapes, updated in place), so that estimate_cost needs no buil
 """
 from __future__ import annotations
 
-import inspect
+from functools import partial
 
-from ..registry import CONNECTIONS
+from ..registry import CONNECTIONS, check_factory
 
 POSITIONAL = ("attention_module", "state", "shapes")
 
-
-def check_connection(name: str, factory) -> None:
-    where = f"connection {name!r}"
-    if not callable(factory) or inspect.isclass(factory):
-        raise TypeError(f"{where} must be a factory function")
-    positional = [p.name for p in inspect.signature(factory).parameters.values()
-                  if p.kind is p.POSITIONAL_OR_KEYWORD]
-    if tuple(positional) != POSITIONAL:
-        raise TypeError(f"{where}: positional arguments {positional} must be {list(POSITIONAL)}")
-    if not callable(vars(factory).get("cost")):
-        raise TypeError(f"{where}: the factory must carry cost(t, params, attention_type, dims, shapes, last)")
-    if "check_fits" not in vars(factory) or not (factory.check_fits is None or callable(factory.check_fits)):
-        raise TypeError(f"{where}: the factory must carry check_fits (None, or check_fits(attention, params))")
-
+check_connection = partial(check_factory, "connection", positional=POSITIONAL, cost="cost(t, params, attention_type, dims, shapes, last)",
+                           check_fits="check_fits(attention, params)")
 
 CONNECTIONS.contract(check_connection)

@@ -10,25 +10,13 @@ params)``, which adds its parameters and MACs to the tally ``t`` for estimate_co
 """
 from __future__ import annotations
 
-import inspect
+from functools import partial
 
-from ..registry import GATINGS
+from ..registry import GATINGS, check_factory
 
 POSITIONAL = ("modules", "level", "shapes")
 
-
-def check_gating(name: str, factory) -> None:
-    where = f"gating {name!r}"
-    if not callable(factory) or inspect.isclass(factory):
-        raise TypeError(f"{where} must be a factory function")
-    positional = [p.name for p in inspect.signature(factory).parameters.values()
-                  if p.kind is p.POSITIONAL_OR_KEYWORD]
-    if tuple(positional) != POSITIONAL:
-        raise TypeError(f"{where}: positional arguments {positional} must be {list(POSITIONAL)}")
-    if not callable(vars(factory).get("cost")):
-        raise TypeError(f"{where}: the factory must carry cost(t, level, shapes, params)")
-    if "check_fits" not in vars(factory) or not (factory.check_fits is None or callable(factory.check_fits)):
-        raise TypeError(f"{where}: the factory must carry check_fits (None, or check_fits(shapes, params))")
-
+check_gating = partial(check_factory, "gating", positional=POSITIONAL, cost="cost(t, level, shapes, params)",
+                       check_fits="check_fits(shapes, params)")
 
 GATINGS.contract(check_gating)
