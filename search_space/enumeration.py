@@ -23,7 +23,7 @@ tested by brute force over every registered module). Structures that fold into o
 some stages) share a key; their sets are united exactly (:func:`union_size`).
 
 A step of the walk is offered only the choices that still lead to at least one buildable architecture
-(:meth:`Plan.options`), so a sampler is never handed a point that cannot be built and never meets a dead end.
+(:meth:`Plan.step`), so a sampler is never handed a point that cannot be built and never meets a dead end.
 """
 from __future__ import annotations
 
@@ -64,9 +64,10 @@ def sites_of(shapes: BackboneShapes, point: str, mask: tuple) -> frozenset:
     return frozenset(site for site in shapes.sites if site.point == point and site.stage < len(mask) and mask[site.stage])
 
 
-def fits(check, *args) -> bool:
+def fits(check, component: Component) -> bool:
+    """Whether ``check(component)`` passes (a fit check raises AttnasError)."""
     try:
-        check(*args)
+        check(component)
         return True
     except AttnasError:
         return False
@@ -349,17 +350,13 @@ class Plan:
         key = ("fit", table, context)
         if key not in self._memo:
             kind = table.slot.split(".")[0]
-            pairs = zip(table.values, table.components()) if kind != "activation" else ()
-            if not self.can_misfit(table):
+            if not self.can_misfit(table):          # also every backbone and activation table
                 ok = table.values
-            elif kind in ("attention", "extra_attention"):
-                ok = tuple(v for v, c in pairs if fits(check_attention_fits, c, context))
-            elif kind == "connection":
-                ok = tuple(v for v, c in pairs if fits(check_connection_fits, Component(context), c))
-            elif kind == "gating":
-                ok = tuple(v for v, c in pairs if fits(check_gating_fits, c, context))
             else:
-                ok = table.values
+                check = {"connection": lambda c: check_connection_fits(Component(context), c),
+                         "gating": lambda c: check_gating_fits(c, context)}.get(
+                    kind, lambda c: check_attention_fits(c, context))
+                ok = tuple(v for v, c in zip(table.values, table.components()) if fits(check, c))
             # one object per distinct subset, so callers may group by identity
             ok = table.values if len(ok) == len(table.values) else self._memo.setdefault(("subset", table, ok), ok)
             self._memo[key] = ok
