@@ -3,7 +3,7 @@
 Three branches see the input rotated so that a different dimension is collapsed: C (plane H x W), H
 (plane C x W) and W (plane H x C). Each branch computes a 2-D map of its plane,
 
-    map = gate(conv_act(BN(conv_kxk(ZPool(x_rot)))))              (paper Sec. 3.2, Eq. 1-2)
+    map = gate(act(BN(conv_kxk(ZPool(x_rot)))))                  (paper Sec. 3.2, Eq. 1-2)
     y   = (x * map_hw + rot^-1(x_cw * map_cw) + rot^-1(x_hc * map_hc)) / 3
 
 ZPool concatenates statistics of the collapsed dimension; the paper's ZPool is [max; mean] (report: {avg, max}).
@@ -112,7 +112,7 @@ class TripletFrame(Attention):
 
 
 class ZPoolGate(nn.Module):
-    """One branch of the paper (its 'AttentionGate'): ZPool -> conv kxk (no bias) -> BN -> conv_act -> gate."""
+    """One branch of the paper (its 'AttentionGate'): ZPool -> conv kxk (no bias) -> BN -> act -> gate."""
 
     def __init__(self, stats: tuple[str, ...], kernel_size: int, act: str, gate: str):
         super().__init__()

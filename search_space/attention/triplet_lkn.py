@@ -3,7 +3,7 @@ replaced by VAN's large-kernel attention decomposition (Guo et al. 2022, LKA): a
 depthwise dilated conv (long range) and a 1x1 conv across the pooled maps. Per branch, on (B, Z, P, Q):
 
     z   = ZPool_Z(x_rot)                                              (B, S, P, Q)
-    map = gate(conv_act(BN(conv1x1(dwconv_dil(dwconv_local(z))))))  (B, 1, P, Q)
+    map = gate(act(BN(conv1x1(dwconv_dil(dwconv_local(z))))))      (B, 1, P, Q)
 
 Defaults approximate a 21x21 kernel as VAN does (5x5 depthwise, 7x7 depthwise with dilation 3, 1x1).
 The report also suggests a learned 1x1 compression of the collapsed dimension instead of z-pool; for the

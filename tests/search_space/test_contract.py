@@ -2,8 +2,10 @@
 connection and every gating x every backbone, builds at the backbone's own tiny test configuration
 (``Backbone.test_params`` at ``test_input_size``), runs forward + backward on a batch of 2, returns
 (2, num_classes), every parameter of every attention module receives a gradient, and the declared costs
-(estimate_cost) equal trainers.count_params / count_macs of the built model. A new attention, backbone,
-connection or gating is covered without editing this file.
+(estimate_cost) equal trainers.count_params / count_macs of the built model: for every connection and gating
+case, and for each attention in one backbone and each backbone with one attention (a module's cost depends on
+its shape only, a backbone's on which module replaces its conv), every pair under ``-m slow``. A new attention,
+backbone, connection or gating is covered without editing this file.
 
 To keep the cross product fast, one model per (backbone, attention) carries the attention at every legal
 insertion point at once (the main point plus ``extra_attention`` at the others). ``TINY_ATTENTION`` shrinks
@@ -36,10 +38,15 @@ def tiny(backbone: str, **fields) -> dict:
             "input_size": list(cls.test_input_size), **fields}
 
 
-def train_step(arch: ArchConfig) -> nn.Module:
+def assert_cost_declared(arch: ArchConfig, model: nn.Module) -> None:
+    assert estimate_cost(arch) == (count_params(model), count_macs(model, arch.input_size)), "declared cost"
+
+
+def train_step(arch: ArchConfig, count: bool = True) -> nn.Module:
     torch.manual_seed(0)
     model = build_model(arch).train()
-    assert estimate_cost(arch) == (count_params(model), count_macs(model, arch.input_size)), "declared cost"
+    if count:
+        assert_cost_declared(arch, model)
     out = model(torch.randn(2, *arch.input_size))
     assert out.shape == (2, NUM_CLASSES)
     out.square().mean().backward()
@@ -55,12 +62,31 @@ def attention_cases():
                 yield pytest.param(bb, att, ok, id=f"{bb}-{att}@{'+'.join(ok)}")
 
 
+def counted_pairs() -> set:
+    """Each attention with one backbone and each backbone with one attention, rotating through the legal pairs."""
+    pairs = [tuple(p.values[:2]) for p in attention_cases()]
+    chosen = set()
+    for axis, names in ((1, ATTENTION.names()), (0, BACKBONES.names())):
+        for j, name in enumerate(names):
+            legal = [p for p in pairs if p[axis] == name]
+            if legal:
+                chosen.add(legal[j % len(legal)])
+    return chosen
+
+
+COUNTED = counted_pairs()
+
+
+def attention_arch(backbone: str, attention: str, points: tuple) -> ArchConfig:
+    """``attention`` at every legal point of ``backbone`` at once (main point + extra_attention)."""
+    spec = {"type": attention, **attention_params(attention)}
+    return ArchConfig.from_dict(tiny(backbone, attention=spec, insertion_point=points[0],
+                                     extra_attention={p: spec for p in points[1:]}))
+
+
 @pytest.mark.parametrize("backbone, attention, points", list(attention_cases()))
 def test_attention_backbone_contract(backbone, attention, points):
-    spec = {"type": attention, **attention_params(attention)}
-    arch = ArchConfig.from_dict(tiny(backbone, attention=spec, insertion_point=points[0],
-                                     extra_attention={p: spec for p in points[1:]}))
-    model = train_step(arch)
+    model = train_step(attention_arch(backbone, attention, points), count=(backbone, attention) in COUNTED)
     cls = ATTENTION.get(attention)
     modules = [m for m in model.modules() if isinstance(m, cls)]
     assert len(modules) >= len(points), f"{backbone} built {len(modules)} {attention} modules for {points}"
@@ -83,6 +109,13 @@ def connection_cases():
             att = usable[i % len(usable)]
             i += 1
             yield pytest.param(bb, conn, att, allowed_points(att, points)[0], id=f"{bb}-{conn}-{att}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone, attention, points", list(attention_cases()))
+def test_declared_cost_of_every_attention_in_every_backbone(backbone, attention, points):
+    arch = attention_arch(backbone, attention, points)
+    assert_cost_declared(arch, build_model(arch))
 
 
 @pytest.mark.parametrize("backbone, connection, attention, point", list(connection_cases()))

@@ -27,11 +27,11 @@ def params(arch):
 
 
 def preset(name):
-    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_build=False)
+    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_fits=False)
 
 
 def changed(name, **fields):
-    return ArchConfig.from_dict({**preset(name).to_dict(), **fields}, check_build=False)
+    return ArchConfig.from_dict({**preset(name).to_dict(), **fields}, check_fits=False)
 
 
 def connect_block(function, kind, channels, state, attention, **connection):
@@ -133,9 +133,9 @@ def test_alpha_zero_is_the_vanilla_network(function):
     """Sec. 3.2: with alpha = 0 the connections are unused (same weights -> same output); with alpha != 0 not."""
     data = {"backbone": {"type": "resnet_cifar", "depth": 14}, "attention": {"type": "se", "reduction": 4}}
     torch.manual_seed(0)
-    vanilla = build_model(ArchConfig.from_dict(data, check_build=False)).eval()
+    vanilla = build_model(ArchConfig.from_dict(data, check_fits=False)).eval()
     dca = build_model(ArchConfig.from_dict({**data, "connection": {"type": function, "alpha_init": 0.0}},
-                                           check_build=False)).eval()
+                                           check_fits=False)).eval()
     state = {k.replace(".attention.", "."): v for k, v in dca.state_dict().items()}
     state.update(vanilla.state_dict())
     dca.load_state_dict({k: state[k.replace(".attention.", ".")] for k in dca.state_dict()})
@@ -155,7 +155,7 @@ def test_model_trains_through_connections():
     arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 14},
                                  "attention": {"type": "cbam", "reduction": 4},
                                  "connection": {"type": "softmax", "channel_match": "fc2", "reduction": 4}},
-                                check_build=False)
+                                check_fits=False)
     model = build_model(arch)
     model(torch.randn(2, 3, 16, 16)).sum().backward()
     alphas = [p for n, p in model.named_parameters() if ".alpha." in n]

@@ -40,11 +40,11 @@ def params(arch):
 
 
 def preset(name):
-    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_build=False)
+    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_fits=False)
 
 
 def cifar(depth, **extra):
-    return ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": depth}, **extra}, check_build=False)
+    return ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": depth}, **extra}, check_fits=False)
 
 
 @pytest.mark.parametrize("k, expect", [(0.0, "x"), (1.0, "u")])

@@ -96,7 +96,7 @@ def test_lka_family_in_a_resnet_keeps_shapes():
     attention = {"type": "lka_mb", "dilated_kernel_sizes": [3, 5]}
     arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8, "width": 0.25},
                                  "num_classes": 5, "input_size": [3, 8, 8], "attention": attention},
-                                check_build=False)
+                                check_fits=False)
     model = build_model(arch)
     assert sum(isinstance(m, ATTENTION.get("lka_mb")) for m in model.modules()) == 3
     model(torch.randn(2, 3, 8, 8)).sum().backward()

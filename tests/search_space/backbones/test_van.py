@@ -24,7 +24,7 @@ TINY = {"type": "van", "variant": "custom", "dims": [8, 16, 24, 32], "depths": [
 def arch(backbone, attention=None, size=224, classes=1000, **more):
     return ArchConfig.from_dict({"backbone": backbone, "attention": attention or {"type": "lka"},
                                  "num_classes": classes, "input_size": [3, size, size], "activation": "gelu",
-                                 **more}, check_build=False)
+                                 **more}, check_fits=False)
 
 
 def meta_params(a: ArchConfig) -> int:
@@ -141,5 +141,5 @@ def test_named_presets_exist():
 def test_presets_are_native_cifar100():
     # the training step of every preset is in test_presets.py; here: the report's CIFAR-100 setting
     for name in VAN_PRESETS:
-        a = ArchConfig.from_yaml(preset_path(name).read_text(), check_build=False)
+        a = ArchConfig.from_yaml(preset_path(name).read_text(), check_fits=False)
         assert (a.num_classes, a.input_size) == (100, (3, 32, 32))
