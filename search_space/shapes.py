@@ -20,7 +20,7 @@ from typing import NamedTuple
 from .errors import AttnasError
 from .attention.base import Attention
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .tally import ACT_MACS, Tally, TooSmall, numel
+from .tally import ACT_MACS, Tally, TooSmall
 
 
 class Site(NamedTuple):

@@ -177,7 +177,7 @@ class FFT(Backbone):
                 net.ew(n * dim)
             tokens.append(n)
         for _ in range(layers):
-            fft_block_walk(net, dim, heads, head_dim, mlp_dim, tokens, grids, ratios)
+            fft_block_walk(net, dim, heads, head_dim, mlp_dim, tokens, ratios)
         net.layer_norm(dim, dim)
         net.linear(1, dim, net.num_classes)
 

@@ -131,7 +131,7 @@ def transformer_walk(net, tokens: int, dim: int, heads: int, head_dim: int, mlp_
     net.ew(tokens * dim)
 
 
-def fft_block_walk(net, dim: int, heads: int, head_dim: int, mlp_dim: int, tokens: list, grids, ratios) -> None:
+def fft_block_walk(net, dim: int, heads: int, head_dim: int, mlp_dim: int, tokens: list, ratios) -> None:
     """Cost of one FFTBlock; ``tokens`` are the X, Y, Z token counts (Z with its class token)."""
     nx, ny, nz = tokens
     transformer_walk(net, nx, dim, heads, head_dim, mlp_dim)

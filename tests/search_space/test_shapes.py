@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from search_space import ArchConfig, build_model
-from search_space.arch_config import allowed_points
 from search_space.errors import AttnasError
 from search_space.registry import ATTENTION, BACKBONES
 from search_space.shapes import (attention_can_misfit, backbone_shapes, check_fits, connection_can_misfit,
