@@ -118,6 +118,7 @@ def test_random_flat_vectors_match_the_shares(name):
     assert abs(points["pre_add"] / points["post_add"] - 1) < 0.05
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_the_vector_is_static_and_stores_what_is_built():
     space = SearchSpace.load("cifar-attention")
     names = list(space.flat_distributions())
