@@ -13,25 +13,38 @@ YAML form (what ``attnas export`` writes and what presets are)::
     connection: {type: none}
     gating: {type: none}
 
-Every config is canonical by construction: choices that cannot apply (attention parameters when the
-attention is ``none``, a connection without attention, an all-false stage mask) are folded into one
-form, so equivalent points compare equal and share one :attr:`ArchConfig.hash`.
+Every config is canonical by construction: equivalent points are folded into one form, so they compare
+equal and share one :attr:`ArchConfig.hash`, and ``from_dict(to_dict(a)) == a`` (the form is a fixed point):
+
+- a component's parameters are put in one form by its ``canonical_params`` (e.g. an unused parameter takes
+  its default, a set is sorted);
+- the stage mask drops the stages that carry no attention at any occupied point
+  (``Backbone.canonical_stage_mask``);
+- without a connection the main attention sits at the first occupied insertion point (the backbone's order)
+  and the others are ``extra_attention``: then "main" is only a label, and this also folds attention
+  ``none`` plus ``extra_attention`` into one form; with a connection the main attention is the connected one;
+- nothing placed (attention ``none`` and no extra, or an all-false mask) is the plain backbone: attention
+  ``none``, no extra, an all-false mask, the backbone's first insertion point and no connection.
+
+Configs are deeply immutable and hashable: parameters and ``extra_attention`` are :class:`FrozenDict`,
+lists are tuples.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-import yaml
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import AttnasError
+from .frozen import FrozenDict, freeze
 from .layers import ACTIVATION_NAMES
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .yaml_io import parse_yaml
+from .yaml_io import dump_yaml, parse_yaml
 
 TOP_FIELDS = ("backbone", "num_classes", "input_size", "activation", "attention", "insertion_point",
               "stage_mask", "extra_attention", "connection", "gating")
@@ -42,16 +55,16 @@ class Component:
     """A registered thing chosen by name plus its typed parameters (all of them, defaults filled)."""
 
     type: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenDict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", freeze(self.params))
 
     def to_dict(self) -> dict:
         return {"type": self.type, **{k: _plain(v) for k, v in self.params.items()}}
 
-    def __hash__(self):
-        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
-
-NONE = Component("none", {})
+NONE = Component("none")
 
 
 def _plain(v):
@@ -86,14 +99,26 @@ class ArchConfig:
     attention: Component = NONE
     insertion_point: str = ""
     stage_mask: tuple = ()
-    extra_attention: Mapping[str, Component] = field(default_factory=dict)
+    extra_attention: Mapping[str, Component] = field(default_factory=FrozenDict)
     connection: Component = NONE
     gating: Component = NONE
 
+    def __post_init__(self):
+        for name in ("input_size", "stage_mask"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "extra_attention", FrozenDict(self.extra_attention))
+
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping, *, check_build: bool = True) -> "ArchConfig":
-        """Validate a plain mapping at the edge; raise AttnasError naming the field on any problem."""
+    def from_dict(cls, data: Mapping, *, check_fits: bool = True, check_build: bool | None = None) -> "ArchConfig":
+        """Validate a plain mapping at the edge; raise AttnasError naming the field on any problem.
+
+        ``check_fits`` also checks, from the config alone, that the network can be built at ``input_size``
+        (widths, map sizes); ``check_build`` is its older name (``check_build=False`` skips the check)."""
+        if check_build is not None:
+            check_fits = check_build
+        if isinstance(data, ArchConfig):
+            data = data.to_dict()
         if not isinstance(data, Mapping):
             raise AttnasError(f"config: {type(data).__name__} is not allowed; allowed: a mapping of {', '.join(TOP_FIELDS)}")
         unknown = [k for k in data if k not in TOP_FIELDS]
@@ -101,9 +126,27 @@ class ArchConfig:
             raise AttnasError(f"{unknown[0]}: unknown field; allowed: {', '.join(TOP_FIELDS)}")
         if "backbone" not in data:
             raise AttnasError(f"backbone: missing; allowed: {', '.join(BACKBONES.names())}")
-        backbone = _component(BACKBONES, data["backbone"], "backbone")
-        bb_cls = BACKBONES.get(backbone.type)
+        extra_raw = data.get("extra_attention") or {}
+        if not isinstance(extra_raw, Mapping):
+            raise AttnasError(f"extra_attention: {extra_raw!r} is not allowed; allowed: a mapping insertion point -> attention")
+        arch = cls.assemble(
+            data, backbone=_component(BACKBONES, data["backbone"], "backbone"),
+            attention=_component(ATTENTION, data.get("attention"), "attention"),
+            extra_attention={p: _component(ATTENTION, spec, f"extra_attention.{p}") for p, spec in extra_raw.items()},
+            connection=_component(CONNECTIONS, data.get("connection"), "connection"),
+            gating=_component(GATINGS, data.get("gating"), "gating"))
+        if check_fits:
+            from .shapes import check_fits as check
+            check(arch)
+        return arch
 
+    @classmethod
+    def assemble(cls, data: Mapping, *, backbone: Component, attention: Component,
+                 extra_attention: Mapping[str, Component], connection: Component, gating: Component) -> "ArchConfig":
+        """The canonical config of validated components (as the registries return them) and the plain top-level
+        fields of ``data`` (num_classes, input_size, activation, insertion_point, stage_mask), checking the rules
+        that tie them together (points, stage count, extra attention, connectable attention)."""
+        bb_cls = BACKBONES.get(backbone.type)
         num_classes = data.get("num_classes", 10)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise AttnasError(f"num_classes: {num_classes!r} is not allowed; allowed: an integer >= 2")
@@ -113,7 +156,6 @@ class ArchConfig:
             raise AttnasError(f"activation: {activation!r} is not allowed; allowed: {', '.join(ACTIVATION_NAMES)}")
 
         points = tuple(bb_cls.insertion_points)
-        attention = _component(ATTENTION, data.get("attention"), "attention")
         insertion_point = data.get("insertion_point") or default_point(attention, points)
         _check_point(attention, insertion_point, points, bb_cls, "insertion_point")
 
@@ -130,46 +172,39 @@ class ArchConfig:
                 f"stage_mask: {list(mask)!r} has {len(mask)} entries; allowed: {n_stages} (one per stage of {backbone.type})")
         mask = tuple(bool(m) for m in mask)
 
-        extra_raw = data.get("extra_attention") or {}
-        if not isinstance(extra_raw, Mapping):
-            raise AttnasError(f"extra_attention: {extra_raw!r} is not allowed; allowed: a mapping insertion point -> attention")
         extra = {}
-        for point, spec in extra_raw.items():
-            comp = _component(ATTENTION, spec, f"extra_attention.{point}")
+        for point, comp in extra_attention.items():
             _check_point(comp, point, points, bb_cls, f"extra_attention.{point}")
-            if point == insertion_point:
+            if point == insertion_point and attention.type != "none" and comp.type != "none":
                 raise AttnasError(f"extra_attention.{point}: the main attention is already at {point!r}; "
                                   f"allowed: {', '.join(p for p in points if p != insertion_point)}")
             if comp.type != "none":
                 extra[point] = comp
 
-        connection = _component(CONNECTIONS, data.get("connection"), "connection")
-        if connection.type != "none":
-            att_cls = ATTENTION.get(attention.type)
-            if not getattr(att_cls, "connectable", False):
-                ok = [n for n in ATTENTION.names() if getattr(ATTENTION.get(n), "connectable", False)]
-                raise AttnasError(f"connection.type: {connection.type!r} needs a connectable attention, "
-                                  f"not {attention.type!r}; allowed attention: {', '.join(ok)}")
-        gating = _component(GATINGS, data.get("gating"), "gating")
-
-        arch = cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
+        if connection.type != "none" and not ATTENTION.get(attention.type).connectable:
+            ok = [n for n in ATTENTION.names() if ATTENTION.get(n).connectable]
+            raise AttnasError(f"connection.type: {connection.type!r} needs a connectable attention, "
+                              f"not {attention.type!r}; allowed attention: {', '.join(ok)}")
+        return cls(backbone, num_classes, input_size, activation, attention, insertion_point, mask,
                    extra, connection, gating)._canonical()
-        if check_build:
-            from .build import check_builds
-            check_builds(arch)
-        return arch
 
     def _canonical(self) -> "ArchConfig":
-        """Fold equivalent points into one form (see module docstring)."""
-        c = self
-        bb_cls = BACKBONES.get(c.backbone.type)
-        if c.attention.type != "none" and not c.extra_attention:
-            c = dataclasses.replace(c, stage_mask=bb_cls.canonical_stage_mask(c.insertion_point, c.stage_mask))
-        if not any(c.stage_mask) or (c.attention.type == "none" and not c.extra_attention):
-            c = dataclasses.replace(c, attention=NONE, extra_attention={}, stage_mask=(False,) * len(c.stage_mask))
-        if c.attention.type == "none":
-            c = dataclasses.replace(c, insertion_point=bb_cls.insertion_points[0], connection=NONE)
-        return c
+        """Fold equivalent points into one form (see the module docstring); expects validated fields."""
+        bb_cls = BACKBONES.get(self.backbone.type)
+        points = tuple(bb_cls.insertion_points)
+        placed = {p: c for p, c in self.extra_attention.items() if c.type != "none"}
+        if self.attention.type != "none":
+            placed[self.insertion_point] = self.attention
+        n = len(self.stage_mask)
+        folded = [bb_cls.canonical_stage_mask(p, self.stage_mask) for p in placed]
+        mask = tuple(any(m[i] for m in folded) for i in range(n))
+        if not any(mask):
+            return dataclasses.replace(self, attention=NONE, insertion_point=points[0], stage_mask=(False,) * n,
+                                       extra_attention=FrozenDict(), connection=NONE)
+        main = self.insertion_point if self.connection.type != "none" else next(p for p in points if p in placed)
+        attention = placed.pop(main)
+        return dataclasses.replace(self, attention=attention, insertion_point=main, stage_mask=mask,
+                                   extra_attention=FrozenDict(placed))
 
     # ---- I/O ------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -190,7 +225,7 @@ class ArchConfig:
         head = f"# attnas ArchConfig {self.hash}\n"
         if header:
             head += "".join(f"# {line}\n" for line in header.splitlines())
-        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        return head + dump_yaml(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
 
     @classmethod
     def from_yaml(cls, text: str, **kw) -> "ArchConfig":
@@ -200,8 +235,9 @@ class ArchConfig:
         """``{"attention.reduction": 16, ...}``: one flat level, for MLflow params and tables."""
         return flatten(self.to_dict())
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical form: equal configs, equal hashes (computed once)."""
         blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -258,7 +294,7 @@ def parse_input_size(value) -> tuple:
 def allowed_points(attention_type: str, points: tuple) -> tuple:
     """The backbone's insertion points where ``attention_type`` can go: an attention that replaces the
     block's conv (``insertion_points = ("conv",)``) goes there only; any other goes anywhere else."""
-    allowed = getattr(ATTENTION.get(attention_type), "insertion_points", None)
+    allowed = ATTENTION.get(attention_type).insertion_points
     if allowed is None:
         return tuple(p for p in points if p != "conv")
     return tuple(p for p in points if p in allowed)

@@ -1,5 +1,8 @@
-"""Shared building blocks: activations and gates by name, conv-BN-act, channel rounding."""
+"""Shared building blocks: activations and gates by name (the one vocabulary of each that every config field
+uses), conv-BN-act, channel rounding."""
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import nn
@@ -19,7 +22,8 @@ ACTIVATIONS = {
     "tanh": nn.Tanh,
     "identity": nn.Identity,
 }
-"""Activation name -> constructor. The six searched in the seeds are relu, gelu, celu, elu, leaky_relu, silu."""
+"""Activation name -> constructor: the one vocabulary of the top-level ``activation`` and of every attention
+``act``. The six searched in the seeds are relu, gelu, celu, elu, leaky_relu, silu; ``identity`` is no activation."""
 
 
 class SoftmaxGate(nn.Module):
@@ -39,6 +43,15 @@ GATES = {
 
 ACTIVATION_NAMES = tuple(sorted(ACTIVATIONS))
 GATE_NAMES = tuple(sorted(GATES))
+
+Act = Literal[ACTIVATION_NAMES]
+"""The annotation of every activation parameter (``act``)."""
+
+Gate = Literal[GATE_NAMES]
+"""The annotation of every gate parameter (``gate``)."""
+
+SCALED_GATES = frozenset({"sigmoid", "softmax", "hard_sigmoid"})
+"""Gates whose output lies in [0, 1], so a DCA link rescales it by the extraction (DCA paper, Sec. 3.2)."""
 
 
 def make_act(name: str, field: str = "activation") -> nn.Module:
@@ -73,9 +86,13 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     return new
 
 
-def reduced(channels: int, reduction: int, field: str = "attention.reduction", minimum: int = 1) -> int:
-    """Hidden width of a squeeze MLP, C // r; an r larger than C cannot build and is rejected."""
-    if reduction < 1 or reduction > channels:
-        raise AttnasError(
-            f"{field}: {reduction} is not allowed for a layer of {channels} channels; allowed: 1..{channels}")
-    return max(minimum, channels // reduction)
+def reduced_width(channels: int, reduction: int, divisor: int = 1, min_width: int = 1) -> int:
+    """Width of a layer that reduces ``channels`` by ``reduction`` (a squeeze MLP's hidden layer, SK's d, ...):
+    ``max(min_width, (channels // reduction) // divisor * divisor)``.
+
+    A divisor and a floor as timm's ``make_divisible`` has, so every reduction >= 1 builds at every width (a
+    reduction larger than the layer gives ``min_width``). It rounds down, not to the nearest multiple: with
+    divisor 1 it is exactly the ``C // r`` of the authors' code of every paper model here, also where C is not
+    a multiple of r (SE-MnasNet's 24 and 40 channels at r = 16, the Res2Net sub-branches of 26 and 104).
+    """
+    return max(min_width, channels // reduction // divisor * divisor)

@@ -33,9 +33,47 @@ def write_preset(name: str, arch, description: str) -> Path:
     return path
 
 
+RENAMED = {
+    "attention": {"csm": {"sam_reduction": "qk_reduction"}, "sk": {"min_dim": "min_width"},
+                  "triplet_ca": {"hidden": "min_width"}, "triplet": {"conv_act": "act"},
+                  "triplet_lkn": {"conv_act": "act", "local_kernel": "local_kernel_size",
+                                  "dilated_kernel": "dilated_kernel_size"},
+                  "lka": {"local_kernel": "local_kernel_size", "dilated_kernel": "dilated_kernel_size"},
+                  "lka_mb": {"local_kernel": "local_kernel_size", "dilated_kernels": "dilated_kernel_sizes"},
+                  "replk": {"kernel": "kernel_size", "small_kernel": "small_kernel_size"}},
+    "connection": {f: {"match_reduction": "reduction"} for f in ("direct", "weighted", "softmax")},
+    "gating": {"fa": {"r1": "reduction", "r2": "expansion"}},
+}
+"""Parameter renames of issue 10 (one name per knob across modules): component -> type -> old -> new.
+:func:`migrate` applies them (and the value ``act: none`` -> ``identity``) to a config written before."""
+
+
+def migrate(data: dict) -> dict:
+    """A config mapping with the renamed parameters of :data:`RENAMED` under their new names."""
+    out = dict(data)
+
+    def fix(kind: str, comp):
+        if not isinstance(comp, dict):
+            return comp
+        comp = dict(comp)
+        for old, new in RENAMED.get(kind, {}).get(comp.get("type"), {}).items():
+            if old in comp:
+                comp[new] = comp.pop(old)
+        if kind == "attention" and comp.get("act") == "none":
+            comp["act"] = "identity"
+        return comp
+
+    for kind in ("attention", "connection", "gating"):
+        if kind in out:
+            out[kind] = fix(kind, out[kind])
+    if isinstance(out.get("extra_attention"), dict):
+        out["extra_attention"] = {p: fix("attention", c) for p, c in out["extra_attention"].items()}
+    return out
+
+
 def refresh_presets() -> list[str]:
-    """Rewrite every preset in canonical export form (after a registry gains a parameter, say); return
-    the names whose file changed."""
+    """Rewrite every preset in canonical export form (after a registry gains or renames a parameter, say);
+    return the names whose file changed."""
     import yaml
 
     from .arch_config import ArchConfig
@@ -44,7 +82,7 @@ def refresh_presets() -> list[str]:
     for name in preset_names():
         path = PRESET_DIR / f"{name}.yaml"
         old = path.read_text()
-        arch = ArchConfig.from_dict(yaml.safe_load(old), check_build=False)
+        arch = ArchConfig.from_dict(migrate(yaml.safe_load(old)), check_fits=False)
         new = arch.to_yaml(header=preset_description(name))
         if new != old:
             path.write_text(new)

@@ -11,210 +11,89 @@ A space is ``fixed`` ArchConfig fields plus ``dimensions``, each named by its do
       attention.zpool_stats: {subsets_of: [avg, max, median, l1, l2, std]}  # every non-empty subset
       insertion_point: [pre_add, post_add]             # filtered to the points the attention allows
       stage_mask: ["111", "011"]
+      extra_attention.post_add.type: [none, se]        # a second attention point
       connection.type: [none, direct]                  # asked only for connectable attention
       backbone.depth: {by: backbone.type, choices: {resnet_cifar: [8, 20], resnet: [18, 50]}}  # per parent value
       attention.kernel_size: {choices: [3, 7], when: {attention.type: [cbam]}}   # explicit condition
 
 A dimension on a component parameter (``backbone.*``, ``attention.*``, ``connection.*``, ``gating.*``,
 ``extra_attention.<point>.*``) applies only where the chosen type has that parameter, so conditions follow
-from the registries and rarely need writing. The walk over dimensions lives in one function,
-:meth:`SearchSpace._assign`, shared by Optuna sampling, seeded sampling and counting.
+from the registries and rarely need writing. A ``by`` dimension without choices for the parent's value
+does not apply there (the parameter keeps its default).
+
+Every step of the walk offers only the choices that lead to an architecture that can be built (checked
+from the config alone, search_space.shapes), so a study is never handed a point that cannot build. Sampling,
+the flat encoding, :meth:`SearchSpace.size` and :meth:`SearchSpace.configs` share one enumeration routine,
+search_space.enumeration.
+
+Optuna parameter names: a dimension is asked as its path while all its choices are open, and as
+``path|choice1,choice2,...`` where only some are (e.g. ``insertion_point|pre_add,post_add`` for SE and
+``insertion_point|conv`` for SK, ``stage_mask|111,011`` on a 3-stage backbone): every name has one fixed
+set of choices, and the stored value is the value built.
 """
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from .arch_config import TOP_FIELDS, ArchConfig, allowed_points
+from .arch_config import TOP_FIELDS, ArchConfig
+from .dimensions import Dimension, decode, param_name, parse_dimension, walk_order
+from .enumeration import COMPONENTS, STAGES, Plan
 from .errors import AttnasError
+from .frozen import FrozenDict
 from .layers import ACTIVATION_NAMES
-from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS, coerce
+from .registry import BACKBONES, coerce
 from .yaml_io import parse_yaml
 
-COMPONENTS = {"backbone": BACKBONES, "attention": ATTENTION, "connection": CONNECTIONS, "gating": GATINGS}
-ORDER = ("backbone.type", "backbone.", "activation", "num_classes", "input_size", "attention.type", "attention.",
-         "insertion_point", "stage_mask", "extra_attention.", "connection.type", "connection.", "gating.type",
-         "gating.")
+__all__ = ["SearchSpace", "Dimension", "resolve_space", "shipped_spaces", "SPACE_DIR"]
+
+SPACE_DIR = Path(__file__).parent / "spaces"
 
 
-@dataclass(frozen=True)
-class Dimension:
-    """One searched field. ``choices`` are Optuna-safe primitives (lists are encoded as 'a+b' strings)."""
-
-    path: str
-    choices: tuple | None = None          # categorical
-    low: float | None = None              # numeric range
-    high: float | None = None
-    step: float | None = None
-    log: bool = False
-    integer: bool = False
-    by: str | None = None                 # choices depend on this parent path's value
-    choices_by: Mapping[Any, tuple] = field(default_factory=dict)
-    when: Mapping[str, tuple] = field(default_factory=dict)
-    encoded_lists: bool = False           # choices are lists joined with '+'
-
-    @property
-    def finite(self) -> bool:
-        return self.choices is not None or bool(self.choices_by) or (self.integer or self.step is not None)
-
-    def values(self, parent=None) -> tuple:
-        if self.by is not None:
-            return self.choices_by.get(parent, ())
-        if self.choices is not None:
-            return self.choices
-        n = int(round((self.high - self.low) / (self.step or 1))) + 1
-        vals = [self.low + i * (self.step or 1) for i in range(n)]
-        return tuple(int(v) for v in vals) if self.integer else tuple(round(v, 10) for v in vals)
+def shipped_spaces() -> list[str]:
+    """Names of the spaces shipped in search_space/spaces/ (``space: <name>`` in a study)."""
+    return sorted(p.stem for p in SPACE_DIR.glob("*.yaml"))
 
 
-def _encode(value, path: str) -> tuple[Any, bool]:
-    if isinstance(value, (list, tuple)):
-        if path == "stage_mask" and all(isinstance(v, (bool, int)) for v in value):
-            return "".join("1" if v else "0" for v in value), False
-        return "+".join(str(v) for v in value), True
-    return value, False
+def resolve_space(ref, base_dir: str | Path | None = None) -> dict:
+    """The plain mapping of a search space given inline (a mapping), as a YAML path (relative to ``base_dir``,
+    e.g. the study file's folder) or as the name of a shipped space (``cifar-attention``; ``cifar_attention``
+    and ``cifar-attention.yaml`` name it too). A path that exists wins over a shipped name; a bare name that is
+    neither is one AttnasError line listing the shipped names."""
+    if ref is None:
+        raise AttnasError("space: missing; allowed: an inline search space, a path to one, or a shipped space ("
+                          + ", ".join(shipped_spaces()) + ")")
+    if isinstance(ref, Mapping):
+        return dict(ref)
+    if not isinstance(ref, (str, Path)):
+        raise AttnasError(f"space: {ref!r} is not allowed; allowed: a mapping with fixed and dimensions, a path "
+                          f"or a shipped space name")
+    path = Path(ref)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if path.is_file():
+        data = parse_yaml(path.read_text(), f"space: {path}")
+    else:
+        name = Path(ref).name
+        name = name[: -len(Path(name).suffix)] if Path(name).suffix in (".yaml", ".yml") else name
+        name = name.lower().replace("_", "-")
+        if Path(ref).parent != Path(".") or not (SPACE_DIR / f"{name}.yaml").is_file():
+            raise AttnasError(f"space: {str(ref)!r} is neither a file nor a shipped space; allowed: "
+                              f"{', '.join(shipped_spaces())}, or the path of a search-space YAML")
+        path = SPACE_DIR / f"{name}.yaml"
+        data = parse_yaml(path.read_text(), f"space: {path}")
+    if not isinstance(data, Mapping):
+        raise AttnasError(f"space: {path} holds {type(data).__name__}; allowed: a mapping with fixed and dimensions")
+    return dict(data)
 
 
-def _decode(value, dim: Dimension):
-    if dim.encoded_lists and isinstance(value, str):
-        return [int(p) if p.lstrip("-").isdigit() else p for p in value.split("+")] if value else []
-    return value
-
-
-def _parse_dimension(path: str, spec) -> Dimension:
-    head = path.split(".")[0]
-    if head not in TOP_FIELDS:
-        raise AttnasError(f"dimensions.{path}: unknown field; allowed: paths under {', '.join(TOP_FIELDS)}")
-    if isinstance(spec, list):
-        spec = {"choices": spec}
-    if not isinstance(spec, Mapping):
-        raise AttnasError(f"dimensions.{path}: {spec!r} is not allowed; allowed: a list of choices or a mapping "
-                          f"with choices, subsets_of, low/high[/step/log], by, when")
-    spec = dict(spec)
-    known = {"choices", "subsets_of", "min_size", "max_size", "low", "high", "step", "log", "by", "when"}
-    for k in spec:
-        if k not in known:
-            raise AttnasError(f"dimensions.{path}.{k}: unknown key; allowed: {', '.join(sorted(known))}")
-    when = spec.get("when") or {}
-    if not isinstance(when, Mapping):
-        raise AttnasError(f"dimensions.{path}.when: {when!r} is not allowed; allowed: a mapping path -> list of values")
-    when = {k: tuple(v if isinstance(v, list) else [v]) for k, v in when.items()}
-
-    def encode_all(values, where):
-        if not isinstance(values, list) or not values:
-            raise AttnasError(f"{where}: {values!r} is not allowed; allowed: a non-empty list of choices")
-        enc = [_encode(v, path) for v in values]
-        vals = tuple(e[0] for e in enc)
-        if len(set(map(repr, vals))) != len(vals):
-            raise AttnasError(f"{where}: {values!r} has duplicate choices; allowed: distinct choices")
-        return vals, any(e[1] for e in enc)
-
-    if "subsets_of" in spec:
-        items = spec["subsets_of"]
-        if not isinstance(items, list) or not items:
-            raise AttnasError(f"dimensions.{path}.subsets_of: {items!r} is not allowed; allowed: a non-empty list")
-        lo, hi = spec.get("min_size", 1), spec.get("max_size", len(items))
-        subsets = [list(c) for r in range(lo, hi + 1) for c in itertools.combinations(items, r)]
-        vals, _ = encode_all(subsets, f"dimensions.{path}.subsets_of")
-        return Dimension(path, choices=vals, when=when, encoded_lists=True)
-    if "by" in spec:
-        table = spec.get("choices")
-        if not isinstance(table, Mapping) or not table:
-            raise AttnasError(f"dimensions.{path}.choices: {table!r} is not allowed; allowed: with 'by', a mapping "
-                              f"from each value of {spec['by']} to a list of choices")
-        by, lists = {}, False
-        for parent, values in table.items():
-            by[parent], enc = encode_all(values, f"dimensions.{path}.choices.{parent}")
-            lists = lists or enc
-        return Dimension(path, by=spec["by"], choices_by=by, when=when, encoded_lists=lists)
-    if "choices" in spec:
-        vals, lists = encode_all(spec["choices"], f"dimensions.{path}.choices")
-        return Dimension(path, choices=vals, when=when, encoded_lists=lists)
-    if "low" in spec and "high" in spec:
-        lo, hi, step = spec["low"], spec["high"], spec.get("step")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
-            raise AttnasError(f"dimensions.{path}: low={lo!r}, high={hi!r} is not allowed; allowed: numbers with low <= high")
-        integer = all(isinstance(v, int) for v in (lo, hi)) and (step is None or isinstance(step, int))
-        log = bool(spec.get("log", False))
-        if log and (lo <= 0 or step is not None and not integer):
-            raise AttnasError(f"dimensions.{path}.log: true needs low > 0 and no float step; allowed: log with a positive range")
-        return Dimension(path, low=lo, high=hi, step=step, log=log, integer=integer, when=when)
-    raise AttnasError(f"dimensions.{path}: {spec!r} is not allowed; allowed: choices, subsets_of, low/high or by")
-
-
-def _rank(path: str) -> int:
-    for i, prefix in enumerate(ORDER):
-        if path == prefix or (prefix.endswith(".") and path.startswith(prefix)):
-            return i
-    return len(ORDER)
-
-
-# A chooser picks a value: ``pick(name, dim, values)`` with ``values`` the categorical choices here, or None
-# for a numeric range. Three kinds: by Optuna, by a numpy RNG, or replayed from a list (for enumeration).
-
-
-class _OptunaChooser:
-    def __init__(self, trial):
-        self.trial = trial
-
-    def pick(self, name, dim, values):
-        if values is not None:
-            return self.trial.suggest_categorical(name, list(values))
-        if dim.integer:
-            return self.trial.suggest_int(name, int(dim.low), int(dim.high), step=int(dim.step or 1), log=dim.log)
-        return self.trial.suggest_float(name, dim.low, dim.high, step=dim.step, log=dim.log)
-
-
-class _RandomChooser:
-    def __init__(self, rng: np.random.Generator):
-        self.rng = rng
-
-    def pick(self, name, dim, values):
-        if values is not None:
-            return values[int(self.rng.integers(len(values)))]
-        if dim.log:
-            v = float(np.exp(self.rng.uniform(np.log(dim.low), np.log(dim.high))))
-            return int(round(v)) if dim.integer else v
-        if dim.integer or dim.step is not None:
-            vals = dim.values()
-            return vals[int(self.rng.integers(len(vals)))]
-        return float(self.rng.uniform(dim.low, dim.high))
-
-
-class _ReplayChooser:
-    """Replays a prefix of choice indices and records how many options each step had (odometer walk)."""
-
-    def __init__(self, prefix: list[int]):
-        self.prefix, self.sizes, self.i = prefix, [], 0
-
-    def pick(self, name, dim, values):
-        values = values if values is not None else dim.values()
-        k = self.prefix[self.i] if self.i < len(self.prefix) else 0
-        self.sizes.append(len(values))
-        self.i += 1
-        return values[k]
-
-
-class _BranchChooser(_ReplayChooser):
-    """Replays structural dimensions like :class:`_ReplayChooser`; for the others takes the first option
-    and records how many there were (``leaves``), so a branch's points are counted without walking them."""
-
-    def __init__(self, prefix: list[int], structural: set):
-        super().__init__(prefix)
-        self.structural, self.leaves = structural, []
-
-    def pick(self, name, dim, values):
-        if dim.path in self.structural:
-            return super().pick(name, dim, values)
-        values = values if values is not None else dim.values()
-        self.leaves.append((dim.path, len(values)))
-        return values[0]
+_PLANS: dict = {}
+"""space hash -> Plan, the most recently used last (a plan only grows memos of one immutable space)."""
 
 
 class SearchSpace:
@@ -223,7 +102,9 @@ class SearchSpace:
     def __init__(self, fixed: Mapping, dimensions: list[Dimension], name: str = "space"):
         self.name = name
         self.fixed = dict(fixed)
-        self.dimensions = sorted(dimensions, key=lambda d: _rank(d.path))
+        self.dimensions = walk_order(list(dimensions))
+        self._by_path = {d.path: d for d in self.dimensions}
+        self._plan: Plan | None = None
         self._validate()
 
     # ---- loading ---------------------------------------------------------------------------------
@@ -239,7 +120,7 @@ class SearchSpace:
         dims_raw = data.get("dimensions") or {}
         if not isinstance(dims_raw, Mapping):
             raise AttnasError(f"space.dimensions: {dims_raw!r} is not allowed; allowed: a mapping path -> choices")
-        dims = [_parse_dimension(str(p), s) for p, s in dims_raw.items()]
+        dims = [parse_dimension(str(p), s) for p, s in dims_raw.items()]
         clash = [d.path for d in dims if d.path in fixed]
         if clash:
             raise AttnasError(f"dimensions.{clash[0]}: also set in fixed; allowed: one of the two")
@@ -247,21 +128,25 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, source: str | Path, **fixed_overrides) -> "SearchSpace":
-        """From a YAML file path or YAML text."""
+        """From a YAML file path, a shipped space name, or YAML text."""
         text = str(source)
-        if "\n" not in text and Path(text).exists():
-            text = Path(text).read_text()
-        elif "\n" not in text and text.endswith((".yaml", ".yml")):
-            raise AttnasError(f"space: {text!r} does not exist; allowed: a path to a search-space YAML file")
-        return cls.from_dict(parse_yaml(text, "space"), **fixed_overrides)
+        if "\n" in text or ":" in text and not Path(text).exists():
+            return cls.from_dict(parse_yaml(text, "space"), **fixed_overrides)
+        return cls.load(source, **fixed_overrides)
+
+    @classmethod
+    def load(cls, ref, base_dir: str | Path | None = None, **fixed_overrides) -> "SearchSpace":
+        """A space given inline, as a path (relative to ``base_dir``) or by shipped name (see
+        :func:`resolve_space`)."""
+        return cls.from_dict(resolve_space(ref, base_dir), **fixed_overrides)
 
     def to_dict(self) -> dict:
         def dim_dict(d: Dimension):
             out: dict = {}
             if d.by is not None:
-                out = {"by": d.by, "choices": {k: [_decode(v, d) for v in vs] for k, vs in d.choices_by.items()}}
+                out = {"by": d.by, "choices": {k: [decode(v, d) for v in vs] for k, vs in d.choices_by.items()}}
             elif d.choices is not None:
-                out = {"choices": [_decode(v, d) for v in d.choices]}
+                out = {"choices": [decode(v, d) for v in d.choices]}
             else:
                 out = {"low": d.low, "high": d.high}
                 if d.step is not None:
@@ -280,231 +165,111 @@ class SearchSpace:
         blob = json.dumps(self.to_dict(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
-    # ---- the one walk --------------------------------------------------------------------------------
-    def _value(self, path: str, a: dict):
-        if path in a:
-            return a[path]
-        if path in self.fixed:
-            return self.fixed[path]
-        # nested fixed form: fixed: {attention: {type: se}}
-        head, _, rest = path.partition(".")
-        node = self.fixed.get(head)
-        if isinstance(node, Mapping) and rest:
-            for part in rest.split("."):
-                if not isinstance(node, Mapping) or part not in node:
-                    return _DEFAULTS.get(path)
-                node = node[part]
-            return node
-        if isinstance(node, str) and rest == "type":
-            return node
-        return _DEFAULTS.get(path)
+    # ---- configs from assignments ----------------------------------------------------------------------
+    def fixed_config(self) -> dict:
+        """The fixed fields as one nested ArchConfig mapping (components as ``{type: ...}`` mappings)."""
+        return nest(self.fixed.items())
 
-    def _applies(self, dim: Dimension, a: dict) -> bool:
-        for parent, allowed in dim.when.items():
-            if self._value(parent, a) not in allowed:
-                return False
-        path = dim.path
-        head, _, rest = path.partition(".")
-        att = self._value("attention.type", a)
-        if path in ("insertion_point", "stage_mask"):
-            return att not in (None, "none")
-        if head == "connection" and rest == "type":
-            return att not in (None, "none") and getattr(ATTENTION.get(att), "connectable", False)
-        if head == "extra_attention":
-            point, _, param = rest.partition(".")
-            if param == "type":
-                return True
-            t = self._value(f"extra_attention.{point}.type", a)
-            return t not in (None, "none") and param in ATTENTION.param_specs(t)
-        if head in COMPONENTS and rest and rest != "type":
-            t = self._value(f"{head}.type", a)
-            if t in (None, "none") and head != "backbone":
-                return False
-            if head == "connection" and not self._applies(Dimension("connection.type"), a) \
-                    and "connection.type" not in self.fixed:
-                return False
-            return t is not None and t in COMPONENTS[head] and rest in COMPONENTS[head].param_specs(t)
-        return True
+    def config_of(self, assignment: Mapping) -> dict:
+        """The ArchConfig mapping of fixed fields plus the walk's (encoded) dimension values."""
+        return nest(list(self.fixed.items()) + [(p, decode(v, self._by_path[p])) for p, v in assignment.items()])
 
-    def _choices(self, dim: Dimension, a: dict, flat: bool) -> tuple[str, tuple | None]:
-        """Optuna parameter name and the categorical choices (None for a numeric range) of ``dim`` here."""
-        if dim.by is not None:
-            parent = self._value(dim.by, a)
-            return f"{dim.path}|{parent}", dim.values(parent)
-        if dim.choices is None:
-            return dim.path, None
-        if flat:
-            return dim.path, dim.choices
-        if dim.path == "insertion_point":
-            ok = self._points(a)
-            allowed = tuple(c for c in dim.choices if c in ok)
-            if allowed != dim.choices:
-                return f"insertion_point|{self._value('attention.type', a)}", allowed or (ok[:1])
-        if dim.path == "stage_mask":
-            n = self._stages(a)
-            allowed = tuple(c for c in dim.choices if len(str(c)) == n)
-            if allowed != dim.choices:
-                return f"stage_mask|{n}", allowed
-        return dim.path, dim.choices
+    @property
+    def plan(self) -> Plan:
+        """The space's enumeration plan, shared by equal spaces (same hash) in one process."""
+        if self._plan is None:
+            key = self.hash
+            self._plan = _PLANS.pop(key, None) or Plan(self)
+            _PLANS[key] = self._plan
+            while len(_PLANS) > 16:
+                _PLANS.pop(next(iter(_PLANS)))
+        return self._plan
 
-    def _points(self, a: dict) -> tuple:
-        bb = BACKBONES.get(self._value("backbone.type", a), "backbone.type")
-        return allowed_points(self._value("attention.type", a) or "none", tuple(bb.insertion_points))
-
-    def _stages(self, a: dict) -> int:
-        bb_type = self._value("backbone.type", a)
-        bb = BACKBONES.get(bb_type, "backbone.type")
-        params = {}
-        for k, p in BACKBONES.param_specs(bb_type).items():
-            v = self._value(f"backbone.{k}", a)
-            params[k] = p.default if v is None else v
-        return bb.stage_count(params)
-
-    def _assign(self, chooser, flat: bool = False) -> dict:
-        """Walk the dimensions in order, asking ``chooser`` for each that applies; return path -> value.
-
-        ``flat`` asks every dimension with its full choices whether or not it applies (a static space that
-        NSGA-II and QMC can treat as one vector); values that do not apply are then ignored, and an
-        insertion point or stage mask the chosen attention/backbone cannot take falls back to a legal one.
-        """
-        a: dict = {}
-        for dim in self.dimensions:
-            applies = self._applies(dim, a)
-            if flat:
-                names = [(f"{dim.path}|{p}", dim.values(p)) for p in dim.choices_by] if dim.by else \
-                    [(dim.path, dim.choices)]
-                picked = {n: chooser.pick(n, dim, v) for n, v in names}
-                if not applies:
-                    continue
-                name, _ = self._choices(dim, a, flat=True)
-                value = picked.get(name)
-                if value is None:
-                    continue
-                value = self._legalise(dim, value, a)
-            else:
-                if not applies:
-                    continue
-                name, values = self._choices(dim, a, flat=False)
-                if values is not None and not values:
-                    raise AttnasError(f"dimensions.{dim.path}: no choice applies when "
-                                      f"{dim.by or 'backbone.type'} is {self._value(dim.by or 'backbone.type', a)!r}")
-                value = chooser.pick(name, dim, values)
-            a[dim.path] = _decode(value, dim)
+    # ---- the walk -------------------------------------------------------------------------------------------
+    def _assign(self, chooser, until: str | None = None) -> dict:
+        """Walk the dimensions in order, asking ``chooser`` for each that applies, among the choices that still
+        lead to a buildable architecture; return path -> (encoded) value. ``until`` stops after that path."""
+        plan = self.plan
+        s, a, j = plan.empty, {}, None
+        for i, dim in enumerate(plan.dims):
+            if i == plan.boundary:
+                s, j = self._enter_body(s, a)
+            step = plan.step(i, s, a, j)
+            if step is None:
+                continue
+            name, values = step
+            if values is not None and not values:
+                raise AssertionError(f"walk reached {dim.path} with no open choice")
+            a[dim.path] = chooser.pick(name, dim, values)
+            if plan.structural[i]:
+                s = plan.child(s, dim.path, a[dim.path])
+            if dim.path == until:
+                return a
         return a
 
-    def _legalise(self, dim: Dimension, value, a: dict):
-        if dim.path == "insertion_point":
-            ok = self._points(a)
-            return value if value in ok else next((c for c in dim.choices if c in ok), ok[0] if ok else value)
-        if dim.path == "stage_mask":
-            n = self._stages(a)
-            if len(str(value)) != n:
-                ok = [c for c in dim.choices if len(str(c)) == n]
-                return ok[0] if ok else "1" * n
-        return value
-
-    def _config(self, a: dict) -> dict:
-        """Nest fixed fields and assigned dotted paths into an ArchConfig mapping."""
-        data: dict = {}
-
-        def put(path, value):
-            parts = path.split(".")
-            node = data
-            for p in parts[:-1]:
-                nxt = node.get(p)
-                if isinstance(nxt, str):
-                    nxt = {"type": nxt}
-                if not isinstance(nxt, dict):
-                    nxt = {}
-                node[p] = nxt
-                node = nxt
-            if isinstance(node.get(parts[-1]), dict) and isinstance(value, dict):
-                node[parts[-1]].update(value)
-            else:
-                node[parts[-1]] = value
-
-        for path, value in self.fixed.items():
-            put(path, dict(value) if isinstance(value, Mapping) else value)
-        for path, value in a.items():
-            put(path, value)
-        return data
+    def _enter_body(self, s: FrozenDict, a: dict) -> tuple[FrozenDict, int]:
+        """After the backbone's dimensions: its canonical value decides the stage count and its index."""
+        plan = self.plan
+        table = plan.table("backbone", s)
+        b = table.canonical[tuple(a[plan.dims[k].path] for k in table.dims)]
+        k, j = plan.backbone_index(s, b)
+        return plan.child(s, STAGES, k), j
 
     # ---- public sampling -------------------------------------------------------------------------------
     def suggest(self, trial, flat: bool = False) -> ArchConfig:
-        """An ArchConfig from an Optuna trial (define-by-run; see :meth:`_assign` for ``flat``)."""
-        return ArchConfig.from_dict(self._config(self._assign(_OptunaChooser(trial), flat)))
+        """An ArchConfig from an Optuna trial: define-by-run, or with ``flat`` the static vector of
+        :meth:`flat_distributions` (every parameter asked on every trial; see search_space.flat)."""
+        if flat:
+            from .flat import FlatChooser
+            return self.build(self._assign(FlatChooser.ask(self, trial)))
+        return self.build(self._assign(OptunaChooser(trial)))
 
     def sample(self, seed: int | np.random.Generator = 0) -> ArchConfig:
         """An ArchConfig drawn at random, without Optuna (same seed -> same architecture)."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        return ArchConfig.from_dict(self._config(self._assign(_RandomChooser(rng))))
+        return self.build(self._assign(RandomChooser(rng)))
+
+    def build(self, assignment: Mapping) -> ArchConfig:
+        """The ArchConfig of a walk's assignment (checked: a walk only reaches buildable points)."""
+        return ArchConfig.from_dict(self.config_of(assignment))
+
+    def flat_distributions(self) -> dict:
+        """The Optuna distributions of the flat encoding, name -> distribution, in asking order."""
+        from .flat import flat_params
+        return flat_params(self).distributions()
 
     def configs(self, limit: int = 100_000):
-        """Every raw assignment of a finite space as an ArchConfig mapping (not yet deduplicated; for
-        small spaces and tests — :meth:`size` counts without enumerating)."""
+        """Every distinct architecture (canonical, buildable) of a finite space once, as an ArchConfig."""
         if not all(d.finite for d in self.dimensions):
             raise AttnasError("space: has a continuous dimension; allowed: enumeration of finite spaces only")
-        prefix: list[int] = []
-        for _ in range(limit):
-            chooser = _ReplayChooser(prefix)
-            a = self._assign(chooser)
-            yield self._config(a)
-            sizes = chooser.sizes
-            idx = (prefix + [0] * len(sizes))[: len(sizes)]
-            while idx and idx[-1] + 1 >= sizes[len(idx) - 1]:
-                idx.pop()
-            if not idx:
-                return
-            idx[-1] += 1
-            prefix = idx
-        raise AttnasError(f"space: more than {limit} raw points; allowed: enumeration up to {limit}")
+        for n, arch in enumerate(self.plan.configs()):
+            if n >= limit:
+                raise AttnasError(f"space: more than {limit} architectures; allowed: enumeration up to {limit}")
+            yield arch
 
     def size(self) -> int | None:
-        """The number of distinct architectures (canonical configs) in the space; None if it is continuous.
-
-        Computed per branch of the structural dimensions (types, stage masks and the parents of ``when``
-        and ``by``), multiplying the option counts of the other dimensions that apply there; branches whose
-        attention folds away (``none`` or an all-false stage mask) count their backbone-only points once.
-        """
+        """The exact number of distinct buildable architectures (canonical configs); None if continuous."""
         if not all(d.finite for d in self.dimensions):
             return None
-        parents = {p for d in self.dimensions for p in list(d.when) + ([d.by] if d.by else [])}
-        structural = {d.path for d in self.dimensions
-                      if d.path.endswith(".type") or d.path == "stage_mask" or d.path in parents}
-        total, folded = 0, {}
-        prefix: list[int] = []
-        while True:
-            chooser = _BranchChooser(prefix, structural)
-            arch = ArchConfig.from_dict(self._config(self._assign(chooser)), check_build=False)
-            if arch.attention.type == "none" and not arch.extra_attention:
-                attn = ("attention", "extra_attention", "insertion_point", "stage_mask", "connection")
-                folded[arch.hash] = int(np.prod([n for p, n in chooser.leaves if not p.startswith(attn)]))
-            else:
-                total += int(np.prod([n for _, n in chooser.leaves]))
-            sizes = chooser.sizes
-            idx = (prefix + [0] * len(sizes))[: len(sizes)]
-            while idx and idx[-1] + 1 >= sizes[len(idx) - 1]:
-                idx.pop()
-            if not idx:
-                return total + sum(folded.values())
-            idx[-1] += 1
-            prefix = idx
+        return self.plan.size()
 
     # ---- validation ------------------------------------------------------------------------------------
     def _validate(self) -> None:
         paths = [d.path for d in self.dimensions]
         for d in self.dimensions:
-            for parent in list(d.when) + ([d.by] if d.by else []):
+            for parent in d.parents:
                 if parent not in paths and parent not in self.fixed and "." not in parent and parent not in TOP_FIELDS:
                     raise AttnasError(f"dimensions.{d.path}: depends on {parent!r}, which is not a field")
                 if parent in paths and paths.index(parent) > paths.index(d.path):
                     raise AttnasError(f"dimensions.{d.path}: depends on {parent!r}, which is decided later; "
                                       f"allowed: conditions on type fields or earlier dimensions")
             self._validate_values(d)
-        if "backbone.type" not in paths and self._value("backbone.type", {}) is None:
+        if "backbone.type" not in paths and self.plan.value("backbone.type", {}) is None:
             raise AttnasError(f"space.fixed.backbone.type: missing; allowed: {', '.join(BACKBONES.names())}")
-        # one draw must build: catches impossible fixed fields (e.g. an input too small) before any training
-        self.sample(0)
+        if not self.plan.viable(self.plan.root()):
+            errors = self.plan.errors
+            raise AttnasError(errors[0] if errors else "space: no architecture of this space can be built; "
+                                                       "allowed: a space with at least one buildable point")
 
     def _validate_values(self, d: Dimension) -> None:
         head, _, rest = d.path.partition(".")
@@ -524,7 +289,7 @@ class SearchSpace:
             return
         if head in COMPONENTS and rest:
             reg = COMPONENTS[head]
-            types = self._possible(f"{head}.type") if head != "attention" or "extra" not in d.path else reg.names()
+            types = self._possible(f"{head}.type") if not d.path.startswith("extra_attention.") else reg.names()
             having = [t for t in types if t in reg and rest in reg.param_specs(t)]
             if not having:
                 raise AttnasError(f"{field_name}: no {head} in this space has a parameter {rest!r}; allowed: "
@@ -533,14 +298,80 @@ class SearchSpace:
             for t, vals in per_type.items():
                 if t in having:
                     for v in vals:
-                        coerce(_decode(v, d), reg.param_specs(t)[rest].annotation, field_name)
+                        coerce(decode(v, d), reg.param_specs(t)[rest].annotation, field_name)
 
     def _possible(self, path: str) -> list:
         for d in self.dimensions:
             if d.path == path:
                 return [v for vs in (d.choices_by.values() if d.by else [d.values()]) for v in vs]
-        v = self._value(path, {})
+        v = self.plan.value(path, {})
         return [v] if v is not None else []
 
 
-_DEFAULTS = {"attention.type": "none", "connection.type": "none", "gating.type": "none"}
+def nest(pairs) -> dict:
+    """An ArchConfig mapping from (dotted path, value) pairs; a component given by name becomes
+    ``{type: name}`` so that later paths can add parameters to it."""
+    data: dict = {}
+    for path, value in pairs:
+        parts = path.split(".")
+        node = data
+        for depth, p in enumerate(parts[:-1]):
+            nxt = node.get(p)
+            if isinstance(nxt, str):
+                nxt = {"type": nxt}
+            if not isinstance(nxt, dict):
+                nxt = {}
+            node[p] = nxt
+            node = nxt
+        value = plain(value)
+        if isinstance(value, str) and _is_component(parts):
+            value = {"type": value}
+        if isinstance(node.get(parts[-1]), dict) and isinstance(value, dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    return data
+
+
+def _is_component(parts: list[str]) -> bool:
+    return (len(parts) == 1 and parts[0] in COMPONENTS) or (len(parts) == 2 and parts[0] == "extra_attention")
+
+
+def plain(value):
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+# A chooser picks a value: ``pick(name, dim, values)`` with ``values`` the open categorical choices here, or None
+# for a numeric range. Optuna's trial, a numpy RNG, or (search_space.flat) a static flat vector.
+class OptunaChooser:
+    def __init__(self, trial):
+        self.trial = trial
+
+    def pick(self, name, dim, values):
+        if values is not None:
+            return self.trial.suggest_categorical(name, list(values))
+        if dim.integer:
+            return self.trial.suggest_int(name, int(dim.low), int(dim.high), step=int(dim.step or 1), log=dim.log)
+        return self.trial.suggest_float(name, dim.low, dim.high, step=dim.step, log=dim.log)
+
+
+class RandomChooser:
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def pick(self, name, dim, values):
+        if values is None and dim.log:
+            v = float(np.exp(self.rng.uniform(np.log(dim.low), np.log(dim.high))))
+            return int(round(v)) if dim.integer else v
+        if values is None and not dim.finite:
+            return float(self.rng.uniform(dim.low, dim.high))
+        return uniform_choice(self.rng, dim.values() if values is None else values)
+
+
+def uniform_choice(rng: np.random.Generator, values):
+    """One of ``values``, uniformly (``rng.random()`` is ~10x cheaper than ``rng.integers``)."""
+    return values[min(int(rng.random() * len(values)), len(values) - 1)]

@@ -11,23 +11,26 @@ wherever the config puts it.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
-from ..layers import make_act, make_gate, reduced
+from ..constraints import Positive
+from ..layers import Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
-from .common import Act, Gate, check_positive
+from ..tally import numel
+from .base import Attention
 
 
 @ATTENTION.register("bam")
-class BottleneckAttention(nn.Module):
-    connectable = False
-    insertion_points = None
+class BottleneckAttention(Attention):
+    dims = ("channel", "spatial")
 
-    def __init__(self, channels: int, *, reduction: int = 16, dilation: int = 4, act: Act = "relu",
-                 gate: Gate = "sigmoid"):
+    def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16,
+                 dilation: Annotated[int, Positive] = 4, act: Act = "relu", gate: Gate = "sigmoid"):
         super().__init__()
-        hidden = reduced(channels, reduction)
+        hidden = reduced_width(channels, reduction)
         self.channel = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.BatchNorm2d(hidden), make_act(act),
                                      nn.Conv2d(hidden, channels, 1), nn.BatchNorm2d(channels))
         self.spatial = nn.Sequential(
@@ -37,12 +40,26 @@ class BottleneckAttention(nn.Module):
             nn.Conv2d(hidden, 1, 1), nn.BatchNorm2d(1))
         self.gate = make_gate(gate)
 
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        check_positive(params["reduction"], f"{field}.reduction")
-        check_positive(params["dilation"], f"{field}.dilation")
-        return params
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.gate(self.channel(x.mean((2, 3), keepdim=True)) + self.spatial(x))
         return x + x * m
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c, h, w = shape
+        n, d, act = numel(shape), p["dilation"], p["act"]
+        hidden = reduced_width(c, p["reduction"])
+        t.reduce(n)
+        s = t.bn(t.conv((c, 1, 1), hidden, 1))
+        t.act(hidden, act)
+        t.bn(t.conv(s, c, 1))
+        s = t.bn(t.conv(shape, hidden, 1))
+        t.act(numel(s), act)
+        for _ in range(2):
+            s = t.bn(t.conv(s, hidden, 3, padding=d, dilation=d))
+            t.act(numel(s), act)
+        t.bn(t.conv(s, 1, 1))
+        t.ew(n)                                                   # Mc + Ms
+        t.gate(n, p["gate"])
+        t.ew(n, 2)                                                # x + x * M
+        return shape

@@ -5,21 +5,24 @@
     g^h = gate(F_h(f^h)),  g^w = gate(F_w(f^w))   1x1 convs mip -> C       (Eq. 7-8)
     y = x * g^h * g^w                                                     (Eq. 9)
 
-mip = max(8, C // reduction) as in the authors' code, so a reduction larger than C is legal here (the width
-floors at 8); the default act is the paper's h-swish.
+mip = max(8, C // reduction) as in the authors' code (``reduced_width`` with min_width 8); the default act is
+the paper's h-swish.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
 import torch
 from torch import nn
 
-from ..layers import make_act, make_gate
+from ..constraints import Positive
+from ..layers import Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
-from .common import Gate, check_positive
+from ..tally import numel
+from .base import Attention
 
-MIN_HIDDEN = 8
+MIN_WIDTH = 8
+"""The floor of the encoder width in the authors' code."""
 
 
 class CoordinateEncoder(nn.Module):
@@ -40,23 +43,36 @@ class CoordinateEncoder(nn.Module):
         f_p, f_q = self.squeeze(pooled).split((p, q), dim=2)
         return self.gate_p(self.to_p(f_p)), self.gate_q(self.to_q(f_q.transpose(2, 3)))
 
+    @staticmethod
+    def cost(t, shape, hidden: int, out_channels: int, act: str, gate: str) -> None:
+        """Cost of :meth:`forward` on a (channels, P, Q) input (the two maps are not multiplied here)."""
+        c, p, q = shape
+        t.reduce(numel(shape), 2)
+        s = t.bn(t.conv((c, p + q, 1), hidden, 1))
+        t.act(numel(s), act)
+        t.conv((hidden, p, 1), out_channels, 1)
+        t.conv((hidden, q, 1), out_channels, 1)
+        t.gate(out_channels * (p + q), gate)
+
 
 @ATTENTION.register("ca")
-class CoordinateAttention(nn.Module):
-    connectable = False
-    insertion_points = None
+class CoordinateAttention(Attention):
+    dims = ("channel", "spatial")
 
-    def __init__(self, channels: int, *, reduction: int = 32,
-                 act: Literal["relu", "gelu", "celu", "elu", "leaky_relu", "silu", "hard_swish"] = "hard_swish",
+    def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 32, act: Act = "hard_swish",
                  gate: Gate = "sigmoid"):
         super().__init__()
-        self.encoder = CoordinateEncoder(channels, max(MIN_HIDDEN, channels // reduction), channels, act, gate)
-
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        check_positive(params["reduction"], f"{field}.reduction")
-        return params
+        self.encoder = CoordinateEncoder(channels, reduced_width(channels, reduction, min_width=MIN_WIDTH),
+                                         channels, act, gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a_h, a_w = self.encoder(x)
         return x * a_h * a_w
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c = shape[0]
+        hidden = reduced_width(c, p["reduction"], min_width=MIN_WIDTH)
+        CoordinateEncoder.cost(t, shape, hidden, c, p["act"], p["gate"])
+        t.ew(numel(shape), 2)                                     # x * a_h * a_w
+        return shape

@@ -12,37 +12,43 @@ DCA decomposition (dims = channel, spatial, in that order):
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
-from ..layers import make_act, make_gate, reduced
+from ..constraints import Positive
+from ..layers import SCALED_GATES, Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
-from .common import SCALED_GATES, Act, Gate, check_positive, dca_step
+from ..tally import numel
+from .base import Attention
+from .common import dca_step
+
+
+def pooled_mlp_cost(t, shape: tuple, hidden: int, act: str) -> None:
+    """Cost of the average and max pools of a (C, H, W) map and one MLP C -> hidden -> C run on both."""
+    c = shape[0]
+    t.reduce(numel(shape), 2)
+    t.conv((c, 1, 1), hidden, 1, calls=2)
+    t.act(2 * hidden, act)
+    t.conv((hidden, 1, 1), c, 1, calls=2)
 
 
 @ATTENTION.register("cbam")
-class CBAM(nn.Module):
+class CBAM(Attention):
     connectable = True
     dims = ("channel", "spatial")
-    insertion_points = None
 
-    def __init__(self, channels: int, *, reduction: int = 16, kernel_size: Literal[3, 5, 7] = 7,
+    def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, kernel_size: Literal[3, 5, 7] = 7,
                  act: Act = "relu", gate: Gate = "sigmoid"):
         super().__init__()
-        hidden = reduced(channels, reduction)
+        hidden = reduced_width(channels, reduction)
         self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), make_act(act), nn.Conv2d(hidden, channels, 1))
         self.spatial = nn.Sequential(nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False),
                                      nn.BatchNorm2d(1))
         self.channel_gate = make_gate(gate)
         self.spatial_gate = make_gate(gate)
         self.scaled = gate in SCALED_GATES
-
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        check_positive(params["reduction"], f"{field}.reduction")
-        return params
 
     def channel_transform(self, g: torch.Tensor) -> torch.Tensor:
         """(B, 2, C, 1, 1) pooled descriptors -> gate(MLP(avg) + MLP(max)), (B, C, 1, 1)."""
@@ -58,3 +64,23 @@ class CBAM(nn.Module):
         x = x * dca_step(link, "channel", g, self.channel_transform, self.scaled)
         g = torch.cat((x.mean(1, keepdim=True), x.amax(1, keepdim=True)), dim=1)
         return x * dca_step(link, "spatial", g, self.spatial_transform, self.scaled)
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c, h, w = shape
+        n, k = numel(shape), p["kernel_size"]
+        pooled_mlp_cost(t, shape, reduced_width(c, p["reduction"]), p["act"])
+        t.reduce(2 * c)                                           # MLP(avg) + MLP(max)
+        t.gate(c, p["gate"])
+        t.ew(n)
+        t.reduce(n, 2)                                            # channel-wise avg and max
+        t.bn(t.conv((2, h, w), 1, k, padding=k // 2, bias=False))
+        t.gate(h * w, p["gate"])
+        t.ew(n)
+        return shape
+
+    @classmethod
+    def dca_shapes(cls, shape, p):
+        c, h, w = shape
+        scaled = p["gate"] in SCALED_GATES
+        return {"channel": ((2, c, 1, 1), (c, 1, 1), scaled), "spatial": ((2, h, w), (1, h, w), scaled)}

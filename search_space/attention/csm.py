@@ -7,22 +7,24 @@
           E_j  = gamma * sum_i D_i M_ij + A_j
 
 What the paper leaves open, and what is chosen here (DANet's position attention module, which Fig. 3 and
-Eq. 5 follow): B and C have C / sam_reduction channels (the text says C; DANet uses C/8, our default;
-sam_reduction = 1 gives the text's width), D keeps C channels, the 1x1 convs have biases, and the weighted
+Eq. 5 follow): B and C have C / qk_reduction channels (the text says C; DANet uses C/8, our default;
+qk_reduction = 1 gives the text's width), D keeps C channels, the 1x1 convs have biases, and the weighted
 sum of D is added back to the input with a learnable scalar gamma initialised to 0, so SAM starts as the
 identity. Eq. 2 writes F_out = Ms(F1) (x) F1; Ms is an (HW x HW) matrix, so "applied" means the matrix
 product above, not an elementwise product. ``order`` picks CAM -> SAM (the paper's better one) or SAM -> CAM.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
-from ..layers import reduced
+from ..constraints import Positive
+from ..layers import reduced_width
 from ..registry import ATTENTION
-from .common import check_positive
+from ..tally import numel
+from .base import Attention
 
 
 class ChannelAttentionModule(nn.Module):
@@ -30,7 +32,7 @@ class ChannelAttentionModule(nn.Module):
 
     def __init__(self, channels: int, reduction: int):
         super().__init__()
-        hidden = reduced(channels, reduction)
+        hidden = reduced_width(channels, reduction)
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
 
@@ -43,7 +45,7 @@ class SpatialAttentionModule(nn.Module):
 
     def __init__(self, channels: int, reduction: int):
         super().__init__()
-        qk = reduced(channels, reduction, field="attention.sam_reduction")
+        qk = reduced_width(channels, reduction)
         self.b = nn.Conv2d(channels, qk, 1)
         self.c = nn.Conv2d(channels, qk, 1)
         self.d = nn.Conv2d(channels, channels, 1)
@@ -57,21 +59,34 @@ class SpatialAttentionModule(nn.Module):
 
 
 @ATTENTION.register("csm")
-class ChannelSpatialModule(nn.Module):
-    connectable = False
-    insertion_points = None
+class ChannelSpatialModule(Attention):
+    dims = ("channel", "spatial")
 
-    def __init__(self, channels: int, *, order: Literal["cam_sam", "sam_cam"] = "cam_sam", reduction: int = 16,
-                 sam_reduction: int = 8):
+    def __init__(self, channels: int, *, order: Literal["cam_sam", "sam_cam"] = "cam_sam",
+                 reduction: Annotated[int, Positive] = 16, qk_reduction: Annotated[int, Positive] = 8):
         super().__init__()
-        cam, sam = ChannelAttentionModule(channels, reduction), SpatialAttentionModule(channels, sam_reduction)
+        cam, sam = ChannelAttentionModule(channels, reduction), SpatialAttentionModule(channels, qk_reduction)
         self.body = nn.Sequential(cam, sam) if order == "cam_sam" else nn.Sequential(sam, cam)
-
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        check_positive(params["reduction"], f"{field}.reduction")
-        check_positive(params["sam_reduction"], f"{field}.sam_reduction")
-        return params
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c, h, w = shape
+        n, hw = numel(shape), h * w
+        hidden, qk = reduced_width(c, p["reduction"]), reduced_width(c, p["qk_reduction"])
+        t.reduce(n)                                               # CAM
+        t.conv((c, 1, 1), hidden, 1)
+        t.ew(hidden)
+        t.conv((hidden, 1, 1), c, 1)
+        t.ew(c)
+        t.ew(n)
+        t.conv(shape, qk, 1)                                      # SAM
+        t.conv(shape, qk, 1)
+        t.conv(shape, c, 1)
+        t.params += 1                                             # gamma
+        t.macs += hw * qk * hw + c * hw * hw                      # the two bmm
+        t.softmax(hw * hw)
+        t.ew(n, 2)                                                # gamma * ... + a
+        return shape

@@ -9,15 +9,16 @@ authors' code). The convolution has no bias and no channel reduction.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 from torch import nn
 
-from ..errors import AttnasError
-from ..layers import make_gate
+from ..constraints import OddKernel
+from ..layers import Gate, make_gate
 from ..registry import ATTENTION
-from .common import Gate
+from ..tally import numel
+from .base import Attention
 
 GAMMA, B = 2, 1
 
@@ -29,26 +30,28 @@ def adaptive_kernel(channels: int, gamma: int = GAMMA, b: int = B) -> int:
 
 
 @ATTENTION.register("eca")
-class EfficientChannelAttention(nn.Module):
-    connectable = False
-    insertion_points = None
+class EfficientChannelAttention(Attention):
+    dims = ("channel",)
 
-    def __init__(self, channels: int, *, kernel_size: Optional[int] = None, gate: Gate = "sigmoid"):
+    def __init__(self, channels: int, *, kernel_size: Optional[Annotated[int, OddKernel]] = None,
+                 gate: Gate = "sigmoid"):
         super().__init__()
         k = adaptive_kernel(channels) if kernel_size is None else kernel_size
         self.kernel_size = k
         self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False)
         self.gate = make_gate(gate)
 
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        k = params["kernel_size"]
-        if k is not None and (k < 1 or k % 2 == 0):
-            raise AttnasError(f"{field}.kernel_size: {k} is not allowed; allowed: null (adaptive) or an odd "
-                              f"integer >= 1")
-        return params
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c = x.shape[:2]
         y = self.conv(x.mean((2, 3)).view(b, 1, c))
         return x * self.gate(y.view(b, c, 1, 1))
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c = shape[0]
+        k = adaptive_kernel(c) if p["kernel_size"] is None else p["kernel_size"]
+        t.reduce(numel(shape))
+        t.conv1d(c, 1, 1, k, padding=k // 2, bias=False)
+        t.gate(c, p["gate"])
+        t.ew(numel(shape))
+        return shape

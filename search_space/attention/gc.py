@@ -9,31 +9,30 @@ DCA decomposition (DCA paper Figure 3, bottom left): g = context, (B, C, 1, 1); 
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
-from ..layers import make_act, reduced
+from ..constraints import Positive
+from ..layers import Act, make_act, reduced_width
 from ..registry import ATTENTION
-from .common import Act, check_positive, dca_step
+from ..tally import numel
+from .base import Attention
+from .common import dca_step
 
 
 @ATTENTION.register("gc")
-class GlobalContext(nn.Module):
+class GlobalContext(Attention):
     connectable = True
     dims = ("channel",)
-    insertion_points = None
 
-    def __init__(self, channels: int, *, reduction: int = 16, act: Act = "relu"):
+    def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, act: Act = "relu"):
         super().__init__()
-        hidden = reduced(channels, reduction)
+        hidden = reduced_width(channels, reduction)
         self.key = nn.Conv2d(channels, 1, 1)
         self.transform = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.LayerNorm([hidden, 1, 1]), make_act(act),
                                        nn.Conv2d(hidden, channels, 1))
-
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        check_positive(params["reduction"], f"{field}.reduction")
-        return params
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:
         b, c = x.shape[:2]
@@ -42,3 +41,21 @@ class GlobalContext(nn.Module):
 
     def forward(self, x: torch.Tensor, link=None) -> torch.Tensor:
         return x + dca_step(link, "channel", self.extract(x), self.transform, False)
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c, h, w = shape
+        hidden = reduced_width(c, p["reduction"])
+        t.conv(shape, 1, 1)                                       # W_k
+        t.softmax(h * w)
+        t.macs += c * h * w                                       # the attention-pooling bmm
+        t.conv((c, 1, 1), hidden, 1)
+        t.layer_norm(hidden, hidden)
+        t.act(hidden, p["act"])
+        t.conv((hidden, 1, 1), c, 1)
+        t.ew(numel(shape))                                        # x + t
+        return shape
+
+    @classmethod
+    def dca_shapes(cls, shape, p):
+        return {"channel": ((shape[0], 1, 1), (shape[0], 1, 1), False)}

@@ -21,18 +21,22 @@ the paper's order (interpolate, then gate).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import AttnasError
-from ..layers import make_act, make_gate, reduced
+from ..constraints import Positive, Where
+from ..layers import SCALED_GATES, Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
-from .common import SCALED_GATES, Act, Gate, dca_step
+from ..tally import conv_out, numel
+from .base import Attention
+from .common import dca_step
 
 GLOBAL_GRID = 7
+
+Extent = Annotated[int, Where(lambda e: e == 0 or (e >= 2 and e & (e - 1) == 0), "0 (global) or a power of two >= 2")]
 
 
 def depthwise_gather(channels: int, extent: int, act: str) -> nn.Sequential:
@@ -47,13 +51,13 @@ def depthwise_gather(channels: int, extent: int, act: str) -> nn.Sequential:
 
 
 @ATTENTION.register("ge")
-class GatherExcite(nn.Module):
+class GatherExcite(Attention):
     connectable = True
     dims = ("channel",)
-    insertion_points = None
 
     def __init__(self, channels: int, *, variant: Literal["theta_minus", "theta", "theta_plus"] = "theta_plus",
-                 extent: int = 0, reduction: int = 16, act: Act = "relu", gate: Gate = "sigmoid"):
+                 extent: Extent = 0, reduction: Annotated[int, Positive] = 16, act: Act = "relu",
+                 gate: Gate = "sigmoid"):
         super().__init__()
         self.extent = extent
         self.parametric = variant != "theta_minus"
@@ -66,7 +70,7 @@ class GatherExcite(nn.Module):
         else:
             self.gather = depthwise_gather(channels, extent, act)
         if variant == "theta_plus":
-            hidden = reduced(channels, reduction)
+            hidden = reduced_width(channels, reduction)
             self.excite = nn.Sequential(nn.Conv2d(channels, hidden, 1), make_act(act), nn.Conv2d(hidden, channels, 1))
         else:
             self.excite = nn.Identity()
@@ -75,11 +79,8 @@ class GatherExcite(nn.Module):
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
+        """Fold the parameters a variant does not use to their defaults."""
         e = params["extent"]
-        if e < 0 or (e and e & (e - 1)) or e == 1:
-            raise AttnasError(f"{field}.extent: {e} is not allowed; allowed: 0 (global) or a power of two >= 2")
-        if params["reduction"] < 1:
-            raise AttnasError(f"{field}.reduction: {params['reduction']} is not allowed; allowed: an integer >= 1")
         out = dict(params)
         if params["variant"] != "theta_plus":  # reduction is unused: fold to its default
             out["reduction"] = 16
@@ -103,3 +104,47 @@ class GatherExcite(nn.Module):
         if t.shape[2:] != x.shape[2:] and t.shape[2:] != (1, 1):
             t = F.interpolate(t, size=x.shape[2:], mode="nearest")
         return x * t
+
+    @classmethod
+    def gathered_shape(cls, shape, p) -> tuple:
+        """The shape of g (the gathered map) for an input of ``shape``."""
+        c, h, w = shape
+        e = p["extent"]
+        if e == 0:
+            return c, 1, 1
+        if p["variant"] == "theta_minus":
+            return c, -(-h // e), -(-w // e)
+        for _ in range(int(math.log2(e))):
+            h, w = conv_out(h, 3, 2, 1), conv_out(w, 3, 2, 1)
+        return c, h, w
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c = shape[0]
+        n, e = numel(shape), p["extent"]
+        g = cls.gathered_shape(shape, p)
+        if p["variant"] == "theta_minus":
+            t.reduce(n)                                           # mean, or adaptive average pooling
+        elif e == 0:
+            s = t.adaptive_avg_pool(shape, GLOBAL_GRID)
+            t.bn(t.conv(s, c, GLOBAL_GRID, groups=c, bias=False))
+        else:
+            s, steps = shape, int(math.log2(e))
+            for i in range(steps):
+                s = t.bn(t.conv(s, c, 3, 2, 1, groups=c, bias=False))
+                if i < steps - 1:
+                    t.act(numel(s), p["act"])
+        if p["variant"] == "theta_plus":
+            s = t.conv(g, reduced_width(c, p["reduction"]), 1)
+            t.act(numel(s), p["act"])
+            t.conv(s, c, 1)
+        t.gate(numel(g), p["gate"])
+        if g[1:] != shape[1:] and g[1:] != (1, 1):
+            t.ew(n)                                               # nearest interpolation back to H x W
+        t.ew(n)                                                   # x * t
+        return shape
+
+    @classmethod
+    def dca_shapes(cls, shape, p):
+        g = cls.gathered_shape(shape, p)
+        return {"channel": (g, g, p["gate"] in SCALED_GATES)}

@@ -10,7 +10,7 @@ Variants (report 003, "VAN" improvements 1, 5, 6):
 - ``van``: 5x5 local + 7x7 dilation 3 (the paper's ~21x21; the stacked field is 4 + 18 + 1 = 23 pixels wide).
 - ``lk``: 7x7 local + 11x11 dilation 3; the dilated conv alone spans (11-1)*3+1 = 31 pixels (the report's
   "31x31", following RepLKNet), stacked with the 7x7 the field is 37 pixels wide.
-- ``custom``: ``local_kernel``, ``dilated_kernel`` and ``dilation`` as given.
+- ``custom``: ``local_kernel_size``, ``dilated_kernel_size`` and ``dilation`` as given.
 - ``bn``: a BatchNorm after each of the three convs (VAN-BN, "在三次卷积之后分别增加了批归一化").
 - ``act``: an activation after each of the first two convs (after their BN when ``bn``; VAN-Act, Table 6).
 
@@ -18,30 +18,19 @@ The convs keep their biases, as in VAN's code; the report's VAN-BN count (+6 C p
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
-from ..errors import AttnasError
-from ..layers import make_act
+from ..constraints import OddKernel, Positive
+from ..layers import Act, make_act
 from ..registry import ATTENTION
+from ..tally import numel
+from .base import Attention
 
 LKA_VARIANTS = {"van": (5, 7, 3), "lk": (7, 11, 3)}
-"""variant -> (local_kernel, dilated_kernel, dilation)."""
-
-LkaAct = Literal["none", "relu", "gelu", "celu", "elu", "leaky_relu", "silu"]
-
-
-def check_odd(value: int, field: str) -> None:
-    """A 'same'-padded kernel must be a positive odd integer."""
-    if value < 1 or value % 2 == 0:
-        raise AttnasError(f"{field}: {value} is not allowed; allowed: an odd integer >= 1 (1, 3, 5, 7, ...)")
-
-
-def check_at_least(value: int, minimum: int, field: str) -> None:
-    if value < minimum:
-        raise AttnasError(f"{field}: {value} is not allowed; allowed: an integer >= {minimum}")
+"""variant -> (local_kernel_size, dilated_kernel_size, dilation)."""
 
 
 def depthwise(channels: int, kernel: int, dilation: int = 1, bias: bool = True) -> nn.Conv2d:
@@ -50,18 +39,27 @@ def depthwise(channels: int, kernel: int, dilation: int = 1, bias: bool = True) 
                      groups=channels, bias=bias)
 
 
-def optional_act(name: str) -> nn.Module:
-    return nn.Identity() if name == "none" else make_act(name, "attention.act")
-
-
 def lka_map(channels: int, local_kernel: int, dilated_kernel: int, dilation: int, bn: bool = False,
-            act: str = "none") -> nn.Sequential:
+            act: str = "identity") -> nn.Sequential:
     """The attention-map branch: dw(local) [-> BN] [-> act] -> dw(dilated) [-> BN] [-> act] -> 1x1 [-> BN]."""
     norm = (lambda: nn.BatchNorm2d(channels)) if bn else nn.Identity
     return nn.Sequential(
-        depthwise(channels, local_kernel), norm(), optional_act(act),
-        depthwise(channels, dilated_kernel, dilation), norm(), optional_act(act),
+        depthwise(channels, local_kernel), norm(), make_act(act, "attention.act"),
+        depthwise(channels, dilated_kernel, dilation), norm(), make_act(act, "attention.act"),
         nn.Conv2d(channels, channels, 1), norm())
+
+
+def lka_map_cost(t, shape: tuple, local_kernel: int, dilated_kernel: int, dilation: int, bn: bool = False,
+                 act: str = "identity") -> None:
+    c, n = shape[0], numel(shape)
+    for k, d in ((local_kernel, 1), (dilated_kernel, dilation)):
+        t.conv(shape, c, k, padding=d * (k - 1) // 2, dilation=d, groups=c)
+        if bn:
+            t.bn(shape)
+        t.act(n, act)
+    t.conv(shape, c, 1)
+    if bn:
+        t.bn(shape)
 
 
 def lka_field(local_kernel: int, dilated_kernel: int, dilation: int) -> int:
@@ -70,28 +68,29 @@ def lka_field(local_kernel: int, dilated_kernel: int, dilation: int) -> int:
 
 
 @ATTENTION.register("lka")
-class LargeKernelAttention(nn.Module):
-    connectable = False
+class LargeKernelAttention(Attention):
     dims = ("spatial", "channel")
 
-    def __init__(self, channels: int, *, variant: Literal["van", "lk", "custom"] = "van", local_kernel: int = 5,
-                 dilated_kernel: int = 7, dilation: int = 3, bn: bool = False, act: LkaAct = "none"):
+    def __init__(self, channels: int, *, variant: Literal["van", "lk", "custom"] = "van",
+                 local_kernel_size: Annotated[int, OddKernel] = 5, dilated_kernel_size: Annotated[int, OddKernel] = 7,
+                 dilation: Annotated[int, Positive] = 3, bn: bool = False, act: Act = "identity"):
         super().__init__()
-        if variant != "custom":
-            local_kernel, dilated_kernel, dilation = LKA_VARIANTS[variant]
-        self.kernels = (local_kernel, dilated_kernel, dilation)
-        self.attn = lka_map(channels, local_kernel, dilated_kernel, dilation, bn, act)
+        self.kernels = self.kernel_triple({"variant": variant, "local_kernel_size": local_kernel_size,
+                                           "dilated_kernel_size": dilated_kernel_size, "dilation": dilation})
+        self.attn = lka_map(channels, *self.kernels, bn, act)
+
+    @staticmethod
+    def kernel_triple(p) -> tuple:
+        """(local_kernel_size, dilated_kernel_size, dilation): the variant's, or the given ones for custom."""
+        if p["variant"] != "custom":
+            return LKA_VARIANTS[p["variant"]]
+        return p["local_kernel_size"], p["dilated_kernel_size"], p["dilation"]
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
         """Named variants carry their kernels; a custom triple equal to a named one takes its name."""
         out = dict(params)
-        if out["variant"] != "custom":
-            out["local_kernel"], out["dilated_kernel"], out["dilation"] = LKA_VARIANTS[out["variant"]]
-        check_odd(out["local_kernel"], f"{field}.local_kernel")
-        check_odd(out["dilated_kernel"], f"{field}.dilated_kernel")
-        check_at_least(out["dilation"], 1, f"{field}.dilation")
-        triple = (out["local_kernel"], out["dilated_kernel"], out["dilation"])
+        out["local_kernel_size"], out["dilated_kernel_size"], out["dilation"] = triple = cls.kernel_triple(out)
         for name, kernels in LKA_VARIANTS.items():
             if triple == kernels:
                 out["variant"] = name
@@ -103,3 +102,9 @@ class LargeKernelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.attn(x)
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        lka_map_cost(t, shape, *cls.kernel_triple(p), p["bn"], p["act"])
+        t.ew(numel(shape))
+        return shape

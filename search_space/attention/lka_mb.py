@@ -10,41 +10,47 @@ then exactly the report's.
 Which kernel the report's ``LKA(dim, kernel_size=k)`` varies: its text says the local 5x5, but Table 5 lists
 the baseline VAN-B0 as kernel 7 and the counts settle it: params and MACs of all three rows of Table 5
 (kernels 3/5/7, 5/7/9, 7/9/11) match branches of 5x5 local + k x k dilation-3 conv + 1x1, and not branches
-of k x k local + 7x7 dilated. So ``dilated_kernels`` are the searched triple, ``local_kernel`` stays 5.
+of k x k local + 7x7 dilated. So ``dilated_kernel_sizes`` are the searched triple, ``local_kernel_size`` stays 5.
 """
 from __future__ import annotations
+
+from typing import Annotated
 
 import torch
 from torch import nn
 
-from ..errors import AttnasError
+from ..constraints import NonEmpty, OddKernel, Positive
 from ..registry import ATTENTION
-from .lka import check_at_least, check_odd, lka_map
+from ..tally import numel
+from .base import Attention
+from .lka import lka_map, lka_map_cost
 
 
 @ATTENTION.register("lka_mb")
-class MultiBranchLKA(nn.Module):
-    connectable = False
+class MultiBranchLKA(Attention):
     dims = ("spatial", "channel")
     output_projection = True
 
-    def __init__(self, channels: int, *, dilated_kernels: tuple[int, ...] = (5, 7, 9), local_kernel: int = 5,
-                 dilation: int = 3):
+    def __init__(self, channels: int, *,
+                 dilated_kernel_sizes: Annotated[tuple[Annotated[int, OddKernel], ...], NonEmpty] = (5, 7, 9),
+                 local_kernel_size: Annotated[int, OddKernel] = 5, dilation: Annotated[int, Positive] = 3):
         super().__init__()
-        self.branches = nn.ModuleList(lka_map(channels, local_kernel, k, dilation) for k in dilated_kernels)
-        self.fuse = nn.Conv2d(channels * len(dilated_kernels), channels, 1)
+        self.branches = nn.ModuleList(lka_map(channels, local_kernel_size, k, dilation) for k in dilated_kernel_sizes)
+        self.fuse = nn.Conv2d(channels * len(dilated_kernel_sizes), channels, 1)
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        kernels = params["dilated_kernels"]
-        if not kernels:
-            raise AttnasError(f"{field}.dilated_kernels: [] is not allowed; allowed: one or more odd kernels, "
-                              f"e.g. [5, 7, 9]")
-        for i, k in enumerate(kernels):
-            check_odd(k, f"{field}.dilated_kernels[{i}]")
-        check_odd(params["local_kernel"], f"{field}.local_kernel")
-        check_at_least(params["dilation"], 1, f"{field}.dilation")
-        return {**params, "dilated_kernels": tuple(sorted(kernels))}  # branch order is a channel permutation
+        """The branches are a set: their order only permutes the concatenated channels."""
+        return {**params, "dilated_kernel_sizes": tuple(sorted(params["dilated_kernel_sizes"]))}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fuse(torch.cat([x * branch(x) for branch in self.branches], dim=1))
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        kernels = p["dilated_kernel_sizes"]
+        for k in kernels:
+            lka_map_cost(t, shape, p["local_kernel_size"], k, p["dilation"])
+            t.ew(numel(shape))
+        c, h, w = shape
+        return t.conv((c * len(kernels), h, w), c, 1)

@@ -15,24 +15,26 @@ The residual add is what separates RAM from CBAM: with both maps at zero the mod
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
-from ..layers import reduced
+from ..constraints import Positive
+from ..layers import reduced_width
 from ..registry import ATTENTION
+from ..tally import numel
+from .base import Attention
+from .cbam import pooled_mlp_cost
 
 
 @ATTENTION.register("ram")
-class ResidualAttention(nn.Module):
-    connectable = False
+class ResidualAttention(Attention):
     dims = ("channel", "spatial")
-    insertion_points = None
 
-    def __init__(self, channels: int, *, reduction: int = 16, kernel_size: Literal[3, 5, 7] = 7):
+    def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, kernel_size: Literal[3, 5, 7] = 7):
         super().__init__()
-        hidden = reduced(channels, reduction)
+        hidden = reduced_width(channels, reduction)
         self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
                                  nn.Conv2d(hidden, channels, 1))
         self.spatial = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
@@ -48,3 +50,16 @@ class ResidualAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f1 = self.channel_map(x) * x              # Eq. 1
         return self.spatial_map(f1) * f1 + x      # Eq. 2
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c, h, w = shape
+        n, k = numel(shape), p["kernel_size"]
+        pooled_mlp_cost(t, shape, reduced_width(c, p["reduction"]), "relu")
+        t.ew(c, 2)                                                # add, sigmoid
+        t.ew(n)                                                   # F' = CA * F
+        t.reduce(n, 2)
+        t.conv((2, h, w), 1, k, padding=k // 2, bias=False)
+        t.ew(h * w)                                               # sigmoid
+        t.ew(n, 2)                                                # SA * F' + F
+        return shape

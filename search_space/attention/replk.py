@@ -4,8 +4,8 @@ Report 003, VAN improvement 4 ("VAN 和 RepLKNet 结合"): VAN's spatial gating 
 
     y = x + pw2(act(LK(pw1(BN(x)))))        pw1 = 1x1 conv-BN-act, pw2 = 1x1 conv-BN
 
-where ``LK`` is a depthwise ``kernel`` x ``kernel`` conv-BN plus, during training, a parallel depthwise
-``small_kernel`` x ``small_kernel`` conv-BN (the re-parameterisation branch; ``small_kernel: 0`` omits it).
+where ``LK`` is a depthwise ``kernel_size`` x ``kernel_size`` conv-BN plus, during training, a parallel depthwise
+``small_kernel_size`` squared conv-BN (the re-parameterisation branch; ``small_kernel_size: 0`` omits it).
 :meth:`RepLKAttention.reparameterize` folds both BNs and the small kernel (zero-padded to the large size) into
 one biased large conv, which computes the same function in eval mode.
 
@@ -16,13 +16,21 @@ for the block, so in VAN and in ResNets alike it is a same-shape, residual large
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
+from ..constraints import OddKernel, Where
 from ..errors import AttnasError
-from ..layers import make_act
+from ..layers import Act, make_act
 from ..registry import ATTENTION
-from .lka import LkaAct, check_odd, depthwise
+from ..tally import numel
+from .base import Attention
+from .lka import depthwise
+
+SmallKernel = Annotated[int, Where(lambda k: k == 0 or (k >= 1 and k % 2 == 1),
+                                   "0 (no re-parameterisation branch) or an odd integer below kernel_size")]
 
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,26 +77,26 @@ class ReparamLargeKernelConv(nn.Module):
 
 
 @ATTENTION.register("replk")
-class RepLKAttention(nn.Module):
-    connectable = False
+class RepLKAttention(Attention):
     dims = ("spatial", "channel")
 
-    def __init__(self, channels: int, *, kernel: int = 31, small_kernel: int = 5, act: LkaAct = "relu"):
+    def __init__(self, channels: int, *, kernel_size: Annotated[int, OddKernel] = 31,
+                 small_kernel_size: SmallKernel = 5, act: Act = "relu"):
         super().__init__()
         self.pre_bn = nn.BatchNorm2d(channels)
         self.pw1 = nn.Sequential(nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
-                                 make_act(act, "attention.act") if act != "none" else nn.Identity())
-        self.large_kernel = ReparamLargeKernelConv(channels, kernel, small_kernel)
-        self.lk_act = make_act(act, "attention.act") if act != "none" else nn.Identity()
+                                 make_act(act, "attention.act"))
+        self.large_kernel = ReparamLargeKernelConv(channels, kernel_size, small_kernel_size)
+        self.lk_act = make_act(act, "attention.act")
         self.pw2 = nn.Sequential(nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        kernel, small = params["kernel"], params["small_kernel"]
-        check_odd(kernel, f"{field}.kernel")
-        if small and (small % 2 == 0 or small >= kernel or small < 1):
-            raise AttnasError(f"{field}.small_kernel: {small} is not allowed; allowed: 0 (no re-parameterisation "
-                              f"branch) or an odd integer below kernel ({kernel})")
+        """The small kernel must be below the large one (it is zero-padded into it when merged)."""
+        kernel, small = params["kernel_size"], params["small_kernel_size"]
+        if small >= kernel:
+            raise AttnasError(f"{field}.small_kernel_size: {small} is not allowed; allowed: 0 (no "
+                              f"re-parameterisation branch) or an odd integer below kernel_size ({kernel})")
         return params
 
     def reparameterize(self) -> "RepLKAttention":
@@ -98,3 +106,19 @@ class RepLKAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.pw2(self.lk_act(self.large_kernel(self.pw1(self.pre_bn(x)))))
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c, n = shape[0], numel(shape)
+        k, small = p["kernel_size"], p["small_kernel_size"]
+        t.bn(shape)
+        t.bn(t.conv(shape, c, 1, bias=False))
+        t.act(n, p["act"])
+        t.bn(t.conv(shape, c, k, padding=(k - 1) // 2, groups=c, bias=False))
+        if small:
+            t.bn(t.conv(shape, c, small, padding=(small - 1) // 2, groups=c, bias=False))
+            t.ew(n)
+        t.act(n, p["act"])
+        t.bn(t.conv(shape, c, 1, bias=False))
+        t.ew(n)
+        return shape

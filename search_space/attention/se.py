@@ -2,37 +2,38 @@
 
 Decomposed as the DCA paper does (Figure 3, top right): extraction g = GAP(x), shape (B, C, 1, 1);
 transformation t = gate(W2 act(W1 g)), shape (B, C, 1, 1), scaled when the gate is sigmoid-like;
-fusion x * t. W1, W2 are 1x1 convolutions with bias (the fully connected layers of the paper).
+fusion x * t. W1, W2 are 1x1 convolutions with bias (the fully connected layers of the paper); the hidden
+width is ``reduced_width(C, reduction)`` = C // r (at least 1).
 """
 from __future__ import annotations
+
+from typing import Annotated
 
 import torch
 from torch import nn
 
-from ..layers import make_act, make_gate, reduced
+from ..constraints import Positive
+from ..layers import SCALED_GATES, Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
-from .common import SCALED_GATES, Act, Gate, check_positive, dca_step
+from ..tally import numel
+from .base import Attention
+from .common import dca_step
 
 
 @ATTENTION.register("se")
-class SqueezeExcite(nn.Module):
+class SqueezeExcite(Attention):
     connectable = True
     dims = ("channel",)
-    insertion_points = None
 
-    def __init__(self, channels: int, *, reduction: int = 16, act: Act = "relu", gate: Gate = "sigmoid"):
+    def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, act: Act = "relu",
+                 gate: Gate = "sigmoid"):
         super().__init__()
-        hidden = reduced(channels, reduction)
+        hidden = reduced_width(channels, reduction)
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.act = make_act(act)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
         self.gate = make_gate(gate)
         self.scaled = gate in SCALED_GATES
-
-    @classmethod
-    def canonical_params(cls, params: dict, field: str) -> dict:
-        check_positive(params["reduction"], f"{field}.reduction")
-        return params
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean((2, 3), keepdim=True)
@@ -43,3 +44,19 @@ class SqueezeExcite(nn.Module):
     def forward(self, x: torch.Tensor, link=None) -> torch.Tensor:
         t = dca_step(link, "channel", self.extract(x), self.transform, self.scaled)
         return x * t
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        c = shape[0]
+        hidden = reduced_width(c, p["reduction"])
+        t.reduce(numel(shape))                                    # GAP
+        t.conv((c, 1, 1), hidden, 1)
+        t.act(hidden, p["act"])
+        t.conv((hidden, 1, 1), c, 1)
+        t.gate(c, p["gate"])
+        t.ew(numel(shape))                                        # x * t
+        return shape
+
+    @classmethod
+    def dca_shapes(cls, shape, p):
+        return {"channel": ((shape[0], 1, 1), (shape[0], 1, 1), p["gate"] in SCALED_GATES)}

@@ -3,7 +3,7 @@
 Three branches see the input rotated so that a different dimension is collapsed: C (plane H x W), H
 (plane C x W) and W (plane H x C). Each branch computes a 2-D map of its plane,
 
-    map = gate(conv_act(BN(conv_kxk(ZPool(x_rot)))))              (paper Sec. 3.2, Eq. 1-2)
+    map = gate(act(BN(conv_kxk(ZPool(x_rot)))))                  (paper Sec. 3.2, Eq. 1-2)
     y   = (x * map_hw + rot^-1(x_cw * map_cw) + rot^-1(x_hc * map_hc)) / 3
 
 ZPool concatenates statistics of the collapsed dimension; the paper's ZPool is [max; mean] (report: {avg, max}).
@@ -11,27 +11,30 @@ ZPool concatenates statistics of the collapsed dimension; the paper's ZPool is [
   max = amax; avg = mean; median = torch.median (the lower of the two middle values for an even count);
   l1 = mean of |x| (a mean rather than a sum, so its scale does not grow with the collapsed size);
   l2 = sqrt(mean(x^2)), the RMS (same reason); std = population standard deviation (divide by N).
-The paper has no activation between BN and the gate (``conv_act: identity``); the report swaps one in
+The paper has no activation between BN and the gate (``act: identity``); the report swaps one in
 (relu, gelu, celu, elu, leaky_relu, silu, sigmoid) and swaps the gate (tanh, softmax).
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Annotated, Callable, Literal
 
 import torch
 from torch import nn
 
+from ..constraints import NonEmpty, OddKernel
 from ..errors import AttnasError
-from ..layers import make_act, make_gate
+from ..layers import Act, Gate, make_act, make_gate
 from ..registry import ATTENTION
-from .common import Gate, check_odd_kernel
+from ..tally import numel
+from .base import Attention
 
 ZPOOL_STATS = ("max", "avg", "median", "l1", "l2", "std")
 """Every z-pool statistic, in the fixed order in which the pooled maps are concatenated."""
 
-EPS = 1e-12
+ZPoolStats = Annotated[tuple[Literal[ZPOOL_STATS], ...], NonEmpty]
+"""The annotation of ``zpool_stats``: a non-empty subset of ZPOOL_STATS (put in that order by canonical_zpool)."""
 
-ConvAct = Literal["identity", "relu", "gelu", "celu", "elu", "leaky_relu", "silu", "sigmoid"]
+EPS = 1e-12
 
 _STAT_FNS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
     "max": lambda x, d: x.amax(d, keepdim=True),
@@ -50,16 +53,40 @@ def zpool(x: torch.Tensor, stats: tuple[str, ...], dim: int = 1) -> torch.Tensor
 
 
 def canonical_zpool(stats, field: str) -> tuple[str, ...]:
-    """Reject an empty, unknown or repeated statistic; return the set in ZPOOL_STATS order."""
-    allowed = ", ".join(ZPOOL_STATS)
-    if not stats:
-        raise AttnasError(f"{field}: {list(stats)!r} is empty; allowed: a non-empty subset of {allowed}")
-    for s in stats:
-        if s not in ZPOOL_STATS:
-            raise AttnasError(f"{field}: {s!r} is not a z-pool statistic; allowed: a non-empty subset of {allowed}")
+    """Reject a repeated statistic; return the set in ZPOOL_STATS order (the concatenation order)."""
     if len(set(stats)) != len(stats):
-        raise AttnasError(f"{field}: {list(stats)!r} repeats a statistic; allowed: each of {allowed} at most once")
+        raise AttnasError(f"{field}: {list(stats)!r} repeats a statistic; allowed: each of "
+                          f"{', '.join(ZPOOL_STATS)} at most once")
     return tuple(s for s in ZPOOL_STATS if s in stats)
+
+
+def zpool_cost(t, rotated: tuple, stats: tuple[str, ...]) -> tuple:
+    """Cost of :func:`zpool` over dim 1 of a (Z, P, Q) tensor; returns the pooled shape (S, P, Q)."""
+    z, p, q = rotated
+    n, plane = z * p * q, p * q
+    for s in stats:
+        t.reduce(n)                                               # the statistic's reduction
+        if s in ("l1", "l2"):
+            t.ew(n)                                               # abs / pow before the mean
+        if s in ("l2", "std"):
+            t.ew(plane, 2)                                        # clamp_min, sqrt
+    return len(stats), p, q
+
+
+def rotated_shapes(shape: tuple) -> tuple:
+    """The (Z, P, Q) shape each branch sees, in ROTATIONS order: H collapsed, W collapsed, C collapsed."""
+    c, h, w = shape
+    return (h, c, w), (w, h, c), (c, h, w)
+
+
+def frame_cost(t, shape: tuple, branch_cost: Callable) -> tuple:
+    """Cost of :class:`TripletFrame`: ``branch_cost(t, rotated_shape)`` per branch, the products with the
+    input, the sum and the average."""
+    for rotated in rotated_shapes(shape):
+        branch_cost(t, rotated)
+        t.ew(numel(rotated))                                      # x_rot * map
+    t.ew(numel(shape), 4)                                         # 0 + y1 + y2 + y3, / 3
+    return shape
 
 
 ROTATIONS = ((0, 2, 1, 3), (0, 3, 2, 1), None)
@@ -67,9 +94,9 @@ ROTATIONS = ((0, 2, 1, 3), (0, 3, 2, 1), None)
 inverse."""
 
 
-class TripletFrame(nn.Module):
+class TripletFrame(Attention):
     """The three rotated branches and their average; ``branches[i]`` maps (B, Z, P, Q) to a (B, 1, P, Q)
-    attention map (or anything that broadcasts to it)."""
+    attention map (or anything that broadcasts to it). The base of the triplet family."""
 
     def __init__(self, branches: list[nn.Module]):
         super().__init__()
@@ -85,14 +112,14 @@ class TripletFrame(nn.Module):
 
 
 class ZPoolGate(nn.Module):
-    """One branch of the paper (its 'AttentionGate'): ZPool -> conv kxk (no bias) -> BN -> conv_act -> gate."""
+    """One branch of the paper (its 'AttentionGate'): ZPool -> conv kxk (no bias) -> BN -> act -> gate."""
 
-    def __init__(self, stats: tuple[str, ...], kernel_size: int, conv_act: str, gate: str):
+    def __init__(self, stats: tuple[str, ...], kernel_size: int, act: str, gate: str):
         super().__init__()
         self.stats = stats
         self.conv = nn.Conv2d(len(stats), 1, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(1)
-        self.act = make_act(conv_act, "attention.conv_act")
+        self.act = make_act(act, "attention.act")
         self.gate = make_gate(gate)
 
     def forward(self, xr: torch.Tensor) -> torch.Tensor:
@@ -101,14 +128,23 @@ class ZPoolGate(nn.Module):
 
 @ATTENTION.register("triplet")
 class TripletAttention(TripletFrame):
-    connectable = False
-    insertion_points = None
+    dims = ("channel", "spatial")
 
-    def __init__(self, channels: int, *, zpool_stats: tuple[str, ...] = ("max", "avg"), kernel_size: int = 7,
-                 conv_act: ConvAct = "identity", gate: Gate = "sigmoid"):
-        super().__init__([ZPoolGate(zpool_stats, kernel_size, conv_act, gate) for _ in ROTATIONS])
+    def __init__(self, channels: int, *, zpool_stats: ZPoolStats = ("max", "avg"),
+                 kernel_size: Annotated[int, OddKernel] = 7, act: Act = "identity", gate: Gate = "sigmoid"):
+        super().__init__([ZPoolGate(zpool_stats, kernel_size, act, gate) for _ in ROTATIONS])
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        check_odd_kernel(params["kernel_size"], f"{field}.kernel_size")
         return {**params, "zpool_stats": canonical_zpool(params["zpool_stats"], f"{field}.zpool_stats")}
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        k = p["kernel_size"]
+
+        def branch(t, rotated):
+            s = t.bn(t.conv(zpool_cost(t, rotated, p["zpool_stats"]), 1, k, padding=k // 2, bias=False))
+            t.act(numel(s), p["act"])
+            t.gate(numel(s), p["gate"])
+
+        return frame_cost(t, shape, branch)

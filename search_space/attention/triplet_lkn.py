@@ -3,7 +3,7 @@ replaced by VAN's large-kernel attention decomposition (Guo et al. 2022, LKA): a
 depthwise dilated conv (long range) and a 1x1 conv across the pooled maps. Per branch, on (B, Z, P, Q):
 
     z   = ZPool_Z(x_rot)                                              (B, S, P, Q)
-    map = gate(conv_act(BN(conv1x1(dwconv_dil(dwconv_local(z))))))  (B, 1, P, Q)
+    map = gate(act(BN(conv1x1(dwconv_dil(dwconv_local(z))))))      (B, 1, P, Q)
 
 Defaults approximate a 21x21 kernel as VAN does (5x5 depthwise, 7x7 depthwise with dilation 3, 1x1).
 The report also suggests a learned 1x1 compression of the collapsed dimension instead of z-pool; for the
@@ -12,18 +12,21 @@ two rotated branches that dimension is a spatial size unknown when the network i
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
-from ..layers import make_act, make_gate
+from ..constraints import OddKernel, Positive
+from ..layers import Act, Gate, make_act, make_gate
 from ..registry import ATTENTION
-from .common import Gate, check_odd_kernel, check_positive
-from .triplet import ROTATIONS, ConvAct, TripletFrame, canonical_zpool, zpool
+from ..tally import numel
+from .triplet import ROTATIONS, TripletFrame, ZPoolStats, canonical_zpool, frame_cost, zpool, zpool_cost
 
 
 class ZPoolLargeKernelGate(nn.Module):
     def __init__(self, stats: tuple[str, ...], local_kernel: int, dilated_kernel: int, dilation: int,
-                 conv_act: str, gate: str):
+                 act: str, gate: str):
         super().__init__()
         s = len(stats)
         self.stats = stats
@@ -32,7 +35,7 @@ class ZPoolLargeKernelGate(nn.Module):
                                  dilation=dilation, groups=s)
         self.pointwise = nn.Conv2d(s, 1, 1, bias=False)
         self.bn = nn.BatchNorm2d(1)
-        self.act = make_act(conv_act, "attention.conv_act")
+        self.act = make_act(act, "attention.act")
         self.gate = make_gate(gate)
 
     def forward(self, xr: torch.Tensor) -> torch.Tensor:
@@ -42,17 +45,28 @@ class ZPoolLargeKernelGate(nn.Module):
 
 @ATTENTION.register("triplet_lkn")
 class TripletLargeKernelAttention(TripletFrame):
-    connectable = False
-    insertion_points = None
+    dims = ("channel", "spatial")
 
-    def __init__(self, channels: int, *, zpool_stats: tuple[str, ...] = ("max", "avg"), local_kernel: int = 5,
-                 dilated_kernel: int = 7, dilation: int = 3, conv_act: ConvAct = "identity", gate: Gate = "sigmoid"):
-        super().__init__([ZPoolLargeKernelGate(zpool_stats, local_kernel, dilated_kernel, dilation, conv_act, gate)
-                          for _ in ROTATIONS])
+    def __init__(self, channels: int, *, zpool_stats: ZPoolStats = ("max", "avg"),
+                 local_kernel_size: Annotated[int, OddKernel] = 5, dilated_kernel_size: Annotated[int, OddKernel] = 7,
+                 dilation: Annotated[int, Positive] = 3, act: Act = "identity", gate: Gate = "sigmoid"):
+        super().__init__([ZPoolLargeKernelGate(zpool_stats, local_kernel_size, dilated_kernel_size, dilation, act,
+                                               gate) for _ in ROTATIONS])
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        check_odd_kernel(params["local_kernel"], f"{field}.local_kernel")
-        check_odd_kernel(params["dilated_kernel"], f"{field}.dilated_kernel")
-        check_positive(params["dilation"], f"{field}.dilation")
         return {**params, "zpool_stats": canonical_zpool(params["zpool_stats"], f"{field}.zpool_stats")}
+
+    @classmethod
+    def cost(cls, t, shape, p):
+        kl, kd, d = p["local_kernel_size"], p["dilated_kernel_size"], p["dilation"]
+
+        def branch(t, rotated):
+            z = zpool_cost(t, rotated, p["zpool_stats"])
+            s = z[0]
+            z = t.conv(t.conv(z, s, kl, padding=kl // 2, groups=s), s, kd, padding=d * (kd // 2), dilation=d, groups=s)
+            z = t.bn(t.conv(z, 1, 1, bias=False))
+            t.act(numel(z), p["act"])
+            t.gate(numel(z), p["gate"])
+
+        return frame_cost(t, shape, branch)

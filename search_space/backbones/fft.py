@@ -25,15 +25,21 @@ Choices the paper leaves open, and how they are read here:
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
+from ..constraints import Fraction, NonNegative, Positive, Where
 from ..errors import AttnasError
 from ..registry import BACKBONES
 from .base import Backbone
-from .fft_blocks import FFTBlock, PatchEmbedding
-from .resnet import build_stages, init_weights
-from .resnet_blocks import basic_block, make_stem
+from .fft_blocks import FFTBlock, PatchEmbedding, fft_block_walk
+from .resnet import build_stages, init_weights, stages_walk
+from .resnet_blocks import basic_block, make_stem, stem_walk
+
+Patch = Annotated[tuple[Annotated[int, Positive], ...], Where(lambda p: len(p) == 3,
+                                                              "three patch sizes >= 1, for the X, Y, Z streams")]
 
 WIDTHS = (64, 128, 256, 512)
 STREAM_STAGES = (1, 2, 3)
@@ -51,9 +57,11 @@ def resnet_map_sizes(height: int, width: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def stream_geometry(input_size: tuple, patch: tuple[int, int, int]):
-    """Token grids of the three streams and the (rh, rw) unfold window of each finer -> coarser fusion."""
-    sizes = [resnet_map_sizes(*input_size[1:])[s] for s in STREAM_STAGES]
+def stream_geometry(input_size: tuple, patch: tuple[int, int, int], sizes=None):
+    """Token grids of the three streams and the (rh, rw) unfold window of each finer -> coarser fusion
+    (``sizes``: the (h, w) of the three stream maps, computed from the input when not given)."""
+    if sizes is None:
+        sizes = [resnet_map_sizes(*input_size[1:])[s] for s in STREAM_STAGES]
     shape = "x".join(map(str, input_size))
     grids = []
     for (h, w), p, name in zip(sizes, patch, "XYZ"):
@@ -88,6 +96,8 @@ class InputTap(nn.Module):
 @BACKBONES.register("fft")
 class FFT(Backbone):
     insertion_points = ("stream", "pre_add", "post_add", "conv")
+    num_stages = 4
+    test_params = {"layers": 1, "dim": 32, "mlp_dim": 32, "heads": 2, "head_dim": 8, "patch": (1, 1, 1)}
 
     @classmethod
     def canonical_stage_mask(cls, point: str, mask: tuple) -> tuple:
@@ -95,11 +105,11 @@ class FFT(Backbone):
         if point != "stream":
             return mask
         return tuple(m and i in STREAM_STAGES for i, m in enumerate(mask))
-    num_stages = 4
 
-    def __init__(self, ctx, *, layers: int = 6, dim: int = 512, mlp_dim: int = 1024, heads: int = 16,
-                 head_dim: int = 64, patch: tuple[int, int, int] = (2, 2, 2), pos_embed: bool = True,
-                 dropout: float = 0.1):
+    def __init__(self, ctx, *, layers: Annotated[int, Positive] = 6, dim: Annotated[int, Positive] = 512,
+                 mlp_dim: Annotated[int, Positive] = 1024, heads: Annotated[int, Positive] = 16,
+                 head_dim: Annotated[int, NonNegative] = 64, patch: Patch = (2, 2, 2), pos_embed: bool = True,
+                 dropout: Annotated[float, Fraction] = 0.1):
         super().__init__()
         head_dim = head_dim or dim // heads
         grids, ratios = stream_geometry(ctx.input_size, patch)
@@ -127,22 +137,11 @@ class FFT(Backbone):
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        for key in ("layers", "dim", "mlp_dim", "heads"):
-            if params[key] < 1:
-                raise AttnasError(f"{field}.{key}: {params[key]} is not allowed; allowed: an integer >= 1")
-        if params["head_dim"] < 0:
-            raise AttnasError(f"{field}.head_dim: {params['head_dim']} is not allowed; allowed: an integer >= 1, "
-                              f"or 0 for dim // heads")
+        """head_dim 0 (dim // heads) needs heads to divide dim."""
         if params["head_dim"] == 0 and params["dim"] % params["heads"]:
             raise AttnasError(f"{field}.heads: {params['heads']} does not divide {field}.dim {params['dim']} "
                               f"(head_dim 0 splits dim across heads); allowed: a divisor of {params['dim']}, "
                               f"or a head_dim >= 1")
-        patch = params["patch"]
-        if len(patch) != 3 or min(patch) < 1:
-            raise AttnasError(f"{field}.patch: {list(patch)} is not allowed; allowed: three patch sizes >= 1, "
-                              f"for the X, Y, Z streams")
-        if not 0.0 <= params["dropout"] < 1.0:
-            raise AttnasError(f"{field}.dropout: {params['dropout']} is not allowed; allowed: 0 <= dropout < 1")
         return params
 
     def streams(self, img: torch.Tensor) -> list[torch.Tensor]:
@@ -161,6 +160,26 @@ class FFT(Backbone):
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         z = self.tokens(img)[2]
         return self.head(self.norm(z[:, 0]))
+
+    @classmethod
+    def walk(cls, net, *, layers, dim, mlp_dim, heads, head_dim, patch, pos_embed, dropout):
+        head_dim = head_dim or dim // heads
+        stages_walk(net, basic_block, (2, 2, 2, 2), WIDTHS, stem_walk(net, "conv7", net.input_size, WIDTHS[0]),
+                    (1, 2, 2, 2), "conv")
+        maps = [net.attention(s, "stream", net.stage_blocks[s][-1].out_shape) for s in STREAM_STAGES]
+        grids, ratios = stream_geometry(net.input_size, patch, [m[1:] for m in maps])
+        tokens = []
+        for i, (m, p, g) in enumerate(zip(maps, patch, grids)):
+            n = g[0] * g[1] + (i == 2)
+            net.conv(m, dim, p, p)
+            net.params += dim * ((i == 2) + (n if pos_embed else 0))   # class token, position encoding
+            if pos_embed:
+                net.ew(n * dim)
+            tokens.append(n)
+        for _ in range(layers):
+            fft_block_walk(net, dim, heads, head_dim, mlp_dim, tokens, ratios)
+        net.layer_norm(dim, dim)
+        net.linear(1, dim, net.num_classes)
 
 
 def init_transformer(*modules: nn.Module) -> None:

@@ -112,3 +112,32 @@ class FFTBlock(nn.Module):
         y = self.middle(y + self.fuse_xy(x))                                     # Eq. 9, 10-11
         z = self.outer(torch.cat((z[:, :1], z[:, 1:] + self.fuse_yz(y)), 1))     # Eq. 15, 16-17
         return x, y, z
+
+
+def transformer_walk(net, tokens: int, dim: int, heads: int, head_dim: int, mlp_dim: int) -> None:
+    """Cost of one TransformerBlock on ``tokens`` tokens (eval: dropout is free; SDPA counted as its two
+    matmuls plus the softmax, as trainers.count_macs does)."""
+    inner = heads * head_dim
+    net.layer_norm(tokens * dim, dim)
+    net.linear(tokens, dim, 3 * inner)
+    scores = heads * tokens * tokens
+    net.macs += scores * 2 * head_dim + 3 * scores
+    net.linear(tokens, inner, dim)
+    net.ew(tokens * dim)
+    net.layer_norm(tokens * dim, dim)
+    net.linear(tokens, dim, mlp_dim)
+    net.ew(tokens * mlp_dim)                                      # GELU
+    net.linear(tokens, mlp_dim, dim)
+    net.ew(tokens * dim)
+
+
+def fft_block_walk(net, dim: int, heads: int, head_dim: int, mlp_dim: int, tokens: list, ratios) -> None:
+    """Cost of one FFTBlock; ``tokens`` are the X, Y, Z token counts (Z with its class token)."""
+    nx, ny, nz = tokens
+    transformer_walk(net, nx, dim, heads, head_dim, mlp_dim)
+    net.linear(ny, ratios[0][0] * ratios[0][1] * dim, dim)       # fuse_xy: one row per Y token
+    net.ew(ny * dim)
+    transformer_walk(net, ny, dim, heads, head_dim, mlp_dim)
+    net.linear(nz - 1, ratios[1][0] * ratios[1][1] * dim, dim)   # fuse_yz onto Z's patch tokens
+    net.ew((nz - 1) * dim)
+    transformer_walk(net, nz, dim, heads, head_dim, mlp_dim)

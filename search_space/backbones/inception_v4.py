@@ -14,13 +14,15 @@ after each Inception module (``post_block``), not after the stem or reductions (
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..constraints import Fraction
 from ..registry import BACKBONES
+from ..shapes import BlockShape
 from .base import Backbone, classifier
 from .resnet import init_weights
 
@@ -55,27 +57,24 @@ class Split(nn.Module):
         return torch.cat([self.left(t), self.right(t)], 1)
 
 
-class InceptionBuilder:
-    """Channel arithmetic for one Inception-v4: widths scaled by ``width``, kernel sizes of the variant."""
+# The layout is data, read by two interpreters: InceptionBuilder (modules) and InceptionWalker (shapes, for
+# search_space/shapes.py), so the architecture is written once. Items:
+#   a conv spec     (channels, kernel) or (channels, kernel, stride, padding): conv-BN-act of c(channels) outputs
+#   a chain         a list of conv specs in sequence
+#   ("max", p)      a 3x3/2 max-pool with padding p;   ("avg", chain): 3x3/1 average pool, then the chain
+#   ("cat", *b)     the branches b (chains, max-pools, avg items, splits) on one input, concatenated
+#   ("split", trunk, left, right)  a chain feeding two sibling convs, concatenated
+# Every conv reads the channels its input actually has.
 
-    def __init__(self, ctx, width: float, long_kernel: int, reduction_pad: int):
-        self.ctx, self.width, self.k, self.rpad = ctx, width, long_kernel, reduction_pad
+
+class InceptionLayout:
+    """Channel arithmetic and layout of one Inception-v4: widths scaled by ``width``, the variant's kernels."""
+
+    def __init__(self, width: float, long_kernel: int, reduction_pad: int):
+        self.width, self.k, self.rpad = width, long_kernel, reduction_pad
 
     def c(self, channels: int) -> int:
         return max(4, int(round(channels * self.width)))
-
-    def conv(self, cin: int, cout: int, kernel, stride: int = 1, padding=0) -> nn.Sequential:
-        return basic_conv(self.ctx, cin, self.c(cout), kernel, stride, padding)
-
-    def chain(self, cin: int, *specs) -> nn.Sequential:
-        """Convs in sequence; each spec is (channels, kernel) or (channels, kernel, stride, padding)."""
-        layers = []
-        for spec in specs:
-            cout, kernel = spec[:2]
-            stride, padding = spec[2:] or (1, 0)
-            layers.append(self.conv(cin, cout, kernel, stride, padding))
-            cin = self.c(cout)
-        return nn.Sequential(*layers)
 
     def row(self, channels: int):
         """A 1xk conv spec of the variant's long kernel."""
@@ -84,45 +83,107 @@ class InceptionBuilder:
     def col(self, channels: int):
         return (channels, (self.k, 1), 1, (self.k // 2, 0))
 
-    def stem(self, cin: int) -> tuple[nn.Module, int]:
-        c = self.c
-        layers = [self.chain(cin, (32, 3, 2, 0), (32, 3, 1, 0), (64, 3, 1, 1)),
-                  Concat(nn.MaxPool2d(3, 2), self.chain(c(64), (96, 3, 2, 0))),
-                  Concat(self.chain(c(160), (64, 1), (96, 3, 1, 0)),
-                         self.chain(c(160), (64, 1), (64, (1, 7), 1, (0, 3)), (64, (7, 1), 1, (3, 0)), (96, 3, 1, 0))),
-                  Concat(self.chain(c(192), (192, 3, 2, 0)), nn.MaxPool2d(3, 2))]
-        return nn.Sequential(*layers), c(96) * 2 + c(192)
+    def stem(self):
+        return [[(32, 3, 2, 0), (32, 3, 1, 0), (64, 3, 1, 1)],
+                ("cat", ("max", 0), [(96, 3, 2, 0)]),
+                ("cat", [(64, 1), (96, 3, 1, 0)], [(64, 1), (64, (1, 7), 1, (0, 3)), (64, (7, 1), 1, (3, 0)), (96, 3, 1, 0)]),
+                ("cat", [(192, 3, 2, 0)], ("max", 0))]
 
-    def block_a(self, cin: int) -> tuple[nn.Module, int]:
-        return Concat(self.chain(cin, (96, 1)), self.chain(cin, (64, 1), (96, 3, 1, 1)),
-                      self.chain(cin, (64, 1), (96, 3, 1, 1), (96, 3, 1, 1)),
-                      nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), self.chain(cin, (96, 1)))), \
-            4 * self.c(96)
+    def block_a(self):
+        return ("cat", [(96, 1)], [(64, 1), (96, 3, 1, 1)], [(64, 1), (96, 3, 1, 1), (96, 3, 1, 1)], ("avg", [(96, 1)]))
 
-    def reduction_a(self, cin: int) -> tuple[nn.Module, int]:
+    def reduction_a(self):
         p = self.rpad
-        return Concat(self.chain(cin, (384, 3, 2, p)), self.chain(cin, (192, 1), (224, 3, 1, 1), (256, 3, 2, p)),
-                      nn.MaxPool2d(3, 2, p)), self.c(384) + self.c(256) + cin
+        return ("cat", [(384, 3, 2, p)], [(192, 1), (224, 3, 1, 1), (256, 3, 2, p)], ("max", p))
 
-    def block_b(self, cin: int) -> tuple[nn.Module, int]:
-        return Concat(self.chain(cin, (384, 1)), self.chain(cin, (192, 1), self.row(224), self.col(256)),
-                      self.chain(cin, (192, 1), self.col(192), self.row(224), self.col(224), self.row(256)),
-                      nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), self.chain(cin, (128, 1)))), \
-            self.c(384) + 2 * self.c(256) + self.c(128)
+    def block_b(self):
+        return ("cat", [(384, 1)], [(192, 1), self.row(224), self.col(256)],
+                [(192, 1), self.col(192), self.row(224), self.col(224), self.row(256)], ("avg", [(128, 1)]))
 
-    def reduction_b(self, cin: int) -> tuple[nn.Module, int]:
+    def reduction_b(self):
         p = self.rpad
-        return Concat(self.chain(cin, (192, 1), (192, 3, 2, p)),
-                      self.chain(cin, (256, 1), self.row(256), self.col(320), (320, 3, 2, p)),
-                      nn.MaxPool2d(3, 2, p)), self.c(192) + self.c(320) + cin
+        return ("cat", [(192, 1), (192, 3, 2, p)], [(256, 1), self.row(256), self.col(320), (320, 3, 2, p)], ("max", p))
 
-    def block_c(self, cin: int) -> tuple[nn.Module, int]:
-        c = self.c
-        pair = lambda t: (self.conv(t, 256, (1, 3), 1, (0, 1)), self.conv(t, 256, (3, 1), 1, (1, 0)))
-        return Concat(self.chain(cin, (256, 1)), Split(self.chain(cin, (384, 1)), *pair(c(384))),
-                      Split(self.chain(cin, (384, 1), (448, (3, 1), 1, (1, 0)), (512, (1, 3), 1, (0, 1))), *pair(c(512))),
-                      nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), self.chain(cin, (256, 1)))), \
-            6 * c(256)
+    def block_c(self):
+        pair = ((256, (1, 3), 1, (0, 1)), (256, (3, 1), 1, (1, 0)))
+        return ("cat", [(256, 1)], ("split", [(384, 1)], *pair),
+                ("split", [(384, 1), (448, (3, 1), 1, (1, 0)), (512, (1, 3), 1, (0, 1))], *pair), ("avg", [(256, 1)]))
+
+    def stages(self):
+        """(number of modules, module item, transition item or None) per stage."""
+        return ((4, self.block_a(), None), (7, self.block_b(), self.reduction_a()),
+                (3, self.block_c(), self.reduction_b()))
+
+
+def _conv_args(spec) -> tuple:
+    cout, kernel = spec[:2]
+    stride, padding = spec[2:] or (1, 0)
+    return cout, kernel, stride, padding
+
+
+class InceptionBuilder(InceptionLayout):
+    """Modules from the layout: ``build(item, cin) -> (module, cout)``."""
+
+    def __init__(self, ctx, width: float, long_kernel: int, reduction_pad: int):
+        super().__init__(width, long_kernel, reduction_pad)
+        self.ctx = ctx
+
+    def conv(self, spec, cin: int) -> tuple:
+        cout, kernel, stride, padding = _conv_args(spec)
+        return basic_conv(self.ctx, cin, self.c(cout), kernel, stride, padding), self.c(cout)
+
+    def build(self, item, cin: int) -> tuple:
+        if isinstance(item, list):
+            layers = []
+            for spec in item:
+                layer, cin = self.conv(spec, cin)
+                layers.append(layer)
+            return nn.Sequential(*layers), cin
+        kind = item[0]
+        if kind == "max":
+            return nn.MaxPool2d(3, 2, item[1]), cin
+        if kind == "avg":
+            chain, cout = self.build(item[1], cin)
+            return nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), chain), cout
+        if kind == "split":
+            trunk, mid = self.build(item[1], cin)
+            (left, a), (right, b) = self.conv(item[2], mid), self.conv(item[3], mid)
+            return Split(trunk, left, right), a + b
+        branches = [self.build(b, cin) for b in item[1:]]
+        return Concat(*(m for m, _ in branches)), sum(c for _, c in branches)
+
+
+class InceptionWalker(InceptionLayout):
+    """Shapes (and cost) from the layout on a search_space.shapes.Net: ``walk(item, shape) -> shape``."""
+
+    def __init__(self, net, width: float, long_kernel: int, reduction_pad: int):
+        super().__init__(width, long_kernel, reduction_pad)
+        self.net = net
+
+    def conv(self, spec, s: tuple) -> tuple:
+        cout, kernel, stride, padding = _conv_args(spec)
+        net = self.net
+        return net.activate(net.bn(net.conv(s, self.c(cout), kernel, stride, padding, bias=False)))
+
+    def walk(self, item, s: tuple) -> tuple:
+        net = self.net
+        if isinstance(item, list):
+            for spec in item:
+                s = self.conv(spec, s)
+            return s
+        kind = item[0]
+        if kind == "max":
+            return net.max_pool(s, 3, 2, item[1])
+        if kind == "avg":
+            return self.walk(item[1], net.avg_pool(s, 3, 1, 1))
+        if kind == "split":
+            mid = self.walk(item[1], s)
+            a, b = self.conv(item[2], mid), self.conv(item[3], mid)
+            return (a[0] + b[0],) + a[1:]
+        outs = [self.walk(b, s) for b in item[1:]]
+        if len({o[1:] for o in outs}) != 1:
+            raise AssertionError(f"inception branches disagree in size: {outs}")
+        return (sum(o[0] for o in outs),) + outs[0][1:]
 
 
 class InceptionModule(nn.Module):
@@ -141,23 +202,27 @@ class InceptionModule(nn.Module):
 class InceptionV4(Backbone):
     insertion_points = ("post_block",)
     num_stages = 3
+    test_params = {"width": 0.125}
 
     def __init__(self, ctx, *, variant: Literal["cifar", "imagenet"] = "cifar", width: float = 1.0,
-                 dropout: float = 0.2):
+                 dropout: Annotated[float, Fraction] = 0.2):
         super().__init__()
         cifar = variant == "cifar"
         self.min_input = CIFAR_INPUT if cifar else 0
         build = InceptionBuilder(ctx, width, 5 if cifar else 7, 1 if cifar else 0)
-        self.stem, cin = build.stem(ctx.in_channels)
+        stem, cin = [], ctx.in_channels
+        for item in build.stem():
+            layer, cin = build.build(item, cin)
+            stem.append(layer)
+        self.stem = nn.Sequential(*stem)
         stages = []
-        for i, (n, block, reduction) in enumerate(((4, build.block_a, None), (7, build.block_b, build.reduction_a),
-                                                   (3, build.block_c, build.reduction_b))):
+        for i, (n, block, reduction) in enumerate(build.stages()):
             transition = nn.Identity()
             if reduction is not None:
-                transition, cin = reduction(cin)
+                transition, cin = build.build(reduction, cin)
             blocks = []
             for _ in range(n):
-                body, cin = block(cin)
+                body, cin = build.build(block, cin)
                 blocks.append(InceptionModule(ctx, i, body, cin))
             stages.append(nn.Sequential(transition, ctx.stage(blocks, i)))
         self.stages = ctx.body(stages)
@@ -170,3 +235,28 @@ class InceptionV4(Backbone):
             dh, dw = max(0, self.min_input - h), max(0, self.min_input - w)
             x = F.pad(x, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2))
         return self.head(self.stages(self.stem(x)))
+
+    @classmethod
+    def walk(cls, net, *, variant, width, dropout):
+        cifar = variant == "cifar"
+        c, h, w = net.input_size
+        if cifar:
+            h, w = max(h, CIFAR_INPUT), max(w, CIFAR_INPUT)
+        walker = InceptionWalker(net, width, 5 if cifar else 7, 1 if cifar else 0)
+        x = (c, h, w)
+        for item in walker.stem():
+            x = walker.walk(item, x)
+        stages = []
+        for i, (n, block, reduction) in enumerate(walker.stages()):
+            stage_in = x
+            if reduction is not None:
+                x = walker.walk(reduction, x)
+            blocks = []
+            for _ in range(n):
+                out = net.attention(i, "post_block", walker.walk(block, x))
+                blocks.append(BlockShape(x, out, 1))
+                x = out
+            net.stage(i, blocks)
+            stages.append(BlockShape(stage_in, x, 1 if reduction is None else 2))
+        net.body(stages)
+        net.classifier(x)

@@ -12,12 +12,15 @@ projection of every block.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from torch import nn
 
+from ..constraints import Fraction
 from ..layers import conv_bn, make_divisible
 from ..registry import BACKBONES
 from .base import Backbone, classifier
-from .mobile_blocks import MOBILE_POINTS, InvertedResidual, init_mobile, set_bn_momentum
+from .mobile_blocks import MOBILE_POINTS, InvertedResidual, init_mobile, set_bn_momentum, stacks_walk
 
 # k (depthwise kernel), t (expansion), c (output channels), n (repeats), s (stride of the first block)
 MNASNET_STACKS = ((3, 3, 24, 3, 2), (5, 3, 40, 3, 2), (5, 6, 80, 3, 2), (3, 6, 96, 2, 1), (5, 6, 192, 4, 2),
@@ -29,8 +32,9 @@ BN_MOMENTUM = 1 - 0.9997
 class MnasNet(Backbone):
     insertion_points = MOBILE_POINTS
     num_stages = len(MNASNET_STACKS)
+    test_params = {"width": 0.25}
 
-    def __init__(self, ctx, *, width: float = 1.0, dropout: float = 0.2):
+    def __init__(self, ctx, *, width: float = 1.0, dropout: Annotated[float, Fraction] = 0.2):
         super().__init__()
         act = ctx.arch.activation
         c0, c1 = make_divisible(32 * width), make_divisible(16 * width)
@@ -51,3 +55,10 @@ class MnasNet(Backbone):
 
     def forward(self, x):
         return self.head(self.stages(self.stem(x)))
+
+    @classmethod
+    def walk(cls, net, *, width, dropout):
+        c0, c1 = make_divisible(32 * width), make_divisible(16 * width)
+        x = net.conv_bn(net.conv_bn(net.input_size, c0, 3, 2), c0, 3, 1, groups=c0)
+        x = stacks_walk(net, net.conv_bn(x, c1, 1, 1, act=False), MNASNET_STACKS, width)
+        net.classifier(net.conv_bn(x, 1280, 1, 1))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import conv_bn
-from ..registry import ATTENTION, CONNECTIONS
+from ..attention.base import Attention
+from ..layers import conv_bn, make_divisible
+from ..shapes import BlockShape
+from ..tally import numel
 
 MOBILE_POINTS = ("pre_add", "post_dw", "post_add", "conv")
 
@@ -39,13 +41,38 @@ class InvertedResidual(nn.Module):
         return self.attn_post(out + x if self.residual else out)
 
 
+def inverted_residual_walk(net, stage: int, x: tuple, cout: int, kernel: int, stride: int, expand: float) -> tuple:
+    cin = x[0]
+    hidden = int(round(cin * expand))
+    s = x if expand == 1 else net.conv_bn(x, hidden, 1, 1)
+    s = net.attention(stage, "post_dw", net.block_conv(stage, s, hidden, kernel, stride, groups=hidden))
+    out = net.attention(stage, "pre_add", net.conv_bn(s, cout, 1, 1, act=False))
+    if stride == 1 and cin == cout:
+        net.ew(numel(out))
+    return net.attention(stage, "post_add", out)
+
+
+def stacks_walk(net, x: tuple, stacks, width: float) -> tuple:
+    """The stages of inverted residual blocks: ``stacks`` of (kernel, expansion, channels, repeats, stride)."""
+    stages = []
+    for i, (k, t, c, n, s) in enumerate(stacks):
+        cout = make_divisible(c * width)
+        blocks, stage_in = [], x
+        for j in range(n):
+            out = inverted_residual_walk(net, i, x, cout, k, s if j == 0 else 1, t)
+            blocks.append(BlockShape(x, out, s if j == 0 else 1))
+            x = out
+        net.stage(i, blocks)
+        stages.append(BlockShape(stage_in, x, s))
+    net.body(stages)
+    return x
+
+
 def set_bn_momentum(model: nn.Module, momentum: float) -> None:
     """Set the momentum of the backbone's own BatchNorms (not those inside attention modules)."""
     def visit(m: nn.Module):
-        name = getattr(type(m), "registry_name", None)
-        for reg in (ATTENTION, CONNECTIONS):
-            if name in reg and reg.get(name) is type(m):
-                return
+        if isinstance(m, Attention):
+            return
         if isinstance(m, nn.BatchNorm2d):
             m.momentum = momentum
         for child in m.children():

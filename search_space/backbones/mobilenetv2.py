@@ -12,12 +12,15 @@ Each of the seven groups is one stage of the stage mask. Insertion points are th
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from torch import nn
 
+from ..constraints import Fraction
 from ..layers import conv_bn, make_divisible
 from ..registry import BACKBONES
 from .base import Backbone, classifier
-from .mobile_blocks import MOBILE_POINTS, InvertedResidual, init_mobile
+from .mobile_blocks import MOBILE_POINTS, InvertedResidual, init_mobile, stacks_walk
 
 # t (expansion), c (output channels), n (repeats), s (stride of the first block)
 MOBILENETV2_GROUPS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -28,8 +31,9 @@ MOBILENETV2_GROUPS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2)
 class MobileNetV2(Backbone):
     insertion_points = MOBILE_POINTS
     num_stages = len(MOBILENETV2_GROUPS)
+    test_params = {"width": 0.25}
 
-    def __init__(self, ctx, *, width: float = 1.0, dropout: float = 0.2):
+    def __init__(self, ctx, *, width: float = 1.0, dropout: Annotated[float, Fraction] = 0.2):
         super().__init__()
         act = ctx.arch.activation
         cin = make_divisible(32 * width)
@@ -49,3 +53,9 @@ class MobileNetV2(Backbone):
 
     def forward(self, x):
         return self.head(self.stages(self.stem(x)))
+
+    @classmethod
+    def walk(cls, net, *, width, dropout):
+        x = net.conv_bn(net.input_size, make_divisible(32 * width), 3, 2)
+        x = stacks_walk(net, x, [(3, t, c, n, s) for t, c, n, s in MOBILENETV2_GROUPS], width)
+        net.classifier(net.conv_bn(x, make_divisible(1280 * max(1.0, width)), 1, 1))

@@ -15,17 +15,19 @@ triplet after the last 1x1).
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
+from ..constraints import AtLeast, Positive
 from ..errors import AttnasError
 from ..layers import conv_bn
 from ..registry import BACKBONES
+from ..tally import numel
 from .base import Backbone, classifier
-from .resnet import build_stages, init_weights
-from .resnet_blocks import ResidualBlock, make_shortcut, make_stem
+from .resnet import build_stages, init_weights, resnet_widths, stages_walk
+from .resnet_blocks import ResidualBlock, make_shortcut, make_stem, residual_walk, stem_walk
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
@@ -61,24 +63,38 @@ def bottle2neck(ctx, stage: int, cin: int, planes: int, stride: int, downsample:
     return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, cout, stride), cout)
 
 
+def bottle2neck_walk(net, stage: int, x: tuple, planes: int, stride: int, downsample: str, base_width: int = 26,
+                     scale: int = 4) -> tuple:
+    width = planes * base_width // 64
+    cout = planes * 4
+    first = stride != 1 or x[0] != cout
+    s = net.conv_bn(x, width * scale, 1, 1)
+    split = (width,) + s[1:]
+    outs = [net.block_conv(stage, split, width, 3, stride) for _ in range(scale - 1)]   # built before the attns
+    if not first:
+        net.ew(numel(split) * (scale - 2))                        # splits[i] + y for i >= 1
+    for y in outs:
+        net.attention(stage, "branch", y)
+    last = net.avg_pool(split, 3, stride, 1) if first else split
+    out = net.conv_bn((width * scale,) + last[1:], cout, 1, 1, act=False)
+    return residual_walk(net, stage, x, out, downsample, stride)
+
+
 bottle2neck.expansion = 4
+bottle2neck.walk = bottle2neck_walk
 
 
 @BACKBONES.register("res2net")
 class Res2Net(Backbone):
     insertion_points = ("pre_add", "branch", "post_add", "conv")
     num_stages = 4
+    test_params = {"depth": 50, "base_width": 16, "scale": 2, "width": 0.25}
 
-    def __init__(self, ctx, *, depth: Literal[50, 101] = 50, base_width: int = 26, scale: int = 4,
-                 width: float = 1.0, stem: Literal["conv7", "deep", "cifar"] = "conv7",
-                 downsample: Literal["conv", "avg"] = "conv"):
+    def __init__(self, ctx, *, depth: Literal[50, 101] = 50, base_width: Annotated[int, Positive] = 26,
+                 scale: Annotated[int, AtLeast(2)] = 4, width: float = 1.0,
+                 stem: Literal["conv7", "deep", "cifar"] = "conv7", downsample: Literal["conv", "avg"] = "conv"):
         super().__init__()
-        if scale < 2:
-            raise AttnasError(f"backbone.scale: {scale} is not allowed; allowed: an integer >= 2")
-        widths = [max(8, int(round(w * width))) for w in (64, 128, 256, 512)]
-        if widths[0] * base_width // 64 < 1:
-            raise AttnasError(f"backbone.base_width: {base_width} gives empty sub-branches at width {width}; "
-                              f"allowed: base_width >= {-(-64 // widths[0])}")
+        widths = resnet_widths(width)
         self.stem = make_stem(stem, ctx.in_channels, widths[0], ctx.arch.activation)
         stages, cout = build_stages(ctx, bottle2neck, DEPTHS[depth], widths, widths[0], (1, 2, 2, 2), downsample,
                                     base_width=base_width, scale=scale)
@@ -86,5 +102,21 @@ class Res2Net(Backbone):
         self.head = classifier(cout, ctx.num_classes)
         init_weights(self)
 
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        """A sub-branch must keep at least one channel at the first stage's width."""
+        first = resnet_widths(params["width"])[0]
+        if first * params["base_width"] // 64 < 1:
+            raise AttnasError(f"{field}.base_width: {params['base_width']} gives empty sub-branches at width "
+                              f"{params['width']}; allowed: base_width >= {-(-64 // first)}")
+        return params
+
     def forward(self, x):
         return self.head(self.stages(self.stem(x)))
+
+    @classmethod
+    def walk(cls, net, *, depth, base_width, scale, width, stem, downsample):
+        widths = resnet_widths(width)
+        x = stem_walk(net, stem, net.input_size, widths[0])
+        net.classifier(stages_walk(net, bottle2neck, DEPTHS[depth], widths, x, (1, 2, 2, 2), downsample,
+                                   base_width=base_width, scale=scale))

@@ -1,5 +1,5 @@
 """Residual blocks, shortcuts and stems shared by the ResNet family (He et al. 2016; ResNet-C/D of
-Bag of Tricks, He et al. 2019)."""
+Bag of Tricks, He et al. 2019), each with its shape walk (``*_walk``, see search_space/shapes.py) beside it."""
 from __future__ import annotations
 
 import torch
@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import conv_bn
+from ..tally import numel
 
 STEMS = ("cifar", "conv7", "deep")
 DOWNSAMPLES = ("pad", "conv", "avg")
@@ -21,6 +22,17 @@ def make_stem(kind: str, cin: int, width: int, act: str) -> nn.Sequential:
         return nn.Sequential(*conv_bn(cin, width, 7, 2, act=act), nn.MaxPool2d(3, 2, 1))
     return nn.Sequential(*conv_bn(cin, width // 2, 3, 2, act=act), *conv_bn(width // 2, width // 2, 3, 1, act=act),
                          *conv_bn(width // 2, width, 3, 1, act=act), nn.MaxPool2d(3, 2, 1))
+
+
+def stem_walk(net, kind: str, s: tuple, width: int) -> tuple:
+    if kind == "cifar":
+        return net.conv_bn(s, width, 3, 1)
+    if kind == "deep":
+        s = net.conv_bn(net.conv_bn(s, width // 2, 3, 2), width // 2, 3, 1)
+        s = net.conv_bn(s, width, 3, 1)
+    else:
+        s = net.conv_bn(s, width, 7, 2)
+    return net.max_pool(s, 3, 2, 1)
 
 
 class PadShortcut(nn.Module):
@@ -48,6 +60,17 @@ def make_shortcut(kind: str, cin: int, cout: int, stride: int) -> nn.Module:
     return conv_bn(cin, cout, 1, stride, act=None)
 
 
+def shortcut_walk(net, kind: str, s: tuple, cout: int, stride: int) -> tuple:
+    cin = s[0]
+    if stride == 1 and cin == cout:
+        return s
+    if kind == "pad" and cout >= cin:
+        return cout, -(-s[1] // stride), -(-s[2] // stride)
+    if kind == "avg" and stride > 1:
+        return net.conv_bn(net.avg_pool(s, stride, stride, ceil_mode=True), cout, 1, 1, act=False)
+    return net.conv_bn(s, cout, 1, stride, act=False)
+
+
 class ResidualBlock(nn.Module):
     """conv path -> attention at ``pre_add`` -> + shortcut -> activation -> attention at ``post_add``."""
 
@@ -64,13 +87,30 @@ class ResidualBlock(nn.Module):
         return self.attn_post(self.act(out + self.shortcut(x)))
 
 
+def residual_walk(net, stage: int, x: tuple, out: tuple, downsample: str, stride: int) -> tuple:
+    """ResidualBlock after its body gave ``out``: pre_add attention, shortcut, add, activation, post_add."""
+    net.attention(stage, "pre_add", out)
+    sc = shortcut_walk(net, downsample, x, out[0], stride)
+    if sc != out:
+        raise AssertionError(f"residual shapes differ: {sc} vs {out}")
+    net.ew(numel(out))
+    net.activate(out)
+    return net.attention(stage, "post_add", out)
+
+
 def basic_block(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str) -> ResidualBlock:
     """Two 3x3 convs (the first is the ``conv`` insertion point)."""
     body = nn.Sequential(ctx.conv(stage, cin, planes, 3, stride), *conv_bn(planes, planes, 3, 1, act=None))
     return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, planes, stride), planes)
 
 
+def basic_walk(net, stage: int, x: tuple, planes: int, stride: int, downsample: str) -> tuple:
+    out = net.conv_bn(net.block_conv(stage, x, planes, 3, stride), planes, 3, 1, act=False)
+    return residual_walk(net, stage, x, out, downsample, stride)
+
+
 basic_block.expansion = 1
+basic_block.walk = basic_walk
 
 
 def bottleneck_block(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str,
@@ -84,4 +124,13 @@ def bottleneck_block(ctx, stage: int, cin: int, planes: int, stride: int, downsa
     return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, cout, stride), cout)
 
 
+def bottleneck_walk(net, stage: int, x: tuple, planes: int, stride: int, downsample: str, groups: int = 1,
+                    base_width: int = 64) -> tuple:
+    width = int(planes * (base_width / 64.0)) * groups
+    s = net.block_conv(stage, net.conv_bn(x, width, 1, 1), width, 3, stride, groups=groups)
+    out = net.conv_bn(s, planes * 4, 1, 1, act=False)
+    return residual_walk(net, stage, x, out, downsample, stride)
+
+
 bottleneck_block.expansion = 4
+bottleneck_block.walk = bottleneck_walk

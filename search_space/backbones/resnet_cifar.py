@@ -2,29 +2,33 @@
 3x3 stem, option-A (zero-pad) shortcuts; 20/32/44/56/110 have 0.27M/0.46M/0.66M/0.85M/1.7M parameters."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from ..errors import AttnasError
+from ..constraints import Where
 from ..registry import BACKBONES
 from .base import Backbone, classifier
-from .resnet import build_stages, init_weights
-from .resnet_blocks import basic_block, make_stem
+from .resnet import build_stages, init_weights, stages_walk
+from .resnet_blocks import basic_block, make_stem, stem_walk
+
+Depth = Annotated[int, Where(lambda d: d >= 8 and (d - 2) % 6 == 0, "6n+2 (8, 14, 20, 32, 44, 56, 110, ...)")]
+
+
+def cifar_widths(width: float) -> list[int]:
+    return [max(4, int(round(w * width))) for w in (16, 32, 64)]
 
 
 @BACKBONES.register("resnet_cifar")
 class CifarResNet(Backbone):
     insertion_points = ("pre_add", "post_add", "conv")
     num_stages = 3
+    test_params = {"depth": 8, "width": 0.5}
 
-    def __init__(self, ctx, *, depth: int = 20, width: float = 1.0,
+    def __init__(self, ctx, *, depth: Depth = 20, width: float = 1.0,
                  stem: Literal["cifar", "conv7", "deep"] = "cifar",
                  downsample: Literal["pad", "conv", "avg"] = "pad"):
         super().__init__()
-        if depth < 8 or (depth - 2) % 6:
-            raise AttnasError(f"backbone.depth: {depth} is not allowed for resnet_cifar; allowed: 6n+2 "
-                              f"(8, 14, 20, 32, 44, 56, 110, ...)")
         n = (depth - 2) // 6
-        widths = [max(4, int(round(w * width))) for w in (16, 32, 64)]
+        widths = cifar_widths(width)
         self.stem = make_stem(stem, ctx.in_channels, widths[0], ctx.arch.activation)
         stages, cout = build_stages(ctx, basic_block, (n, n, n), widths, widths[0], (1, 2, 2), downsample)
         self.stages = ctx.body(stages)
@@ -33,3 +37,10 @@ class CifarResNet(Backbone):
 
     def forward(self, x):
         return self.head(self.stages(self.stem(x)))
+
+    @classmethod
+    def walk(cls, net, *, depth, width, stem, downsample):
+        n = (depth - 2) // 6
+        widths = cifar_widths(width)
+        x = stem_walk(net, stem, net.input_size, widths[0])
+        net.classifier(stages_walk(net, basic_block, (n, n, n), widths, x, (1, 2, 2), downsample))

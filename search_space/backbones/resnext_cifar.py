@@ -7,29 +7,32 @@ CIFAR-10 (Table 7). The FA paper (001, Sec. IV-A) uses cardinality 8 and width 1
 """
 from __future__ import annotations
 
+from typing import Annotated
+
+from ..constraints import Positive, Where
 from ..errors import AttnasError
 from ..registry import BACKBONES
 from .base import Backbone, classifier
-from .resnet import build_stages, init_weights
-from .resnet_blocks import bottleneck_block, make_stem
+from .resnet import build_stages, init_weights, stages_walk
+from .resnet_blocks import bottleneck_block, make_stem, stem_walk
+
+Depth = Annotated[int, Where(lambda d: d >= 11 and (d - 2) % 9 == 0, "9n+2 (11, 20, 29, 38, ...)")]
+
+
+def resnext_planes(width: float) -> list[int]:
+    return [max(4, int(round(p * width))) for p in (64, 128, 256)]
 
 
 @BACKBONES.register("resnext_cifar")
 class CifarResNeXt(Backbone):
     insertion_points = ("pre_add", "post_add", "conv")
     num_stages = 3
+    test_params = {"depth": 11, "cardinality": 2, "base_width": 4, "width": 0.25}
 
-    def __init__(self, ctx, *, depth: int = 29, cardinality: int = 8, base_width: int = 64, width: float = 1.0):
+    def __init__(self, ctx, *, depth: Depth = 29, cardinality: Annotated[int, Positive] = 8,
+                 base_width: Annotated[int, Positive] = 64, width: float = 1.0):
         super().__init__()
-        if depth < 11 or (depth - 2) % 9:
-            raise AttnasError(f"backbone.depth: {depth} is not allowed for resnext_cifar; allowed: 9n+2 "
-                              f"(11, 20, 29, 38, ...)")
-        if cardinality < 1:
-            raise AttnasError(f"backbone.cardinality: {cardinality} is not allowed; allowed: an integer >= 1")
-        planes = [max(4, int(round(p * width))) for p in (64, 128, 256)]
-        if int(planes[0] * base_width / 64) < 1:
-            raise AttnasError(f"backbone.base_width: {base_width} gives no channels per group at width {width}; "
-                              f"allowed: base_width >= {-(-64 // planes[0])}")
+        planes = resnext_planes(width)
         n = (depth - 2) // 9
         self.stem = make_stem("cifar", ctx.in_channels, planes[0], ctx.arch.activation)
         stages, cout = build_stages(ctx, bottleneck_block, (n, n, n), planes, planes[0], (1, 2, 2), "conv",
@@ -38,5 +41,22 @@ class CifarResNeXt(Backbone):
         self.head = classifier(cout, ctx.num_classes)
         init_weights(self)
 
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        """A group must keep at least one channel at the first stage's width."""
+        planes = resnext_planes(params["width"])[0]
+        if int(planes * params["base_width"] / 64) < 1:
+            raise AttnasError(f"{field}.base_width: {params['base_width']} gives no channels per group at width "
+                              f"{params['width']}; allowed: base_width >= {-(-64 // planes)}")
+        return params
+
     def forward(self, x):
         return self.head(self.stages(self.stem(x)))
+
+    @classmethod
+    def walk(cls, net, *, depth, cardinality, base_width, width):
+        planes = resnext_planes(width)
+        n = (depth - 2) // 9
+        x = stem_walk(net, "cifar", net.input_size, planes[0])
+        net.classifier(stages_walk(net, bottleneck_block, (n, n, n), planes, x, (1, 2, 2), "conv",
+                                   groups=cardinality, base_width=base_width))

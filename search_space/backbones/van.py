@@ -24,14 +24,19 @@ reproduces the report's 62.459M parameters for VAN-Res2Net-B0 exactly (Res2Net's
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
+from ..constraints import AtLeast, Fraction, Positive
 from ..errors import AttnasError
 from ..registry import BACKBONES
+from ..shapes import BlockShape
+from ..tally import numel
 from .base import Backbone
+
+Sizes = tuple[Annotated[int, Positive], ...]
 
 VAN_VARIANTS = {
     "b0": ((32, 64, 160, 256), (3, 3, 5, 2), (8, 8, 4, 4)),
@@ -91,12 +96,38 @@ class Res2NetUnit(nn.Module):
         return self.act(self.expand(torch.cat(outs, dim=1)) + self.shortcut(x))
 
 
+def res2net_unit_walk(net, s: tuple, scale: int) -> tuple:
+    hidden = s[0]
+    width = hidden // scale
+    split = width * scale
+    r = net.bn(net.conv(s, split, 1, bias=False))
+    net.ew(numel(r))                                              # ReLU
+    g = (width,) + s[1:]
+    for i in range(scale - 1):
+        if i:
+            net.ew(numel(g))                                      # groups[i] + prev
+        net.ew(numel(net.bn(net.conv(g, width, 3, padding=1, bias=False))))   # conv-BN-ReLU
+    out = net.bn(net.conv((split,) + s[1:], 4 * hidden, 1, bias=False))
+    net.bn(net.conv(s, 4 * hidden, 1, bias=False))               # shortcut
+    net.ew(numel(out), 2)                                         # + shortcut, ReLU
+    return out
+
+
 def make_mlp(ctx, dim: int, hidden: int, kind: str, scale: int) -> nn.Sequential:
     if kind == "res2net":
         return nn.Sequential(nn.Conv2d(dim, hidden, 1), Res2NetUnit(hidden, scale), ctx.act(),
                              nn.Conv2d(4 * hidden, dim, 1))
     return nn.Sequential(nn.Conv2d(dim, hidden, 1), nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden),
                          ctx.act(), nn.Conv2d(hidden, dim, 1))
+
+
+def mlp_walk(net, s: tuple, hidden: int, kind: str, scale: int) -> tuple:
+    h = net.conv(s, hidden, 1)
+    if kind == "res2net":
+        h = net.activate(res2net_unit_walk(net, h, scale))
+    else:
+        h = net.activate(net.conv(h, hidden, 3, padding=1, groups=hidden))
+    return net.conv(h, s[0], 1)
 
 
 class TokenMixer(nn.Module):
@@ -106,8 +137,18 @@ class TokenMixer(nn.Module):
         super().__init__()
         self.proj_1 = nn.Conv2d(dim, dim, 1)
         self.act = ctx.act()
+        sgu = ctx.attention_class(stage, "sgu")
         self.sgu = ctx.attention(stage, "sgu", dim) or nn.Identity()
-        self.proj_2 = nn.Identity() if getattr(self.sgu, "output_projection", False) else nn.Conv2d(dim, dim, 1)
+        self.proj_2 = nn.Identity() if sgu is not None and sgu.output_projection else nn.Conv2d(dim, dim, 1)
+
+    @staticmethod
+    def walk(net, stage: int, s: tuple) -> tuple:
+        sgu = net.attention_class(stage, "sgu")
+        y = net.attention(stage, "sgu", net.activate(net.conv(s, s[0], 1)))
+        if sgu is None or not sgu.output_projection:
+            y = net.conv(y, s[0], 1)
+        net.ew(numel(s))
+        return s
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.proj_2(self.sgu(self.act(self.proj_1(x))))
@@ -130,6 +171,15 @@ class VANBlock(nn.Module):
         x = x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))
         return self.post(x)
 
+    @staticmethod
+    def walk(net, stage: int, s: tuple, mlp_ratio: int, mlp: str, scale: int) -> tuple:
+        n = numel(s)
+        TokenMixer.walk(net, stage, net.bn(s))
+        mlp_walk(net, net.bn(s), s[0] * mlp_ratio, mlp, scale)
+        net.params += 2 * s[0]                                   # the two layer scales
+        net.ew(n, 4)                                              # ls * branch, x + ... (twice)
+        return net.attention(stage, "post_block", s)
+
 
 def patch_embed(cin: int, cout: int, kernel: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2), nn.BatchNorm2d(cout))
@@ -138,10 +188,12 @@ def patch_embed(cin: int, cout: int, kernel: int, stride: int) -> nn.Sequential:
 @BACKBONES.register("van")
 class VAN(Backbone):
     insertion_points = ("sgu", "post_block")
+    test_params = {"variant": "custom", "dims": (8, 16, 24, 32), "depths": (1, 1, 1, 1), "mlp_ratios": (2, 2, 2, 2)}
 
     def __init__(self, ctx, *, variant: Literal["b0", "b1", "b2", "b3", "custom"] = "b0",
-                 dims: tuple[int, ...] = (), depths: tuple[int, ...] = (), mlp_ratios: tuple[int, ...] = (),
-                 mlp: Literal["mlp", "res2net"] = "mlp", res2net_scale: int = 4, drop_path: float = 0.0):
+                 dims: Sizes = (), depths: Sizes = (), mlp_ratios: Sizes = (),
+                 mlp: Literal["mlp", "res2net"] = "mlp", res2net_scale: Annotated[int, AtLeast(2)] = 4,
+                 drop_path: Annotated[float, Fraction] = 0.0):
         super().__init__()
         params = self.canonical_params(dict(variant=variant, dims=dims, depths=depths, mlp_ratios=mlp_ratios,
                                             mlp=mlp, res2net_scale=res2net_scale, drop_path=drop_path), "backbone")
@@ -170,10 +222,6 @@ class VAN(Backbone):
             raise AttnasError(f"{field}.dims: {list(dims)} with depths {list(depths)} and mlp_ratios {list(ratios)} "
                               f"is not allowed; allowed: three lists of one equal length >= 1, or a variant "
                               f"({', '.join(VAN_VARIANTS)})")
-        for key, values in (("dims", dims), ("depths", depths), ("mlp_ratios", ratios)):
-            for j, v in enumerate(values):
-                if v < 1:
-                    raise AttnasError(f"{field}.{key}[{j}]: {v} is not allowed; allowed: an integer >= 1")
         if out["mlp"] == "res2net":
             scale = out["res2net_scale"]
             narrowest = min(d * r for d, r in zip(dims, ratios))
@@ -181,8 +229,6 @@ class VAN(Backbone):
                 raise AttnasError(f"{field}.res2net_scale: {scale} is not allowed; allowed: 2..{narrowest}")
         else:
             out["res2net_scale"] = 4
-        if not 0.0 <= out["drop_path"] < 1.0:
-            raise AttnasError(f"{field}.drop_path: {out['drop_path']} is not allowed; allowed: 0 <= drop_path < 1")
         for name, triple in VAN_VARIANTS.items():
             if (dims, depths, ratios) == triple:
                 out["variant"] = name
@@ -194,6 +240,26 @@ class VAN(Backbone):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(x).mean((2, 3)))
+
+    @classmethod
+    def walk(cls, net, **params):
+        p = cls.canonical_params(params, "backbone")
+        stages, x = [], net.input_size
+        for i, (dim, depth, ratio) in enumerate(zip(p["dims"], p["depths"], p["mlp_ratios"])):
+            kernel, stride = (7, 4) if i == 0 else (3, 2)
+            stage_in, x = x, net.bn(net.conv(x, dim, kernel, stride, kernel // 2))
+            blocks = []
+            for _ in range(depth):
+                out = VANBlock.walk(net, i, x, ratio, p["mlp"], p["res2net_scale"])
+                blocks.append(BlockShape(x, out, 1))
+                x = out
+            net.stage(i, blocks)
+            net.params += 2 * dim                                # ChannelLayerNorm: not a thop module, so
+            net.ew(numel(x), 2)                                   # the dispatch counter's 2 per element
+            stages.append(BlockShape(stage_in, x, stride))
+        net.body(stages)
+        net.reduce(numel(x))
+        net.linear(1, x[0], net.num_classes)
 
 
 def init_van(model: nn.Module) -> None:

@@ -17,6 +17,7 @@ from typing import Literal
 from torch import nn
 
 from ..registry import BACKBONES
+from ..shapes import BlockShape
 from .base import Backbone, classifier
 from .resnet import init_weights
 
@@ -47,23 +48,30 @@ class VGGStage(nn.Module):
     def forward(self, x):
         return self.pool(self.convs(x))
 
+    @staticmethod
+    def walk(net, stage: int, x: tuple, cout: int, n: int) -> tuple:
+        for _ in range(n):
+            x = net.attention(stage, "post_conv", net.activate(net.bn(net.conv(x, cout, 3, 1, 1))))
+        return net.max_pool(net.attention(stage, "pre_pool", x), 2, 2)
+
 
 @BACKBONES.register("vgg")
 class VGG(Backbone):
     insertion_points = ("post_conv", "pre_pool")
     num_stages = 5
+    test_params = {"depth": 11, "width": 0.125}
 
     def __init__(self, ctx, *, depth: Literal[11, 13, 16, 19] = 19, head: Literal["cifar", "imagenet"] = "cifar",
                  width: float = 1.0):
         super().__init__()
-        widths = [max(8, int(round(w * width))) for w in STAGE_WIDTHS]
+        widths = vgg_widths(width)
         stages, cin = [], ctx.in_channels
         for i, (n, cout) in enumerate(zip(CONVS_PER_STAGE[depth], widths)):
             stages.append(ctx.stage([VGGStage(ctx, i, cin, cout, n)], i))
             cin = cout
         self.stages = ctx.body(stages)
         if head == "imagenet":
-            hidden = max(8, int(round(4096 * width)))
+            hidden = vgg_hidden(width)
             self.head = nn.Sequential(nn.AdaptiveAvgPool2d(7), nn.Flatten(),
                                       nn.Linear(cin * 49, hidden), ctx.act(), nn.Dropout(0.5),
                                       nn.Linear(hidden, hidden), ctx.act(), nn.Dropout(0.5),
@@ -74,3 +82,31 @@ class VGG(Backbone):
 
     def forward(self, x):
         return self.head(self.stages(x))
+
+    @classmethod
+    def walk(cls, net, *, depth, head, width):
+        stages, x = [], net.input_size
+        for i, (n, cout) in enumerate(zip(CONVS_PER_STAGE[depth], vgg_widths(width))):
+            out = VGGStage.walk(net, i, x, cout, n)
+            net.stage(i, [BlockShape(x, out, 2)])
+            stages.append(BlockShape(x, out, 2))
+            x = out
+        net.body(stages)
+        if head == "imagenet":
+            hidden = vgg_hidden(width)
+            net.adaptive_avg_pool(x, 7)
+            net.linear(1, x[0] * 49, hidden)
+            net.activate((hidden, 1, 1))
+            net.linear(1, hidden, hidden)
+            net.activate((hidden, 1, 1))
+            net.linear(1, hidden, net.num_classes)
+        else:
+            net.classifier(x)
+
+
+def vgg_widths(width: float) -> list[int]:
+    return [max(8, int(round(w * width))) for w in STAGE_WIDTHS]
+
+
+def vgg_hidden(width: float) -> int:
+    return max(8, int(round(4096 * width)))

@@ -22,20 +22,19 @@ With alpha = 0 the direct and weighted connections give back the vanilla block (
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..constraints import Positive
 from ..errors import AttnasError
-from ..gatings.fa import probe_forward
-from ..layers import reduced
-from ..registry import CONNECTIONS
+from ..layers import reduced_width
+from ..registry import ATTENTION, CONNECTIONS
+from ..tally import broadcast, numel
+from . import base  # noqa: F401  (installs the connection contract)
 from .functions import CONNECTION_FUNCTIONS
-
-PROBE_SIZE = 16
-"""Side of the input used to trace an attention module's G and T shapes at build time."""
 
 
 class ChannelMatch(nn.Module):
@@ -46,13 +45,11 @@ class ChannelMatch(nn.Module):
         if kind == "fc1":
             self.fc = nn.Linear(cin, cout)
         else:
-            hidden = reduced(cout, reduction, "connection.match_reduction")
+            hidden = reduced_width(cout, reduction)
             self.fc = nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, cout))
 
     def forward(self, p: torch.Tensor) -> torch.Tensor:
         return self.fc(p.movedim(-3, -1)).movedim(-1, -3)
-
-
 class ConnectedAttention(nn.Module):
     """An attention module plus its DCA link to the previous connected block (through the model's ForwardState)."""
 
@@ -98,80 +95,117 @@ class ConnectedAttention(nn.Module):
             self.state[("dca", dim)] = (t, g, scaled)
 
 
-class _ShapeTracer:
-    """A link that merges nothing and notes, per dimension, the shapes of G and T and whether T is scaled."""
-
-    def __init__(self):
-        self.seen: dict[str, tuple] = {}
-
-    def merge(self, dim, g):
-        return g
-
-    def record(self, dim, g, t, scaled):
-        self.seen[dim] = (tuple(g.shape), tuple(t.shape), bool(scaled))
+def prior_shape(g_shape: tuple, t_shape: tuple, scaled: bool) -> tuple:
+    """The shape of the map a successor receives: T, or T * E (broadcast) where T is scaled."""
+    return broadcast(g_shape, t_shape) if scaled else tuple(t_shape)
 
 
-def traced_prior_channels(module: nn.Module) -> dict[str, tuple[int, int]]:
-    """dim -> (channels of G, channels of the map a successor receives (T, or T * E where scaled)), from one
-    probe forward of ``module`` (its weights and BN statistics are not touched)."""
-    cin = getattr(module, "input_channels", None)
-    if cin is None:
-        raise AttnasError(f"connection.type: attention {type(module).__name__} was not built by the BuildContext "
-                          f"(no input_channels); allowed: modules from ctx.attention / ctx.conv")
-    tracer = _ShapeTracer()
-    probe_forward(module, torch.zeros(2, cin, PROBE_SIZE, PROBE_SIZE, device="cpu"), link=tracer)
-    out = {}
-    for dim, (g_shape, t_shape, scaled) in tracer.seen.items():
-        p_shape = torch.broadcast_shapes(g_shape, t_shape) if scaled else t_shape
-        out[dim] = (g_shape[-3], p_shape[-3])
-    return out
-
-
-def connect(module: nn.Module, state, function: str, *, channel_match: str, match_reduction: int,
-            spatial_match: str, dims: str, alpha_init: float) -> ConnectedAttention:
-    """Wrap ``module``; link each chosen dimension to the previous block built on ``state`` (build order is
-    forward order), adding alpha and, where channels differ, the channel-matching FC."""
-    own = tuple(getattr(module, "dims", ()))
+def chosen_dims(attention_type: str, own: tuple, dims: str) -> tuple:
+    """The attention dimensions a connection with ``dims`` links; AttnasError if none."""
     chosen = own if dims == "all" else tuple(d for d in own if d == dims)
     if not chosen:
-        name = getattr(module, "registry_name", type(module).__name__)
-        raise AttnasError(f"connection.dims: {dims!r} is not allowed for attention {name!r} (dimensions: "
+        raise AttnasError(f"connection.dims: {dims!r} is not allowed for attention {attention_type!r} (dimensions: "
                           f"{', '.join(own) or 'none'}); allowed: all, {', '.join(own)}")
+    return chosen
+
+
+def check_dims(attention, params: dict) -> None:
+    """The connection's ``dims`` must name a dimension of the connected attention (a Component)."""
+    cls = ATTENTION.get(attention.type)
+    chosen_dims(attention.type, cls.dims, params["dims"])
+
+
+def connect(module: nn.Module, state, shapes: dict, function: str, *, channel_match: str, reduction: int,
+            spatial_match: str, dims: str, alpha_init: float) -> ConnectedAttention:
+    """Wrap ``module``; link each chosen dimension to the previous block built on ``state`` (build order is
+    forward order), adding alpha and, where channels differ, the channel-matching FC. ``shapes`` is the
+    module's ``dca_shapes`` at its site (only the channel axes are used here). The channels of the last
+    connected block are build-time bookkeeping in an attribute of ``state`` (attributes survive the
+    per-forward clear of its items)."""
+    chosen = chosen_dims(module.registry_name, module.dims, dims)
     wrapper = ConnectedAttention(module, state, function, chosen, spatial_match)
-    channels = traced_prior_channels(module)
-    last = getattr(state, "dca_prior_channels", None)
-    if last is None:
-        last = state.dca_prior_channels = {}
+    last = vars(state).setdefault("dca_prior_channels", {})
     for dim in chosen:
-        g_channels, p_channels = channels[dim]
+        g_shape, t_shape, scaled = shapes[dim]
+        g_channels, p_channels = g_shape[-3], prior_shape(g_shape, t_shape, scaled)[-3]
         if dim in last:
             wrapper.alpha[dim] = nn.Parameter(torch.tensor(float(alpha_init)))
             if last[dim] != g_channels:
-                wrapper.match[dim] = ChannelMatch(last[dim], g_channels, channel_match, match_reduction)
+                wrapper.match[dim] = ChannelMatch(last[dim], g_channels, channel_match, reduction)
         last[dim] = p_channels
     return wrapper
 
 
+def _merge_cost(t, function: str, g: tuple, p: tuple) -> None:
+    """Cost of ``alpha * p`` and of the connection function f(G, alpha T~) (functions.py)."""
+    both, ng, np_ = numel(broadcast(g, p)), numel(g), numel(p)
+    t.ew(np_)                                                     # alpha * p
+    if function == "direct":
+        t.ew(both)
+    elif function == "weighted":
+        t.ew(both, 7)                                             # +, >=, clamp_min, clamp_max, where, +, /
+        t.ew(ng + np_)                                            # g * g, p * p
+    else:                                                         # on the broadcast G and p:
+        t.ew(both, 5)                                             # -g, -p; w0 * g, w1 * p, +
+        t.softmax(2 * both)
+
+
+def link_cost(t, params: dict, function: str, attention_type: str, own: tuple, shapes: dict,
+              last: dict) -> None:
+    """Add the cost of one connected block (its alpha, channel match, prior and merge) to the tally ``t``.
+    ``shapes`` is its ``dca_shapes`` at its site; ``last`` maps dim -> the previous connected block's
+    ``(g_shape, t_shape, scaled)`` and is updated (call in build order)."""
+    for dim in chosen_dims(attention_type, own, params["dims"]):
+        g, t_shape, scaled = shapes[dim]
+        prev = last.get(dim)
+        last[dim] = shapes[dim]
+        if prev is None:
+            continue
+        t.params += 1                                             # alpha
+        p = prior_shape(*prev)
+        if prev[2]:
+            t.ew(numel(p))                                        # T~ * E~
+        while len(p) > len(g):
+            t.reduce(numel(p))
+            p = p[1:]
+        if p[-3] != g[-3]:
+            rows, cin, cout = numel(p) // p[-3], p[-3], g[-3]
+            if params["channel_match"] == "fc1":
+                t.linear(rows, cin, cout)
+            else:
+                hidden = reduced_width(cout, params["reduction"])
+                t.linear(rows, cin, hidden)
+                t.ew(rows * hidden)
+                t.linear(rows, hidden, cout)
+            p = p[:-3] + (cout,) + p[-2:]
+        if p[-2:] != g[-2:]:
+            t.reduce(numel(p))                                    # adaptive pooling to G's size
+            p = p[:-2] + g[-2:]
+        _merge_cost(t, function, g, p)
+
+
 def _canonical(params: dict, field: str) -> dict:
-    if params["match_reduction"] < 1:
-        raise AttnasError(f"{field}.match_reduction: {params['match_reduction']} is not allowed; "
-                          f"allowed: an integer >= 1")
     out = dict(params)
     if params["channel_match"] == "fc1":  # one FC has no reduction: fold it to its default
-        out["match_reduction"] = 16
+        out["reduction"] = 16
     return out
 
 
 def _register(function: str, equation: str) -> None:
-    def factory(attention_module, state, *, channel_match: Literal["fc1", "fc2"] = "fc1", match_reduction: int = 16,
-                spatial_match: Literal["avg", "max"] = "avg", dims: Literal["all", "channel", "spatial"] = "all",
-                alpha_init: float = 1.0) -> ConnectedAttention:
-        return connect(attention_module, state, function, channel_match=channel_match,
-                       match_reduction=match_reduction, spatial_match=spatial_match, dims=dims, alpha_init=alpha_init)
+    def factory(attention_module, state, shapes, *, channel_match: Literal["fc1", "fc2"] = "fc1",
+                reduction: Annotated[int, Positive] = 16, spatial_match: Literal["avg", "max"] = "avg",
+                dims: Literal["all", "channel", "spatial"] = "all", alpha_init: float = 1.0) -> ConnectedAttention:
+        return connect(attention_module, state, shapes, function, channel_match=channel_match, reduction=reduction,
+                       spatial_match=spatial_match, dims=dims, alpha_init=alpha_init)
+
+    def cost(t, params, attention_type, own, shapes, last):
+        link_cost(t, params, function, attention_type, own, shapes, last)
 
     factory.__name__ = factory.__qualname__ = f"dca_{function}"
     factory.__doc__ = f"DCA with the {function} connection function ({equation} of the DCA paper)."
     factory.canonical_params = _canonical
+    factory.cost = cost
+    factory.check_fits = check_dims
     CONNECTIONS.register(function)(factory)
 
 

@@ -24,7 +24,9 @@ def weighted(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
 
 def softmax(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """Eq. 6: f = e^-G / (e^-G + e^-alpha T~) * G + e^-alpha T~ / (e^-G + e^-alpha T~) * alpha T~, i.e. a
-    softmax of (-G, -alpha T~) weighting (G, alpha T~) (computed stably)."""
+    softmax of (-G, -alpha T~) weighting (G, alpha T~) (computed stably). G and alpha T~ broadcast, as in Eq. 4-5
+    (CBAM's unscaled channel map T~ (B, C, 1, 1) against its two pooled descriptors G (B, 2, C, 1, 1))."""
+    g, prior = torch.broadcast_tensors(g, prior)
     w = torch.softmax(torch.stack((-g, -prior)), dim=0)
     return w[0] * g + w[1] * prior
 

@@ -3,6 +3,8 @@ blocks B_0 .. B_{n-1} with inputs X_i and outputs U_i = B_i(X_i):
 
     focus        k'_i = sigmoid(W2 ReLU(W1 GAP(X_i)))             Eq. 5-7, W1: C'_i -> C'_i / r1, W2: -> 1
     association  k_i  = sigmoid(W4 ReLU(W3 [k_1 .. k_{i-1}, k'_i]))  Eq. 8, W3: i -> r2 * i, W4: -> 1
+
+The paper's r1 is the parameter ``reduction`` (W1's width is ``reduced_width(C'_i, r1)``), its r2 ``expansion``.
     weighting    X_{i+1} = X_i + (U_i - X_i) * k_i                    Eq. 9 (= Eq. 1)
 
 How the paper is read here:
@@ -24,30 +26,35 @@ the two levels get FA (VGG-19 in the paper: its 5 blocks are the stages, ``deplo
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Annotated, Literal, Sequence
 
 import torch
 from torch import nn
 
+from ..constraints import Positive
 from ..errors import AttnasError
-from ..layers import conv_bn, reduced
+from ..layers import conv_bn, reduced_width
 from ..registry import GATINGS
+from ..tally import conv_out, numel
+from . import base  # noqa: F401  (installs the gating contract)
 
 
 class FocusAssociation(nn.Module):
     """A sequence of blocks with FA recalibration of every block after the first."""
 
     def __init__(self, blocks: Sequence[nn.Module], shapes: Sequence[tuple], r1: int, r2: int):
+        """``shapes[i]`` is block i's (input shape, output shape, stride), from the backbone's shape walk."""
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.focus = nn.ModuleList()        # focus[i - 1] serves block i
         self.associate = nn.ModuleList()    # associate[i - 2] serves block i
         self.project = nn.ModuleList()      # project[i - 1] serves block i
-        for i, (cin, cout, stride) in enumerate(shapes):
+        for i, ((cin, _, _), (cout, _, _), stride) in enumerate(shapes):
             if i == 0:
                 continue
-            self.focus.append(nn.Sequential(nn.Linear(cin, reduced(cin, r1, "gating.r1")), nn.ReLU(inplace=True),
-                                            nn.Linear(reduced(cin, r1, "gating.r1"), 1), nn.Sigmoid()))
+            hidden = reduced_width(cin, r1)
+            self.focus.append(nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1),
+                                            nn.Sigmoid()))
             if i >= 2:
                 self.associate.append(nn.Sequential(nn.Linear(i, r2 * i), nn.ReLU(inplace=True),
                                                     nn.Linear(r2 * i, 1), nn.Sigmoid()))
@@ -73,59 +80,79 @@ class FocusAssociation(nn.Module):
         return x
 
 
-def probe_forward(module: nn.Module, x: torch.Tensor, **kwargs) -> torch.Tensor:
-    """Run ``module`` once to learn shapes, leaving it untouched: eval mode (no BN statistics update), no grad,
-    and, for a model built on the meta device, zero CPU stand-ins for its tensors (meta kernels are
-    far slower than a tiny CPU run)."""
-    tensors = [*module.named_parameters(), *module.named_buffers()]
-    on_meta = any(v.is_meta for _, v in tensors)
-    stand_ins = {k: torch.zeros(v.shape, dtype=v.dtype, device="cpu") for k, v in tensors} if on_meta else {}
-    was_training, threads = module.training, torch.get_num_threads()
-    module.eval()
-    torch.set_num_threads(1)  # a tiny run: more threads only add synchronisation
-    try:
-        with torch.no_grad():
-            return torch.func.functional_call(module, stand_ins, (x.to("cpu"),), kwargs)
-    finally:
-        module.train(was_training)
-        torch.set_num_threads(threads)
+def projects(shape: tuple) -> bool:
+    """Whether FA must project X_i onto U_i's shape (a strided 1x1 conv + BN)."""
+    (cin, _, _), (cout, _, _), stride = shape
+    return not (cin == cout and stride == 1)
 
 
-def block_shapes(modules: Sequence[nn.Module], field: str, size: int = 32) -> list[tuple[int, int, int]]:
-    """(input channels, output channels, stride) of each module, from one probe run of the sequence. The input
-    channel count is the first one among the first module's convolutions that runs."""
-    candidates = list(dict.fromkeys(m.in_channels for m in modules[0].modules() if isinstance(m, nn.Conv2d)))
-    for cin in candidates:
-        try:
-            x = torch.zeros(2, cin, size, size, device="cpu")
-            shapes = []
-            for m in modules:
-                y = probe_forward(m, x)
-                shapes.append((x.shape[1], y.shape[1], max(1, x.shape[2] // y.shape[2])))
-                x = y
-            return shapes
-        except (RuntimeError, ValueError):
-            continue
-    raise AttnasError(f"{field}: cannot find the input channels of {type(modules[0]).__name__}; "
-                      f"allowed: blocks that start with a convolution")
+def projected_size(shape: tuple) -> tuple:
+    """The (H, W) of X_i after FA's projection (or unchanged)."""
+    (_, h, w), _, stride = shape
+    return (conv_out(h, 1, stride), conv_out(w, 1, stride)) if projects(shape) else (h, w)
 
 
-def _canonical(params: dict, field: str) -> dict:
-    for key in ("r1", "r2"):
-        if params[key] < 1:
-            raise AttnasError(f"{field}.{key}: {params[key]} is not allowed; allowed: an integer >= 1")
-    return params
+def fa_applies(level: str, n: int, deploy: str) -> bool:
+    return deploy in ("both", level) and n >= 2
 
 
-@GATINGS.register("fa")
-def focus_and_association(modules, level: str = "blocks", *, r1: int = 4, r2: int = 4,
+def fa_cost(t, level: str, shapes: Sequence[tuple], params: dict) -> None:
+    """Add FA's parameters and MACs over blocks of ``shapes`` (as the builder passes them) to the tally ``t``."""
+    if not fa_applies(level, len(shapes), params["deploy"]):
+        return
+    r2 = params["expansion"]
+    for i, shape in enumerate(shapes[1:], start=1):
+        x, u, stride = shape
+        hidden = reduced_width(x[0], params["reduction"])
+        t.reduce(numel(x))                                        # GAP(X_i)
+        t.linear(1, x[0], hidden)
+        t.ew(hidden)                                              # ReLU
+        t.linear(1, hidden, 1)
+        t.ew(1)                                                   # sigmoid
+        if i >= 2:
+            t.linear(1, i, r2 * i)
+            t.ew(r2 * i)
+            t.linear(1, r2 * i, 1)
+            t.ew(1)
+        if projects(shape):
+            t.bn(t.conv(x, u[0], 1, stride, bias=False))
+        t.ew(numel(u), 3)                                         # X + (U - X) * k
+
+
+def focus_and_association(modules, level: str, shapes, *, reduction: Annotated[int, Positive] = 4,
+                          expansion: Annotated[int, Positive] = 4,
                           deploy: Literal["both", "blocks", "stages"] = "both") -> nn.Module:
     """FA over ``modules`` (a stage's blocks, or the stages) when ``level`` is deployed; r1 = r2 = 4 as in the
-    paper's experiments (Sec. III.D); ``deploy: both`` is the multi-stage form of Fig. 4."""
+    paper's experiments (Sec. III.D); ``deploy: both`` is the multi-stage form of Fig. 4. ``shapes``: per module,
+    (input shape, output shape, stride)."""
     modules = list(modules)
-    if deploy not in ("both", level) or len(modules) < 2:
+    if not fa_applies(level, len(modules), deploy):
         return nn.Sequential(*modules)
-    return FocusAssociation(modules, block_shapes(modules, "gating.type: fa"), r1, r2)
+    return FocusAssociation(modules, shapes, reduction, expansion)
 
 
-focus_and_association.canonical_params = _canonical
+def check_projections(shapes, params: dict) -> None:
+    """FA projects a block's input onto its output with a strided 1x1 conv; where that cannot give the output's
+    size (e.g. VGG's floor-mode max-pools at an input that is not a multiple of 32), the sequence cannot be
+    gated. ``shapes``: the backbone's BackboneShapes."""
+    deploy = params["deploy"]
+    sequences = [("stages", "the stages", [s[:3] for s in shapes.stages])]
+    sequences += [("blocks", f"stage {i}'s blocks", list(s.blocks)) for i, s in enumerate(shapes.stages)]
+    for level, what, blocks in sequences:
+        if not fa_applies(level, len(blocks), deploy):
+            continue
+        for i, block in enumerate(blocks[1:], start=1):
+            (_, h, w), (_, oh, ow), stride = block
+            got = projected_size(block)
+            if got != (oh, ow):
+                size = "x".join(map(str, shapes.input_size))
+                instead = "deploy: blocks" if level == "stages" else "deploy: stages"
+                raise AttnasError(
+                    f"gating.type: 'fa' cannot gate {what} at input_size {size} (block {i}: its {h}x{w} input at "
+                    f"stride {stride} projects to {got[0]}x{got[1]}, its output is {oh}x{ow}); allowed: an input "
+                    f"whose maps halve exactly (e.g. a multiple of 32), or gating.{instead}")
+
+
+focus_and_association.cost = lambda t, level, shapes, params: fa_cost(t, level, shapes, params)
+focus_and_association.check_fits = check_projections
+GATINGS.register("fa")(focus_and_association)

@@ -27,17 +27,19 @@ def params(arch):
 
 
 def preset(name):
-    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_build=False)
+    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_fits=False)
 
 
 def changed(name, **fields):
-    return ArchConfig.from_dict({**preset(name).to_dict(), **fields}, check_build=False)
+    return ArchConfig.from_dict({**preset(name).to_dict(), **fields}, check_fits=False)
 
 
-def attention(kind, channels, **kw):
-    module = ATTENTION.get(kind)(channels, **kw)
-    module.input_channels = channels          # what BuildContext records
-    return module
+def connect_block(function, kind, channels, state, attention, **connection):
+    """A ``kind`` attention of ``channels`` connected by ``function`` on ``state``, as the builder does it."""
+    params = ATTENTION.params(kind, attention, "attention")
+    shapes = ATTENTION.get(kind).dca_shapes((channels, 1, 1), params)
+    return CONNECTIONS.get(function)(ATTENTION.get(kind)(channels, **params), state, shapes,
+                                     **CONNECTIONS.params(function, connection, "connection"))
 
 
 def test_connection_functions_on_hand_tensors():
@@ -53,8 +55,8 @@ def test_connection_functions_on_hand_tensors():
 
 def test_first_block_has_no_predecessor_and_merge_is_identity():
     state = ForwardState()
-    first = CONNECTIONS.get("direct")(attention("se", 8, reduction=4), state)
-    second = CONNECTIONS.get("direct")(attention("se", 8, reduction=4), state)
+    first = connect_block("direct", "se", 8, state, {"reduction": 4})
+    second = connect_block("direct", "se", 8, state, {"reduction": 4})
     assert len(first.alpha) == 0 and set(second.alpha) == {"channel"} and len(second.match) == 0
     g = torch.randn(2, 8, 1, 1)
     assert first.merge("channel", g) is g
@@ -63,8 +65,8 @@ def test_first_block_has_no_predecessor_and_merge_is_identity():
 def test_se_merge_is_eq3_with_scaled_prior():
     """merge = G + alpha * (T~ * E~): SE's T~ is a sigmoid, so it is rescaled by the previous extraction."""
     state = ForwardState()
-    a = CONNECTIONS.get("direct")(attention("se", 8, reduction=4), state)
-    b = CONNECTIONS.get("direct")(attention("se", 8, reduction=4), state, alpha_init=0.7)
+    a = connect_block("direct", "se", 8, state, {"reduction": 4})
+    b = connect_block("direct", "se", 8, state, {"reduction": 4}, alpha_init=0.7)
     x = torch.randn(2, 8, 5, 5)
     a(x)
     e_prev = x.mean((2, 3), keepdim=True)
@@ -76,8 +78,8 @@ def test_se_merge_is_eq3_with_scaled_prior():
 def test_unscaled_prior_is_not_rescaled():
     """GC fuses by addition, its T~ is not in (0, 1): merge adds alpha * T~ itself."""
     state = ForwardState()
-    a = CONNECTIONS.get("direct")(attention("gc", 8, reduction=4), state)
-    b = CONNECTIONS.get("direct")(attention("gc", 8, reduction=4), state, alpha_init=0.5)
+    a = connect_block("direct", "gc", 8, state, {"reduction": 4})
+    b = connect_block("direct", "gc", 8, state, {"reduction": 4}, alpha_init=0.5)
     torch.nn.init.normal_(a.attention.transform[-1].weight)
     x = torch.randn(2, 8, 4, 4)
     a(x)
@@ -91,8 +93,8 @@ def test_size_matching_across_a_stage_boundary(spatial_match, pool):
     """Channels double (1 FC 16 -> 32 on the channel dimension) and resolution halves (pooling on the spatial
     dimension, kernel = stride = 2), CBAM in both dimensions."""
     state = ForwardState()
-    a = CONNECTIONS.get("direct")(attention("cbam", 16, reduction=4), state, spatial_match=spatial_match)
-    b = CONNECTIONS.get("direct")(attention("cbam", 32, reduction=4), state, spatial_match=spatial_match,
+    a = connect_block("direct", "cbam", 16, state, {"reduction": 4}, spatial_match=spatial_match)
+    b = connect_block("direct", "cbam", 32, state, {"reduction": 4}, spatial_match=spatial_match,
                                   alpha_init=0.3)
     assert set(b.match) == {"channel"}                                  # CBAM's spatial G has 2 maps both times
     assert (b.match["channel"].fc.in_features, b.match["channel"].fc.out_features) == (16, 32)
@@ -116,8 +118,8 @@ def test_size_matching_across_a_stage_boundary(spatial_match, pool):
                                              ("all", {"channel", "spatial"})])
 def test_dca_c_s_all_connect_only_their_dimension(dims, connected):
     state = ForwardState()
-    a = CONNECTIONS.get("direct")(attention("cbam", 8, reduction=4), state, dims=dims)
-    b = CONNECTIONS.get("direct")(attention("cbam", 8, reduction=4), state, dims=dims)
+    a = connect_block("direct", "cbam", 8, state, {"reduction": 4}, dims=dims)
+    b = connect_block("direct", "cbam", 8, state, {"reduction": 4}, dims=dims)
     assert set(b.alpha) == connected
     a(torch.randn(2, 8, 4, 4))
     assert {key[1] for key in state} == connected
@@ -131,9 +133,9 @@ def test_alpha_zero_is_the_vanilla_network(function):
     """Sec. 3.2: with alpha = 0 the connections are unused (same weights -> same output); with alpha != 0 not."""
     data = {"backbone": {"type": "resnet_cifar", "depth": 14}, "attention": {"type": "se", "reduction": 4}}
     torch.manual_seed(0)
-    vanilla = build_model(ArchConfig.from_dict(data, check_build=False)).eval()
+    vanilla = build_model(ArchConfig.from_dict(data, check_fits=False)).eval()
     dca = build_model(ArchConfig.from_dict({**data, "connection": {"type": function, "alpha_init": 0.0}},
-                                           check_build=False)).eval()
+                                           check_fits=False)).eval()
     state = {k.replace(".attention.", "."): v for k, v in dca.state_dict().items()}
     state.update(vanilla.state_dict())
     dca.load_state_dict({k: state[k.replace(".attention.", ".")] for k in dca.state_dict()})
@@ -152,8 +154,8 @@ def test_alpha_zero_is_the_vanilla_network(function):
 def test_model_trains_through_connections():
     arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 14},
                                  "attention": {"type": "cbam", "reduction": 4},
-                                 "connection": {"type": "softmax", "channel_match": "fc2", "match_reduction": 4}},
-                                check_build=False)
+                                 "connection": {"type": "softmax", "channel_match": "fc2", "reduction": 4}},
+                                check_fits=False)
     model = build_model(arch)
     model(torch.randn(2, 3, 16, 16)).sum().backward()
     alphas = [p for n, p in model.named_parameters() if ".alpha." in n]
@@ -164,8 +166,8 @@ def test_bad_settings_teach():
     base = {"backbone": {"type": "resnet_cifar", "depth": 14}, "attention": "se"}
     with pytest.raises(AttnasError, match=r"connection.dims: 'spatial' is not allowed .*allowed: all, channel"):
         ArchConfig.from_dict({**base, "connection": {"type": "direct", "dims": "spatial"}})
-    with pytest.raises(AttnasError, match="connection.match_reduction: 0"):
-        ArchConfig.from_dict({**base, "connection": {"type": "direct", "channel_match": "fc2", "match_reduction": 0}})
+    with pytest.raises(AttnasError, match="connection.reduction: 0"):
+        ArchConfig.from_dict({**base, "connection": {"type": "direct", "channel_match": "fc2", "reduction": 0}})
     with pytest.raises(AttnasError, match="connection.channel_match"):
         ArchConfig.from_dict({**base, "connection": {"type": "direct", "channel_match": "fc3"}})
 
@@ -197,5 +199,17 @@ def test_dca_se_mobilenetv2_count_is_se_plus_matching():
 def test_two_fc_matching_count():
     """Table 4: 2 FC (r=16) on SE-ResNet-50 is 28.65M (hidden width C/r of the current block, as the authors'
     code; the text's C'/r would give 28.35M)."""
-    arch = changed("dca-se-resnet50", connection={"type": "direct", "channel_match": "fc2", "match_reduction": 16})
+    arch = changed("dca-se-resnet50", connection={"type": "direct", "channel_match": "fc2", "reduction": 16})
     assert abs(params(arch) - 28.65e6) / 28.65e6 < 0.01
+
+
+def test_softmax_connection_broadcasts_an_unscaled_prior():
+    """CBAM with a tanh gate hands on T~ (B, C, 1, 1) unscaled; Eq. 6 broadcasts it against G (B, 2, C, 1, 1)
+    as Eq. 4-5 do (torch.stack alone would reject the two shapes)."""
+    arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8},
+                                 "attention": {"type": "cbam", "reduction": 4, "gate": "tanh"},
+                                 "connection": {"type": "softmax"}})
+    g, p = torch.randn(2, 2, 8, 1, 1), torch.randn(2, 8, 1, 1)
+    eg, ep = torch.exp(-g), torch.exp(-p)
+    assert torch.allclose(softmax(g, p), eg / (eg + ep) * g + ep / (eg + ep) * p, atol=1e-6)
+    build_model(arch)(torch.randn(2, 3, 16, 16)).sum().backward()

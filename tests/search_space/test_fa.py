@@ -9,6 +9,7 @@ from search_space.build import build_model
 from search_space.errors import AttnasError
 from search_space.gatings.fa import FocusAssociation, focus_and_association
 from search_space.presets import preset_path
+from search_space.shapes import BlockShape
 
 
 
@@ -20,6 +21,11 @@ def conv_block(cin, cout, stride=1):
 def blocks(n=4, c=8):
     torch.manual_seed(0)
     return [conv_block(c, c) for _ in range(n)]
+
+
+def same_shapes(n=4, c=8, size=6):
+    """What the backbone's shape walk hands FA for ``n`` shape-keeping blocks."""
+    return [BlockShape((c, size, size), (c, size, size), 1)] * n
 
 
 COUNTS = {}
@@ -34,18 +40,18 @@ def params(arch):
 
 
 def preset(name):
-    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_build=False)
+    return ArchConfig.from_dict(yaml.safe_load(preset_path(name).read_text()), check_fits=False)
 
 
 def cifar(depth, **extra):
-    return ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": depth}, **extra}, check_build=False)
+    return ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": depth}, **extra}, check_fits=False)
 
 
 @pytest.mark.parametrize("k, expect", [(0.0, "x"), (1.0, "u")])
 def test_forced_weight_gives_input_or_block_output(k, expect):
     """Eq. 12: k_i = 0 skips the block (X_i), k_i = 1 releases it fully (U_i)."""
     bs = blocks(3)
-    fa = focus_and_association(bs, "blocks")
+    fa = focus_and_association(bs, "blocks", same_shapes(3))
     fa.block_weight = lambda i, x, prev: torch.full((x.shape[0], 1), k)
     x = torch.randn(2, 8, 6, 6)
     with torch.no_grad():
@@ -58,7 +64,7 @@ def test_forced_weight_gives_input_or_block_output(k, expect):
 def test_forward_matches_equations_by_hand():
     """Eq. 5-9 recomputed from the module's own layers: focus on GAP(X_i), association from i = 2 over
     [k_1 .. k_{i-1}, k'_i], X_{i+1} = X_i + (U_i - X_i) k_i, with no gate on block 0."""
-    fa = focus_and_association(blocks(4), "blocks", r1=2, r2=3)
+    fa = focus_and_association(blocks(4), "blocks", same_shapes(4), reduction=2, expansion=3)
     assert len(fa.focus) == 3 and len(fa.associate) == 2
     assert [a[0].in_features for a in fa.associate] == [2, 3]          # s'_i has i entries
     assert [a[0].out_features for a in fa.associate] == [6, 9]         # hidden width r2 * i
@@ -77,7 +83,7 @@ def test_forward_matches_equations_by_hand():
 
 
 def test_first_gated_block_skips_association():
-    fa = focus_and_association(blocks(3), "blocks")
+    fa = focus_and_association(blocks(3), "blocks", same_shapes(3))
     calls = []
     for j, a in enumerate(fa.associate):
         a.register_forward_hook(lambda m, inp, out, j=j: calls.append((j, inp[0].shape[1])))
@@ -86,7 +92,7 @@ def test_first_gated_block_skips_association():
 
 
 def test_weight_is_per_sample():
-    fa = focus_and_association(blocks(3), "blocks")
+    fa = focus_and_association(blocks(3), "blocks", same_shapes(3))
     x = torch.randn(3, 8, 4, 4)
     k = fa.block_weight(2, x, [torch.rand(3, 1)])
     assert k.shape == (3, 1) and not torch.allclose(k[0], k[1])
@@ -95,7 +101,9 @@ def test_weight_is_per_sample():
 def test_projection_where_shapes_differ():
     """Sec. III.B.3: X_i is projected by a strided 1x1 conv (+BN) when it does not match U_i."""
     torch.manual_seed(0)
-    fa = focus_and_association([conv_block(3, 8), conv_block(8, 16, 2), conv_block(16, 16)], "stages")
+    shapes = [BlockShape((3, 8, 8), (8, 8, 8), 1), BlockShape((8, 8, 8), (16, 4, 4), 2),
+              BlockShape((16, 4, 4), (16, 4, 4), 1)]
+    fa = focus_and_association([conv_block(3, 8), conv_block(8, 16, 2), conv_block(16, 16)], "stages", shapes)
     assert isinstance(fa.project[0], nn.Sequential) and fa.project[0][0].stride == (2, 2)
     assert (fa.project[0][0].in_channels, fa.project[0][0].out_channels) == (8, 16)
     assert isinstance(fa.project[1], nn.Identity)
@@ -131,11 +139,14 @@ def test_fa_se_combines_attention_and_gating():
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
 
 
-def test_bad_ratios_are_rejected():
-    with pytest.raises(AttnasError, match="gating.r1"):
-        cifar(14, gating={"type": "fa", "r1": 0})
-    with pytest.raises(AttnasError, match="gating.r1: 32 is not allowed"):
-        ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 14}, "gating": {"type": "fa", "r1": 32}})
+def test_bad_ratios_are_rejected_and_every_reduction_builds():
+    with pytest.raises(AttnasError, match="gating.reduction: 0 is not allowed; allowed: an integer >= 1"):
+        cifar(14, gating={"type": "fa", "reduction": 0})
+    with pytest.raises(AttnasError, match="gating.expansion: 0 is not allowed"):
+        cifar(14, gating={"type": "fa", "expansion": 0})
+    model = build_model(ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 14},
+                                              "gating": {"type": "fa", "reduction": 32}}))
+    assert model.backbone.stages.focus[0][0].out_features == 1               # 16 // 32 floors at 1
     with pytest.raises(AttnasError, match="gating.deploy"):
         cifar(14, gating={"type": "fa", "deploy": "all"})
 

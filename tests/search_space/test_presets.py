@@ -1,12 +1,15 @@
-"""Every shipped preset: in the export format, listed by `attnas presets`, builds and trains a step."""
+"""Every shipped preset: in the export format, listed by `attnas presets`, builds and trains a step, and its
+estimate_cost equals the counters of the built model (at a small input here, at its native input under slow)."""
 import re
 
 import pytest
 import torch
 
 from search_space import build_model, load_arch
+from search_space.cost import estimate_cost
 from search_space.presets import preset_description, preset_names, preset_path
 from studies.cli import main
+from trainers import count_macs, count_params
 
 REQUIRED = (
     # issue 2
@@ -52,6 +55,7 @@ def test_preset_trains_a_step_at_small_input(name):
     torch.set_num_threads(1)
     arch = load_arch(name, input_size=_small_input(name))
     model = build_model(arch)
+    assert estimate_cost(arch) == (count_params(model), count_macs(model, arch.input_size))
     x = torch.randn(2, *arch.input_size)
     out = model(x)
     assert out.shape == (2, arch.num_classes)
@@ -64,6 +68,7 @@ def test_preset_trains_a_step_at_small_input(name):
 def test_preset_trains_a_step_at_native_input(name):
     arch = load_arch(name)
     model = build_model(arch)
+    assert estimate_cost(arch) == (count_params(model), count_macs(model, arch.input_size))
     out = model(torch.randn(2, *arch.input_size))
     assert out.shape == (2, arch.num_classes)
     out.logsumexp(1).mean().backward()

@@ -38,10 +38,24 @@ def test_size_is_none_for_a_continuous_space():
     assert 0.5 <= sp.sample(3).backbone.params["width"] <= 1.0
 
 
-def test_stepped_range_is_finite():
+def test_stepped_range_is_finite_and_stays_within_its_bounds():
+    def widths(spec):
+        sp = SearchSpace.from_dict({"fixed": {"backbone": {"type": "resnet_cifar", "depth": 8}, "input_size": [1, 16, 16]},
+                                    "dimensions": {"backbone.width": spec}})
+        seen = {a.backbone.params["width"] for a in sp.configs()}
+        assert seen == {sp.sample(s).backbone.params["width"] for s in range(40)} and sp.size() == len(seen)
+        return seen
+    assert widths({"low": 0.5, "high": 1.0, "step": 0.25}) == {0.5, 0.75, 1.0}
+    assert widths({"low": 0.5, "high": 1.0, "step": 0.3}) == {0.5, 0.8}          # not 1.1
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     sp = SearchSpace.from_dict({"fixed": {"backbone": {"type": "resnet_cifar", "depth": 8}, "input_size": [1, 16, 16]},
-                                "dimensions": {"backbone.width": {"low": 0.5, "high": 1.0, "step": 0.25}}})
-    assert sp.size() == 3
+                                "dimensions": {"backbone.width": {"low": 0.5, "high": 1.0, "step": 0.3},
+                                               "backbone.depth": {"low": 8, "high": 22, "step": 6}}})
+    for _ in range(20):
+        trial = study.ask()
+        arch = sp.suggest(trial)
+        assert 0.5 <= arch.backbone.params["width"] <= 1.0 and arch.backbone.params["depth"] in (8, 14, 20)
+        study.tell(trial, 0.0)
 
 
 def test_seeded_sampling_is_reproducible_and_covers_the_space(space):
@@ -124,7 +138,6 @@ def test_stage_mask_with_wrong_length_is_filtered_and_empty_filter_is_an_error()
     ({"activation": ["relu", "relu"]}, "duplicate choices"),
     ({"backbone.width": {"low": 2, "high": 1}}, "dimensions.backbone.width: low=2, high=1"),
     ({"activation": {"choices": ["relu"], "if": {}}}, "dimensions.activation.if: unknown key"),
-    ({"attention.type": ["se"], "attention.reduction": [64]}, "attention.reduction: 64 is not allowed for a layer of 8 channels"),
 ])
 def test_bad_spaces_fail_before_any_training(dims, message):
     with pytest.raises(AttnasError) as err:
@@ -136,7 +149,8 @@ def test_bad_spaces_fail_before_any_training(dims, message):
 def test_bad_yaml_and_missing_file():
     with pytest.raises(AttnasError, match="not valid YAML"):
         SearchSpace.from_yaml("fixed: [\n")
-    with pytest.raises(AttnasError, match="does not exist"):
+    with pytest.raises(AttnasError, match="'no/such/space.yaml' is neither a file nor a shipped space; allowed: "
+                                          "cifar-attention, quick, or the path"):
         SearchSpace.from_yaml("no/such/space.yaml")
 
 
@@ -166,5 +180,48 @@ def test_shipped_spaces_load_and_sample(name):
     import search_space
     path = Path(search_space.__file__).parent / "spaces" / f"{name}.yaml"
     sp = SearchSpace.from_yaml(path, num_classes=10, input_size=[3, 16, 16])
-    assert sp.size() > 100
-    assert sp.sample(1).num_classes == 10
+    assert sp.sample(1).num_classes == 10 and sp.sample(2).input_size == (3, 16, 16)
+
+
+# ---- spaces by name ------------------------------------------------------------------------------------------
+def test_a_shipped_space_is_found_by_name_with_hyphens_or_underscores():
+    from search_space.space import resolve_space, shipped_spaces
+    assert {"cifar-attention", "quick"} <= set(shipped_spaces())
+    ref = resolve_space("cifar-attention")
+    for name in ("cifar_attention", "cifar-attention.yaml", "Cifar_Attention"):
+        assert resolve_space(name) == ref
+    assert SearchSpace.load("cifar_attention").hash == SearchSpace.from_dict(ref).hash
+    assert SearchSpace.from_yaml("quick").size() == SearchSpace.load("quick").size()
+
+
+def test_a_path_is_read_relative_to_the_study_and_wins_over_a_name(tmp_path):
+    from search_space.space import resolve_space
+    mine = {"name": "mine", "fixed": {"backbone": {"type": "resnet_cifar", "depth": 8}},
+            "dimensions": {"activation": ["relu", "gelu"]}}
+    (tmp_path / "quick.yaml").write_text(__import__("yaml").safe_dump(mine))
+    assert resolve_space("quick.yaml", tmp_path)["name"] == "mine"      # the file next to the study
+    assert resolve_space("quick", tmp_path)["name"] == "quick"          # no such file: the shipped space
+    assert resolve_space(str(tmp_path / "quick.yaml"))["name"] == "mine"
+    assert SearchSpace.load("quick.yaml", tmp_path).size() == 2
+    assert resolve_space(mine) == mine                                   # inline
+
+
+@pytest.mark.parametrize("ref", ["cifar-atention", "spaces/cifar_attention.yaml", "no/such.yaml"])
+def test_an_unknown_space_is_one_line_listing_the_shipped_names(ref):
+    from search_space.space import resolve_space
+    with pytest.raises(AttnasError) as err:
+        resolve_space(ref, ".")
+    assert str(err.value).startswith(f"space: {ref!r} is neither a file nor a shipped space; allowed: "
+                                     f"cifar-attention, quick") and "\n" not in str(err.value)
+
+
+def test_the_shipped_spaces_sizes_are_exact_and_fast():
+    import time
+    sizes = {}
+    for name in ("quick", "cifar-attention"):
+        space = SearchSpace.load(name)
+        start = time.process_time()
+        sizes[name] = space.size()
+        assert time.process_time() - start < 20
+    assert sizes["quick"] == 828
+    assert sizes["cifar-attention"] > 10 ** 8

@@ -6,7 +6,7 @@ from search_space.errors import AttnasError
 
 
 def test_sam_equals_eq5(make):
-    m = make("csm", 8, reduction=2, sam_reduction=2)
+    m = make("csm", 8, reduction=2, qk_reduction=2)
     cam, sam = m.body
     sam.gamma.data.fill_(0.7)
     a = torch.randn(2, 8, 3, 4)
@@ -36,6 +36,8 @@ def test_order_changes_output(make):
     assert not torch.allclose(cam_sam(x), sam_cam(x), atol=1e-4)
 
 
-def test_sam_reduction_larger_than_channels(make):
-    with pytest.raises(AttnasError, match=r"^attention\.sam_reduction: 16 .*allowed: 1\.\.8"):
-        make("csm", 8, reduction=2, sam_reduction=16)
+def test_qk_reduction_larger_than_channels_floors_at_one(make):
+    _, sam = make("csm", 8, reduction=2, qk_reduction=16).body
+    assert sam.b.out_channels == sam.c.out_channels == 1
+    with pytest.raises(AttnasError, match=r"^attention\.qk_reduction: 0 is not allowed; allowed: an integer >= 1"):
+        make("csm", 8, qk_reduction=0)

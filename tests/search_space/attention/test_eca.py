@@ -23,5 +23,5 @@ def test_eca_equals_its_equation(make):
 
 
 def test_eca_rejects_even_kernel(make):
-    with pytest.raises(AttnasError, match=r"^attention\.kernel_size: 4 .*allowed: null \(adaptive\) or an odd"):
+    with pytest.raises(AttnasError, match=r"^attention\.kernel_size: 4 is not allowed; allowed: null or an odd integer >= 1"):
         make("eca", 32, kernel_size=4)

@@ -46,16 +46,16 @@ def test_receptive_field_of_van_and_lk(make, variant, extent):
 
 def test_lk_dilated_conv_spans_31():
     params = ATTENTION.params("lka", {"variant": "lk"}, "attention")
-    assert (params["local_kernel"], params["dilated_kernel"], params["dilation"]) == (7, 11, 3)
-    assert (params["dilated_kernel"] - 1) * params["dilation"] + 1 == 31
+    assert (params["local_kernel_size"], params["dilated_kernel_size"], params["dilation"]) == (7, 11, 3)
+    assert (params["dilated_kernel_size"] - 1) * params["dilation"] + 1 == 31
 
 
 def test_custom_kernels_equal_to_a_variant_take_its_name_and_bad_kernels_are_rejected():
-    same = ATTENTION.params("lka", {"variant": "custom", "local_kernel": 7, "dilated_kernel": 11}, "attention")
+    same = ATTENTION.params("lka", {"variant": "custom", "local_kernel_size": 7, "dilated_kernel_size": 11}, "attention")
     assert same["variant"] == "lk"
-    with pytest.raises(AttnasError, match=r"attention.dilated_kernel: 8 is not allowed; allowed: an odd"):
-        ATTENTION.params("lka", {"variant": "custom", "dilated_kernel": 8}, "attention")
-    with pytest.raises(AttnasError, match=r"attention.act: 'swish' is not allowed; allowed: none, relu"):
+    with pytest.raises(AttnasError, match=r"attention.dilated_kernel_size: 8 is not allowed; allowed: an odd"):
+        ATTENTION.params("lka", {"variant": "custom", "dilated_kernel_size": 8}, "attention")
+    with pytest.raises(AttnasError, match=r"attention.act: 'swish' is not allowed; allowed: celu, elu, gelu, hard_swish, identity"):
         ATTENTION.params("lka", {"act": "swish"}, "attention")
 
 
@@ -74,7 +74,7 @@ def test_activation_changes_the_output_without_parameters(make):
 
 
 def test_multi_branch_is_projection_of_concatenated_lka_products(make):
-    m = make("lka_mb", 4, dilated_kernels=(3, 5, 7))
+    m = make("lka_mb", 4, dilated_kernel_sizes=(3, 5, 7))
     x = torch.randn(2, 4, 12, 12)
     expected = m.fuse(torch.cat([x * branch(x) for branch in m.branches], 1))
     torch.testing.assert_close(m(x), expected)
@@ -86,17 +86,17 @@ def test_multi_branch_is_projection_of_concatenated_lka_products(make):
 
 
 def test_multi_branch_kernels_are_a_sorted_multiset_and_must_be_odd():
-    assert ATTENTION.params("lka_mb", {"dilated_kernels": [9, 5, 7]}, "attention")["dilated_kernels"] == (5, 7, 9)
-    with pytest.raises(AttnasError, match=r"attention.dilated_kernels\[1\]: 6 is not allowed"):
-        ATTENTION.params("lka_mb", {"dilated_kernels": [5, 6]}, "attention")
+    assert ATTENTION.params("lka_mb", {"dilated_kernel_sizes": [9, 5, 7]}, "attention")["dilated_kernel_sizes"] == (5, 7, 9)
+    with pytest.raises(AttnasError, match=r"attention.dilated_kernel_sizes\[1\]: 6 is not allowed"):
+        ATTENTION.params("lka_mb", {"dilated_kernel_sizes": [5, 6]}, "attention")
 
 
 def test_lka_family_in_a_resnet_keeps_shapes():
     from search_space import build_model
-    attention = {"type": "lka_mb", "dilated_kernels": [3, 5]}
+    attention = {"type": "lka_mb", "dilated_kernel_sizes": [3, 5]}
     arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8, "width": 0.25},
                                  "num_classes": 5, "input_size": [3, 8, 8], "attention": attention},
-                                check_build=False)
+                                check_fits=False)
     model = build_model(arch)
     assert sum(isinstance(m, ATTENTION.get("lka_mb")) for m in model.modules()) == 3
     model(torch.randn(2, 3, 8, 8)).sum().backward()

@@ -10,7 +10,7 @@ RESNEXT50 = {"type": "resnet", "depth": 50, "groups": 32, "width_per_group": 4}
 
 def n_params(backbone, attention, point="pre_add") -> int:
     arch = ArchConfig.from_dict({"backbone": backbone, "num_classes": 1000, "input_size": [3, 224, 224],
-                                 "attention": attention, "insertion_point": point}, check_build=False)
+                                 "attention": attention, "insertion_point": point}, check_fits=False)
     with torch.device("meta"):
         return sum(p.numel() for p in build_model(arch).parameters())
 

@@ -56,7 +56,7 @@ def test_ram_in_a_resnet_keeps_shapes_and_trains():
     assert all(p.grad is not None for p in model.parameters())
 
 
-@pytest.mark.parametrize("params, field", [({"reduction": 64}, "attention.reduction"),
+@pytest.mark.parametrize("params, field", [({"reduction": 0}, "attention.reduction"),
                                            ({"kernel_size": 4}, "attention.kernel_size")])
 def test_ram_bad_params_name_the_field(params, field):
     with pytest.raises(AttnasError, match=field):

@@ -22,7 +22,7 @@ def randomise_bn(module: nn.Module) -> None:
 
 @pytest.mark.parametrize("kernel, small", [(31, 5), (13, 3), (7, 0)])
 def test_reparameterize_gives_the_same_outputs_in_eval_mode(make, kernel, small):
-    m = make("replk", 6, kernel=kernel, small_kernel=small)
+    m = make("replk", 6, kernel_size=kernel, small_kernel_size=small)
     randomise_bn(m)
     x = torch.randn(2, 6, 17, 17)
     before = m(x)
@@ -37,7 +37,7 @@ def test_reparameterize_gives_the_same_outputs_in_eval_mode(make, kernel, small)
 
 
 def test_block_is_residual_around_pointwise_large_kernel_pointwise(make):
-    m = make("replk", 4, kernel=7, small_kernel=3)
+    m = make("replk", 4, kernel_size=7, small_kernel_size=3)
     randomise_bn(m)
     x = torch.randn(2, 4, 9, 9)
     u = m.pw1(m.pre_bn(x))
@@ -47,9 +47,10 @@ def test_block_is_residual_around_pointwise_large_kernel_pointwise(make):
 
 
 @pytest.mark.parametrize("given, message", [
-    ({"kernel": 30}, r"attention.kernel: 30 is not allowed; allowed: an odd"),
-    ({"kernel": 7, "small_kernel": 9}, r"attention.small_kernel: 9 is not allowed; allowed: 0 .* below kernel \(7\)"),
-    ({"small_kernel": 4}, r"attention.small_kernel: 4 is not allowed"),
+    ({"kernel_size": 30}, r"attention.kernel_size: 30 is not allowed; allowed: an odd"),
+    ({"kernel_size": 7, "small_kernel_size": 9},
+     r"attention.small_kernel_size: 9 is not allowed; allowed: 0 .* below kernel_size \(7\)"),
+    ({"small_kernel_size": 4}, r"attention.small_kernel_size: 4 is not allowed"),
 ])
 def test_bad_kernels_are_rejected(given, message):
     with pytest.raises(AttnasError, match=message):

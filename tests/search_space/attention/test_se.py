@@ -33,6 +33,7 @@ def test_se_tanh_gate_is_not_scaled(make, link):
     assert rec.records[0][3] is False
 
 
-def test_se_reduction_larger_than_channels_names_the_field(make):
-    with pytest.raises(AttnasError, match=r"^attention\.reduction: 32 .*allowed: 1\.\.16"):
-        make("se", 16, reduction=32)
+def test_se_reduction_larger_than_channels_floors_at_one(make):
+    assert make("se", 16, reduction=32).fc1.out_channels == 1
+    with pytest.raises(AttnasError, match=r"^attention\.reduction: 0 is not allowed; allowed: an integer >= 1"):
+        make("se", 16, reduction=0)

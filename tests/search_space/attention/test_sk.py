@@ -13,7 +13,7 @@ def test_sk_shape_with_stride_2_and_groups(make):
 
 
 def test_sk_equals_its_equations(make, link):
-    m = make("sk", 8, 8, 1, 1, reduction=2, min_dim=3)
+    m = make("sk", 8, 8, 1, 1, reduction=2, min_width=3)
     x = torch.randn(2, 8, 5, 5)
     u1, u2 = m.branches[0](x), m.branches[1](x)                                    # split
     s = (u1 + u2).mean((2, 3), keepdim=True)                                       # fuse, Eq. 1-2

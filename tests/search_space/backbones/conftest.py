@@ -8,7 +8,7 @@ from search_space import ArchConfig, build_model
 
 
 def _meta_model(data):
-    arch = ArchConfig.from_dict(data, check_build=False)
+    arch = ArchConfig.from_dict(data, check_fits=False)
     with torch.device("meta"):
         return arch, build_model(arch)
 

@@ -16,7 +16,7 @@ def arch(input_hw=64, num_classes=5, attention=RAM, point="stream", **backbone):
     return ArchConfig.from_dict({"backbone": {"type": "fft", **{**SMALL, **backbone}}, "num_classes": num_classes,
                                  "input_size": [3, input_hw, input_hw], "attention": attention,
                                  "insertion_point": point, "stage_mask": [False, True, True, True]},
-                                check_build=False)
+                                check_fits=False)
 
 
 def build(a, meta=False):

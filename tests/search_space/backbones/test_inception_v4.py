@@ -44,7 +44,7 @@ def test_cifar_variant_uses_5_taps_and_pads_to_96(modules):
     long_taps = {max(c.kernel_size) for c in convs if c.kernel_size[0] != c.kernel_size[1]}
     assert long_taps == {3, 5, 7}  # 1x3/3x1 of Inception-C, 1x5/5x1 of B and Reduction-B, 1x7/7x1 of the stem
     arch = ArchConfig.from_dict({"backbone": {"type": "inception_v4", "width": 0.125}, "input_size": [3, 32, 32]},
-                                check_build=False)
+                                check_fits=False)
     model = build_model(arch)
     seen = []
     model.backbone.stem.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[-2:])))

@@ -50,7 +50,7 @@ def test_first_block_of_a_stage_is_not_hierarchical():
     # 'stage' blocks give each 3x3 its own split; later blocks add the previous sub-branch output
     torch.manual_seed(0)
     arch = ArchConfig.from_dict({"backbone": {"type": "res2net", "base_width": 32, "scale": 3, "width": 0.125}},
-                                check_build=False)
+                                check_fits=False)
     model = build_model(arch).eval()
     firsts = [m for m in model.modules() if isinstance(m, HierarchicalBranches)]
     for block, hierarchical in ((firsts[0], False), (firsts[1], True)):
@@ -70,7 +70,7 @@ def test_forward_shapes_small():
     base = {"backbone": {"type": "res2net", "base_width": 32, "scale": 2, "width": 0.125, "stem": "deep",
                          "downsample": "avg"}, "activation": "celu", "num_classes": 6, "input_size": [3, 32, 32]}
     assert build_model(ArchConfig.from_dict(base))(torch.randn(2, 3, 32, 32)).shape == (2, 6)
-    for stem in ("conv7", "cifar"):  # from_dict runs each through a meta-device forward
+    for stem in ("conv7", "cifar"):  # from_dict checks that each fits (shape walk, no build)
         ArchConfig.from_dict({**base, "backbone": {**base["backbone"], "stem": stem}})
 
 

@@ -8,7 +8,7 @@ from search_space.backbones.resnet_blocks import PadShortcut
 
 def n_params(data) -> int:
     with torch.device("meta"):
-        model = build_model(ArchConfig.from_dict(data, check_build=False))
+        model = build_model(ArchConfig.from_dict(data, check_fits=False))
     return sum(p.numel() for p in model.parameters())
 
 

@@ -1,0 +1,103 @@
+"""The attention module contract: one base class whose class attributes are the metadata the config, the
+space and the builder read, and the registration check that holds every registered module to it.
+
+    @ATTENTION.register("se")
+    class SqueezeExcite(Attention):
+        connectable = True
+        dims = ("channel",)
+        def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, act: Act = "relu",
+                     gate: Gate = "sigmoid"): ...
+        def forward(self, x, link=None): ...
+        @classmethod
+        def cost(cls, t, shape, p): ...           # adds its parameters and MACs at ``shape`` to the tally ``t``
+        @classmethod
+        def dca_shapes(cls, shape, p): ...        # connectable only: per dimension, G's and T's shapes
+
+Metadata (defaults below):
+  connectable        takes part in DCA connections: ``forward(x, link=None)`` runs the DCA hooks, ``dims`` names
+                     its attention dimensions, ``dca_shapes`` declares the shapes of its extraction G and
+                     transformation T per dimension.
+  dims               its attention dimensions, a subset of ("channel", "spatial").
+  insertion_points   None: any insertion point but "conv"; ("conv",): it replaces the block's conv and must set
+                     ``replaces_conv``.
+  replaces_conv      constructor ``(in_channels, out_channels, stride, groups, *, params)``, output is the conv-BN-
+                     activation's (SK); otherwise ``(channels, *, params)`` and the output has the input's shape.
+  output_projection  it ends with its own 1x1 projection, so a host with one (VAN's proj_2) drops its own.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import ClassVar
+
+from torch import nn
+
+from ..registry import ATTENTION
+
+DIMS = ("channel", "spatial")
+CONV_ARGS = ("in_channels", "out_channels", "stride", "groups")
+
+
+class Attention(nn.Module):
+    """Base of every registered attention module (see the module docstring for the metadata)."""
+
+    connectable: ClassVar[bool] = False
+    dims: ClassVar[tuple] = ()
+    insertion_points: ClassVar[tuple | None] = None
+    replaces_conv: ClassVar[bool] = False
+    output_projection: ClassVar[bool] = False
+
+    @classmethod
+    def cost(cls, t, shape: tuple, p: dict, *conv_args) -> tuple:
+        """Add this module's parameters and MACs for one image of ``shape`` (C, H, W) to the tally ``t``
+        (:class:`search_space.tally.Tally`), counted by the rules of ``trainers.count_macs``; return the output
+        shape. Conv-replacing modules get ``(out_channels, stride, groups)`` as ``conv_args``."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_fits(cls, site, p: dict, field: str) -> None:
+        """Raise AttnasError (naming ``field``) if the module cannot run at ``site`` (a shapes.Site). No module
+        needs a rule today (every one runs at any C, H, W >= 1, see the contract test); one that does overrides
+        this, and shapes.attention_can_misfit reports it."""
+
+    @classmethod
+    def dca_shapes(cls, shape: tuple, p: dict) -> dict:
+        """Connectable modules: ``{dim: (g_shape, t_shape, scaled)}`` for one image, where ``shape`` is the
+        module's output shape (its input's, except for conv-replacing modules), g the extraction output, t the
+        transformation output and ``scaled`` whether t lies in (0, 1) (DCA rescales it by g)."""
+        raise NotImplementedError
+
+
+def check_attention(name: str, cls) -> None:
+    """The registration check: raise TypeError for a module that breaks the contract."""
+    where = f"attention {name!r} ({getattr(cls, '__qualname__', cls)})"
+    if not (inspect.isclass(cls) and issubclass(cls, Attention)):
+        raise TypeError(f"{where} is not a subclass of search_space.attention.base.Attention")
+    for attr in ("connectable", "replaces_conv", "output_projection"):
+        if not isinstance(getattr(cls, attr), bool):
+            raise TypeError(f"{where}: {attr} must be a bool")
+    if not isinstance(cls.dims, tuple) or not set(cls.dims) <= set(DIMS) or len(set(cls.dims)) != len(cls.dims):
+        raise TypeError(f"{where}: dims {cls.dims!r} must be a tuple of distinct names from {DIMS}")
+    points = cls.insertion_points
+    if points is not None and (not isinstance(points, tuple) or not points
+                               or not all(isinstance(p, str) for p in points)):
+        raise TypeError(f"{where}: insertion_points must be None or a non-empty tuple of point names")
+    if cls.replaces_conv != (points == ("conv",)):
+        raise TypeError(f"{where}: replaces_conv and insertion_points == ('conv',) must go together")
+    positional = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                  if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+    expected = list(CONV_ARGS) if cls.replaces_conv else ["channels"]
+    if positional != expected:
+        raise TypeError(f"{where}: positional arguments {positional} must be {expected}")
+    if cls.cost.__func__ is Attention.cost.__func__:
+        raise TypeError(f"{where}: declares no cost(t, shape, p) (needed for estimate_cost)")
+    forward = inspect.signature(cls.forward).parameters
+    if cls.connectable:
+        if not cls.dims:
+            raise TypeError(f"{where}: a connectable module must name its dims")
+        if "link" not in forward:
+            raise TypeError(f"{where}: a connectable module's forward must take link=None (the DCA hooks)")
+        if cls.dca_shapes.__func__ is Attention.dca_shapes.__func__:
+            raise TypeError(f"{where}: a connectable module must declare dca_shapes(shape, p)")
+
+
+ATTENTION.contract(check_attention)
