@@ -1,0 +1,175 @@
+"""Record the architecture pool that ``benchmarks/bench_search_efficiency.py`` replays searches over.
+
+    nice -n 10 .venv/bin/python benchmarks/record_search_pool.py [--out benchmarks/data/search_pool.jsonl]
+        [--pool-size 0] [--study studies/quickstart.yaml] [--threads 1]
+
+The pool is a sub-space of the quickstart study's space: the quickstart's dimensions with ``activation``
+fixed to ``relu`` (``POOL_FIXED``), i.e. resnet_cifar depth {8, 14, 20} x width {0.5, 0.75, 1.0} x attention
+{none, se, eca, cbam, triplet, ca} x reduction {4, 8} (where the attention has one) x insertion point
+{pre_add, post_add} x stage mask {111, 011}: 297 distinct canonical architectures (one per
+``ArchConfig.hash``). Fixing the activation keeps the pool inside 150-300 while keeping every dimension that
+moves MACs (depth, width, attention, reduction, stage mask) and the insertion point the papers argue about;
+silu would only double the pool without adding a single new MACs value. Because the pool *is* a search space,
+a replayed sampler proposes from exactly the pool (``SearchSpace.suggest``), never an unrecorded point.
+
+Each architecture is trained once at full fidelity with the study's recipe, exactly as a study trial does
+(``studies/trainable.py``): ``torch.manual_seed(train.seed)``, ``build_model``, params and MACs
+(``trainers.count_params`` / ``count_macs``), then ``trainers.fit`` with the study's data, training settings,
+``fidelity.epochs`` and seed, on CPU with ``--threads`` threads. Stored per architecture: the arch dict and
+hash, params, MACs, and per epoch validation top-1 and the measured epoch time (training + evaluation).
+
+Output: JSON Lines. Line 1 is the header (the recipe: study file, data, training, epochs, seed, the pool's
+space, its size, torch version, threads); every further line is one architecture. Architectures are recorded
+in a seeded random order (``--order-seed``), so an interrupted recording is a uniform sample of the pool; a
+rerun skips the hashes already in the file and appends the rest (resumable). A header that disagrees with the
+current recipe is an error (pass a new ``--out`` to record a new pool). ``--pool-size N`` stops after N
+architectures in the file (0: the whole space).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_OUT = ROOT / "benchmarks" / "data" / "search_pool.jsonl"
+DEFAULT_STUDY = ROOT / "studies" / "quickstart.yaml"
+POOL_FIXED = {"activation": "relu"}
+"""Quickstart dimensions fixed to one value in the pool (see the module docstring)."""
+FORMAT = "attnas-search-pool/1"
+
+
+def pool_space_dict(cfg, num_classes: int, input_size) -> dict:
+    """The pool's search space: the study's space, ``POOL_FIXED`` moved from dimensions to fixed."""
+    space = json.loads(json.dumps(cfg.space))
+    fixed = dict(space.get("fixed") or {})
+    dims = dict(space.get("dimensions") or {})
+    for path, value in POOL_FIXED.items():
+        dims.pop(path, None)
+        fixed[path] = value
+    fixed.update({"num_classes": num_classes, "input_size": list(input_size)})
+    return {"name": f"{cfg.name}-pool", "fixed": fixed, "dimensions": dims}
+
+
+def enumerate_pool(space) -> list:
+    """Every distinct canonical ArchConfig of ``space``, in enumeration order (first config per hash)."""
+    from search_space import ArchConfig
+
+    seen: dict = {}
+    for raw in space.configs():
+        arch = ArchConfig.from_dict(raw)
+        seen.setdefault(arch.hash, arch)
+    return list(seen.values())
+
+
+def header_for(cfg, study_path: Path, space_dict: dict, size: int, threads: int, order_seed: int) -> dict:
+    import torch
+
+    return {"format": FORMAT, "study": str(study_path.relative_to(ROOT) if study_path.is_relative_to(ROOT)
+                                          else study_path),
+            "data": dict(cfg.data), "train_subset": cfg.train_subset, "training": cfg.train_config().to_dict(),
+            "epochs": cfg.epochs, "seed": cfg.seed,
+            "scheduler": {"type": cfg.scheduler, "grace_period": cfg.grace_period,
+                          "reduction_factor": cfg.reduction_factor},
+            "budget_trials": cfg.trials, "objectives": [list(o) for o in cfg.objectives],
+            "space": space_dict, "space_size": size, "pool_fixed": POOL_FIXED, "order_seed": order_seed,
+            "torch": torch.__version__, "threads": threads, "machine": platform.machine(),
+            "device": "cpu"}
+
+
+RECIPE_KEYS = ("format", "data", "train_subset", "training", "epochs", "seed", "space", "pool_fixed")
+"""Header fields that must agree for a resumed recording to append to the same file."""
+
+
+def read_pool(path: Path) -> tuple[dict, list[dict]]:
+    """``(header, records)`` of a pool file."""
+    lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
+    if not lines:
+        raise SystemExit(f"{path}: empty; expected a pool header line")
+    header = json.loads(lines[0])
+    if header.get("format") != FORMAT:
+        raise SystemExit(f"{path}: format {header.get('format')!r}; expected {FORMAT!r}")
+    return header, [json.loads(ln) for ln in lines[1:]]
+
+
+def train_one(arch, data, train_cfg) -> dict:
+    import torch
+
+    from search_space import build_model
+    from trainers import count_macs, count_params, fit
+
+    torch.manual_seed(train_cfg.seed)          # as studies/trainable.py: initial weights from the study seed
+    model = build_model(arch)
+    params, macs = count_params(model), float(count_macs(model, arch.input_size, device="cpu"))
+    t0 = time.perf_counter()
+    result = fit(model, data, train_cfg, device="cpu")
+    return {"hash": arch.hash, "arch": arch.to_dict(), "params": int(params), "macs": macs,
+            "status": result.status, "reason": result.reason,
+            "val_top1": [round(float(r["val_top1"]), 6) for r in result.history],
+            "epoch_time_s": [round(float(r["epoch_time_s"]), 4) for r in result.history],
+            "wall_time_s": round(time.perf_counter() - t0, 3)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--study", type=Path, default=DEFAULT_STUDY, help="the study whose recipe and space are used")
+    p.add_argument("--pool-size", type=int, default=0, help="stop once the file holds N architectures (0: all)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--order-seed", type=int, default=0, help="seed of the recording order")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from search_space.space import SearchSpace
+    from studies.config import StudyConfig
+    from trainers import load_dataset
+
+    torch.set_num_threads(args.threads)
+    cfg = StudyConfig.from_yaml(args.study)
+    data = load_dataset(cfg.data_config(), device="cpu")
+    space_dict = pool_space_dict(cfg, data.num_classes, data.input_size)
+    archs = enumerate_pool(SearchSpace.from_dict(space_dict))
+    header = header_for(cfg, args.study.resolve(), space_dict, len(archs), args.threads, args.order_seed)
+
+    done: set = set()
+    if args.out.exists():
+        old, records = read_pool(args.out)
+        diff = [k for k in RECIPE_KEYS if json.dumps(old.get(k), sort_keys=True) != json.dumps(header[k], sort_keys=True)]
+        if diff:
+            raise SystemExit(f"{args.out}: recorded with a different {', '.join(diff)}; pass a new --out to "
+                             f"record a new pool")
+        done = {r["hash"] for r in records}
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(header, sort_keys=True) + "\n")
+
+    target = len(archs) if args.pool_size <= 0 else min(args.pool_size, len(archs))
+    order = np.random.default_rng(args.order_seed).permutation(len(archs))
+    todo = [archs[i] for i in order if archs[i].hash not in done][: max(0, target - len(done))]
+    print(f"pool: {len(archs)} architectures in the space, {len(done)} recorded, {len(todo)} to train "
+          f"({cfg.epochs} epochs each, {args.threads} thread(s)) -> {args.out}", flush=True)
+    t_start = time.perf_counter()
+    train_cfg = cfg.train_config()
+    for i, arch in enumerate(todo, 1):
+        rec = train_one(arch, data, train_cfg)
+        with args.out.open("a") as f:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
+        el = time.perf_counter() - t_start
+        acc = rec["val_top1"][-1] if rec["val_top1"] else float("nan")
+        print(f"[{len(done) + i}/{target}] {arch.hash} {rec['macs'] / 1e6:6.2f}M MACs  val_top1 {acc:.3f}  "
+              f"{rec['wall_time_s']:.1f}s  (elapsed {el / 60:.1f} min, eta {el / i * (len(todo) - i) / 60:.1f} min)",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
