@@ -16,7 +16,10 @@ Each architecture is trained once at full fidelity with the study's recipe, exac
 (``studies/trainable.py``): ``torch.manual_seed(train.seed)``, ``build_model``, params and MACs
 (``trainers.count_params`` / ``count_macs``), then ``trainers.fit`` with the study's data, training settings,
 ``fidelity.epochs`` and seed, on CPU with ``--threads`` threads. Stored per architecture: the arch dict and
-hash, params, MACs, and per epoch validation top-1 and the measured epoch time (training + evaluation).
+hash, params, MACs, and per epoch validation top-1 and the measured epoch time (training + evaluation), both
+as wall time (``epoch_time_s``, what ``fit`` reports) and as this process's CPU time (``epoch_cpu_s``). On a
+shared machine the wall time carries whatever else was running; with one thread the CPU time is the epoch's own
+cost, so the replay uses ``epoch_cpu_s`` by default (``--clock wall`` for the other).
 
 Output: JSON Lines. Line 1 is the header (the recipe: study file, data, training, epochs, seed, the pool's
 space, its size, torch version, threads); every further line is one architecture. Architectures are recorded
@@ -44,7 +47,7 @@ DEFAULT_OUT = ROOT / "benchmarks" / "data" / "search_pool.jsonl"
 DEFAULT_STUDY = ROOT / "studies" / "quickstart.yaml"
 POOL_FIXED = {"activation": "relu"}
 """Quickstart dimensions fixed to one value in the pool (see the module docstring)."""
-FORMAT = "attnas-search-pool/1"
+FORMAT = "attnas-search-pool/2"
 
 
 def pool_space_dict(cfg, num_classes: int, input_size) -> dict:
@@ -109,12 +112,18 @@ def train_one(arch, data, train_cfg) -> dict:
     torch.manual_seed(train_cfg.seed)          # as studies/trainable.py: initial weights from the study seed
     model = build_model(arch)
     params, macs = count_params(model), float(count_macs(model, arch.input_size, device="cpu"))
+    cpu_marks = [time.process_time()]
+
+    def on_epoch(epoch, metrics):                # CPU seconds of each epoch (training + evaluation)
+        cpu_marks.append(time.process_time())
+
     t0 = time.perf_counter()
-    result = fit(model, data, train_cfg, device="cpu")
+    result = fit(model, data, train_cfg, callback=on_epoch, device="cpu")
     return {"hash": arch.hash, "arch": arch.to_dict(), "params": int(params), "macs": macs,
             "status": result.status, "reason": result.reason,
             "val_top1": [round(float(r["val_top1"]), 6) for r in result.history],
             "epoch_time_s": [round(float(r["epoch_time_s"]), 4) for r in result.history],
+            "epoch_cpu_s": [round(b - a, 4) for a, b in zip(cpu_marks, cpu_marks[1:])],
             "wall_time_s": round(time.perf_counter() - t0, 3)}
 
 
