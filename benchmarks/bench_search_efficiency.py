@@ -23,18 +23,20 @@ encoding (flat for NSGA-II), so a sampler proposes exactly the pool's architectu
 looked up in the pool by hash. Methods:
 
 * ``random``: RandomSampler, no early stopping (every trial trains all epochs);
-* ``<sampler>+asha``: accuracy-only successive halving -- the arriving trial goes on iff it is in the top
-  ``ceil(n / eta)`` of the ``n`` trials recorded at that rung ranked by rung accuracy alone (the study's
-  ``scheduler: asha``, i.e. ``analysis.rungs.promote`` on ``[[acc]]``);
+* ``<sampler>+asha``: accuracy-only successive halving, the study's ``scheduler: asha``
+  (``studies.scheduler.SuccessiveHalving("asha", ...)``): a trial arriving at a rung goes on iff it is among
+  the best ``ceil(n / eta)`` of the ``n`` trials recorded there (itself included) by rung accuracy alone
+  (``analysis.rungs.promote`` on ``[[acc]]``, the newcomer winning ties);
 * ``<sampler>+moasha``: the Syne Tune MOASHA reading: the rung is sorted by non-dominated rank (fronts best
   first, accuracy descending inside a front) and that sorted list of *indices* is then read as if it held each
   trial's *rank*: the arriving trial (last row) gets "rank" ``order[-1] / n`` and goes on iff that is
   ``<= 1 / eta``. (``order[-1]`` is the arrival index of the worst point, so the decision ignores how good the
   arriving trial is unless it is itself the worst);
-* ``<sampler>+pareto``: Pareto-rank successive halving, ``analysis.rungs.promote`` on ``[[acc, macs]]`` (the
-  study's default multi-objective scheduler).
+* ``<sampler>+pareto``: Pareto-rank successive halving, the study's default multi-objective scheduler
+  (``SuccessiveHalving("pareto_sh", ...)``: the same rule with ``promote`` on ``[[acc, macs]]``).
 
-Rungs at ``grace_period * eta^k < max epochs`` (quickstart: grace 2, eta 3, 5 epochs -> one rung, epoch 2). A
+The replay calls the scheduler's own ``record`` decision (and ``studies.scheduler.milestones`` for the rung
+epochs), so the benchmark runs the study's code, not a copy. Rungs at ``grace_period * eta^k < max epochs`` (quickstart: grace 2, eta 3, 5 epochs -> one rung, epoch 2). A
 trial that finishes is told COMPLETE ``[val_top1, macs]``; a stopped one is told what the study tells it
 (``analysis.fidelity.corrected_accuracy`` of its rung accuracy, calibrated on the trials that went on past
 that rung to the end, with its MACs unchanged) -- the same for every scheduler, so only the stopping rule
@@ -88,7 +90,6 @@ import optuna  # noqa: E402
 from analysis.fidelity import calibration_pairs, corrected_accuracy  # noqa: E402
 from analysis.hypervolume import hypervolume  # noqa: E402
 from analysis.pareto import non_dominated_sort, pareto_front  # noqa: E402
-from analysis.rungs import promote  # noqa: E402
 from record_search_pool import DEFAULT_OUT, read_pool  # noqa: E402
 from search_space.space import SearchSpace  # noqa: E402
 from studies.config import StudyConfig  # noqa: E402
@@ -134,22 +135,21 @@ class Pool:
         return StudyConfig.from_yaml(ROOT / self.header["study"])
 
 
-def rung_milestones(grace: int, eta: float, max_epochs: int) -> list[int]:
-    """Epochs at which a rung decides: grace * eta^k below the last epoch."""
-    out, t = [], float(grace)
-    while t < max_epochs:
-        out.append(int(round(t)))
-        t *= eta
-    return out
+# ---- stopping rules --------------------------------------------------------------------------------------
+def study_scheduler(rule: str, max_t: int, grace_period: int, eta: float):
+    """The study's own successive-halving scheduler (``studies.scheduler.SuccessiveHalving``) for ``asha``
+    (accuracy only) or ``pareto`` (accuracy and MACs); the replay calls its :meth:`record` decision."""
+    from studies.scheduler import SuccessiveHalving
+
+    kind = {"asha": "asha", "pareto": "pareto_sh"}[rule]
+    return SuccessiveHalving(kind, [("val_top1", "max"), ("macs", "min")], max_t=max_t,
+                             grace_period=grace_period, eta=eta)
 
 
-# ---- stopping rules: does the arriving trial (last row of ``rung``, rows in trial order) go on? -----------
-def go_on_asha(rung: np.ndarray, new_row: int, eta: float) -> bool:
-    return bool(promote(rung[:, :1], DIRECTIONS[:1], eta=eta)[new_row])
+def rung_epochs(grace_period: int, eta: float, max_t: int) -> list[int]:
+    from studies.scheduler import milestones
 
-
-def go_on_pareto(rung: np.ndarray, new_row: int, eta: float) -> bool:
-    return bool(promote(rung, DIRECTIONS, eta=eta)[new_row])
+    return milestones(grace_period, eta, max_t)
 
 
 def go_on_moasha(rung_arrival: np.ndarray, eta: float) -> bool:
@@ -221,7 +221,9 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
     with ``area_horizon`` it may end earlier, once past that many epochs with the hypervolume target reached
     and the budget's first trials ended (nothing later changes the metrics)."""
     eta = float(cfg.reduction_factor)
-    milestones = set(rung_milestones(cfg.grace_period, eta, pool.epochs))
+    milestones = set(rung_epochs(cfg.grace_period, eta, pool.epochs))
+    scheduler = study_scheduler(method.rule, pool.epochs, cfg.grace_period, eta) \
+        if method.rule in ("asha", "pareto") else None
     sampler, flat = sampler_factory(cfg, method.sampler, seed, concurrency)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     out = RunResult()
@@ -229,7 +231,7 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
     status: dict = {}               # hash -> finished / stopped
     waiting: dict = {}              # hash -> Optuna trials suggested while their twin trains
     running: dict = {}              # hash -> Running
-    rungs: dict = {m: [] for m in milestones}       # milestone -> [(trial number, acc, macs)] in arrival order
+    rungs: dict = {m: [] for m in milestones}       # moasha: milestone -> [(acc, macs)] in arrival order
     histories: list = []            # {epoch: acc} of finished trials (calibration of what stopped ones are told)
     front_pts: list = []
     budget = cfg.trials
@@ -311,15 +313,13 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
             out.finished += 1
             record_front()
         elif run.epoch in milestones and method.rule != "none":
-            rung = rungs[run.epoch]
-            rung.append((run.ot_trial.number, acc, macs))
-            if method.rule == "moasha":
-                go = go_on_moasha(np.array([[a, m] for _, a, m in rung]), eta)
+            if scheduler is not None:
+                number = run.ot_trial.number
+                point = [{"val_top1": acc, "macs": macs}[m] for m in scheduler.metrics]
+                go = scheduler.record(str(number), number, run.epoch, point).promoted
             else:
-                by_number = sorted(range(len(rung)), key=lambda i: rung[i][0])
-                pts = np.array([[rung[i][1], rung[i][2]] for i in by_number])
-                row = by_number.index(len(rung) - 1)
-                go = (go_on_pareto if method.rule == "pareto" else go_on_asha)(pts, row, eta)
+                rungs[run.epoch].append((acc, macs))
+                go = go_on_moasha(np.array(rungs[run.epoch]), eta)
             if go:
                 heapq.heappush(events, (clock + run.rec[clock_key][run.epoch], seq, h))
                 seq += 1
@@ -458,7 +458,7 @@ def main(argv=None) -> int:
           f"{hdr['data']['name']} {hdr['data'].get('image_size')}px, recipe {json.dumps(hdr['training'], sort_keys=True)}")
     print(f"true front: {len(pool.front)} architectures; hypervolume {pool.hv_true:.6g} against the reference "
           f"point (val_top1 0, MACs {pool.reference[1]:.4g} = 1.1 x the pool's largest); target {HV_TARGET:.0%}")
-    print(f"rungs at epochs {rung_milestones(cfg.grace_period, cfg.reduction_factor, pool.epochs)} (grace "
+    print(f"rungs at epochs {rung_epochs(cfg.grace_period, cfg.reduction_factor, pool.epochs)} (grace "
           f"{cfg.grace_period}, eta {cfg.reduction_factor}); horizon {horizon} epochs (the whole pool once), area over "
           f"the first {area_horizon}; budget "
           f"{cfg.trials} trials; samplers {', '.join(sorted({m.sampler for m in methods}))} (quickstart options)")

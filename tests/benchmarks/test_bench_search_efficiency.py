@@ -100,8 +100,10 @@ def test_order_as_rank_stops_a_trial_that_dominates_its_rung():
     # arrival order: four trials, then one better and cheaper than all of them (it dominates the rung)
     rung = np.array([[0.50, 2.0], [0.40, 3.0], [0.45, 4.0], [0.30, 5.0], [0.90, 1.0]])
     assert not bench.go_on_moasha(rung, eta=3)             # stopped: the flaw the issue describes
-    assert bench.go_on_pareto(rung, 4, eta=3)              # Pareto rank promotes it
-    assert bench.go_on_asha(rung, 4, eta=3)
+    for rule in ("pareto", "asha"):                        # the study's schedulers promote it
+        sched = bench.study_scheduler(rule, max_t=EPOCHS, grace_period=2, eta=3)
+        decisions = [sched.record(str(i), i, 2, list(p[:len(sched.metrics)])) for i, p in enumerate(rung)]
+        assert decisions[-1].promoted
 
 
 def test_metrics_on_a_hand_trace():
@@ -113,6 +115,6 @@ def test_metrics_on_a_hand_trace():
     assert bench.area(epochs, hv, 15) == pytest.approx(0.5 * 5 / 15)
 
 
-def test_rung_milestones():
-    assert bench.rung_milestones(2, 3, 5) == [2]
-    assert bench.rung_milestones(1, 3, 27) == [1, 3, 9]
+def test_rung_epochs():
+    assert bench.rung_epochs(2, 3, 5) == [2]
+    assert bench.rung_epochs(1, 3, 27) == [1, 3, 9]
