@@ -237,13 +237,17 @@ class Lifecycle:
 
 
 class TuneEvents(tune.Callback):
-    """Ray Tune's trial events, handed to the :class:`Lifecycle` (driver side), plus a progress line."""
+    """Ray Tune's trial events, handed to the :class:`Lifecycle` (driver side), plus a progress line when
+    something changed (at most every ``progress_every_s``) and at least every ``QUIET_S`` seconds."""
+
+    QUIET_S = 30.0
 
     def __init__(self, lifecycle: Lifecycle, progress_every_s: float = 2.0):
         self.lifecycle, self.every = lifecycle, progress_every_s
         self.t0 = time.monotonic()
         self.elapsed_before = float(lifecycle.study.state.get("elapsed_s", 0.0))
         self._last_line = 0.0
+        self._last_state = None
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
@@ -266,8 +270,9 @@ class TuneEvents(tune.Callback):
 
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()
-        if now - self._last_line >= self.every:
-            self._last_line = now
+        state = (len(self.lifecycle.study.records), len(self.lifecycle.running))
+        if now - self._last_line >= (self.every if state != self._last_state else max(self.every, self.QUIET_S)):
+            self._last_line, self._last_state = now, state
             self.print_progress()
 
     def print_progress(self) -> None:

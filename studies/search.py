@@ -54,8 +54,9 @@ def derive_seed(seed: int, number: int) -> int:
     return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
 
 
-def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampler:
-    """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding)."""
+def sampler_options(cfg: StudyConfig) -> dict:
+    """The sampler's keyword options: the study's, plus the study's defaults (TPE multivariate and grouped,
+    with the constant liar when trials run in parallel, so that free slots do not all get the same point)."""
     options = dict(cfg.sampler_options)
     if cfg.sampler == "tpe":
         options.setdefault("multivariate", True)
@@ -63,8 +64,13 @@ def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampl
         options.setdefault("constant_liar", cfg.concurrency > 1)
     if cfg.sampler == "qmc":
         options.setdefault("warn_independent_sampling", False)
-        return sampler_class("qmc")(seed=cfg.seed, **options)
-    return sampler_class(cfg.sampler)(seed=derive_seed(cfg.seed, number), **options)
+    return options
+
+
+def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding)."""
+    seed = cfg.seed if cfg.sampler == "qmc" else derive_seed(cfg.seed, number)
+    return sampler_class(cfg.sampler)(seed=seed, **sampler_options(cfg))
 
 
 def estimate_macs(arch: ArchConfig) -> float:

@@ -65,3 +65,12 @@ def test_nothing_to_export(tmp_path):
 def test_sanitise():
     assert sanitise("resnet_cifar8+se@pre_add+dca-avg") == "resnet_cifar8-se-pre_add-dca-avg"
     assert sanitise("../x") == "x" and sanitise("+") == "arch"
+
+
+def test_a_study_reference_point_is_used_as_given(archs, tmp_path):
+    records = [rec(0, archs[0], 0.70, 1e6), rec(1, archs[1], 0.80, 2e6)]
+    export_front(records, OBJ, tmp_path, reference=[0.0, 10e6])
+    side = json.loads((tmp_path / "front.json").read_text())
+    assert side["reference_point"] == {"val_top1": 0.0, "macs": 10e6}
+    assert side["hypervolume"] == pytest.approx(0.7 * 9e6 + 0.1 * 8e6)
+    assert "fixed at the study's start" in side["reference_rule"]
