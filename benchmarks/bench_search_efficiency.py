@@ -50,9 +50,11 @@ trained epoch of every trial (stopped ones included) -- the compute spent; "time
 **Duplicates**: a suggestion whose architecture was already evaluated costs no epochs and no time, is
 answered from the stored outcome (told to the sampler exactly as its twin was) and does not count as a trial
 (neither for the budget below nor as a worker's job); a suggestion whose twin is still training is told when
-the twin ends and the worker asks again at once (it never stalls a worker). A run ends at the epoch horizon
-(the cost of training the whole pool once), when every pool architecture has been evaluated, or when a
-worker gets ``MAX_DUPLICATE_ASKS`` duplicates in a row (the sampler has converged; counted and printed).
+the twin ends and the worker asks again at once (it never stalls a worker). As in the study
+(``studies.search``), each ask uses a sampler seeded from the run's seed and the trial number
+(``make_sampler(cfg, number)``), and the search ends when every pool architecture has been suggested or after
+``MAX_IDLE_ASKS`` duplicates in a row (the sampler has converged; counted and printed); a run also ends at the
+epoch horizon.
 
 **Hypervolume**: of the finished trials' (val_top1, MACs) against one fixed reference point for the pool
 -- val_top1 = 0 and MACs = 1.1 x the largest MACs in the pool (printed) -- as a fraction of the pool's true
@@ -95,8 +97,6 @@ from search_space.space import SearchSpace  # noqa: E402
 from studies.config import StudyConfig  # noqa: E402
 
 DIRECTIONS = ("max", "min")               # val_top1, macs
-MAX_DUPLICATE_ASKS = 100
-"""Duplicate suggestions in a row after which a worker stops asking (the sampler has converged)."""
 HV_TARGET = 0.95
 
 
@@ -206,13 +206,20 @@ class RunResult:
 
 
 def study_sampler(cfg: StudyConfig, kind: str, seed: int, concurrency: int):
-    """``(sampler, flat)``: the Optuna sampler a study of ``cfg`` with this sampler type, seed and concurrency
-    builds, and whether it asks the space flat (the study's encoding for that sampler)."""
+    """``(make, flat)``: ``make(number)`` is the Optuna sampler a study of ``cfg`` with this sampler type, seed
+    and concurrency asks trial ``number`` with (the study seeds each ask from the study seed and the trial
+    number), and ``flat`` whether it asks the space flat (the study's encoding for that sampler)."""
     from studies.search import FLAT_SAMPLERS, make_sampler    # imports Ray: only when a replay runs
 
     options = cfg.sampler_options if kind == cfg.sampler else {}
     scfg = cfg.replace(sampler={"type": kind, **options}, seed=seed, concurrency=concurrency)
-    return make_sampler(scfg), kind in FLAT_SAMPLERS
+    return (lambda number: make_sampler(scfg, number)), kind in FLAT_SAMPLERS
+
+
+def max_idle_asks() -> int:
+    from studies.search import MAX_IDLE_ASKS
+
+    return MAX_IDLE_ASKS
 
 
 def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: int, cfg: StudyConfig,
@@ -224,8 +231,10 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
     milestones = set(rung_epochs(cfg.grace_period, eta, pool.epochs))
     scheduler = study_scheduler(method.rule, pool.epochs, cfg.grace_period, eta) \
         if method.rule in ("asha", "pareto") else None
-    sampler, flat = sampler_factory(cfg, method.sampler, seed, concurrency)
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    make, flat = sampler_factory(cfg, method.sampler, seed, concurrency)
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="replay", directions=["maximize", "minimize"])
+    idle_cap = max_idle_asks()
     out = RunResult()
     told: dict = {}                 # hash -> values told (the stored outcome a duplicate is answered from)
     status: dict = {}               # hash -> finished / stopped
@@ -254,8 +263,9 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
     def start_one() -> bool:
         nonlocal seq, idle
         dups = 0
-        while dups < MAX_DUPLICATE_ASKS:
-            ot_trial = study.ask()
+        while dups < idle_cap:
+            number = len(study.get_trials(deepcopy=False))      # as the study: a sampler seeded per ask
+            ot_trial = optuna.load_study(study_name="replay", storage=storage, sampler=make(number)).ask()
             arch = pool.space.suggest(ot_trial, flat=flat)
             h = arch.hash
             if h in told:                       # answered from the stored result: no epochs, no time
@@ -280,7 +290,7 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
             seq += 1
             return True
         idle = True
-        out.end = out.end or f"{MAX_DUPLICATE_ASKS} duplicate suggestions in a row"
+        out.end = out.end or f"{idle_cap} duplicate suggestions in a row"
         return False
 
     def fill():
@@ -381,12 +391,15 @@ def summarise(results: list, horizon: int) -> Summary:
                    np.array([r.stopped for r in results]), ends)
 
 
-def _q(a: np.ndarray, q: float) -> float:
-    return float(np.quantile(a, q, method="linear")) if np.isfinite(a).any() or q < 1 else math.inf
+def quantile(a, q: float) -> float:
+    """Linear-interpolated quantile that allows +inf (never reached): interpolating towards inf gives inf."""
+    with np.errstate(invalid="ignore"):
+        v = float(np.quantile(np.asarray(a, dtype=float), q))
+    return math.inf if math.isnan(v) else v
 
 
 def _ratio_iqr(a: np.ndarray, base: float) -> str:
-    med, lo, hi = (float(np.quantile(a, q)) for q in (0.5, 0.25, 0.75))
+    med, lo, hi = (quantile(a, q) for q in (0.5, 0.25, 0.75))
     f = (lambda v: "inf" if not math.isfinite(v) else f"{v / base:.2f}")
     return f"{f(med)} [{f(lo)}-{f(hi)}]"
 
@@ -398,7 +411,7 @@ def _ratio_se(a: np.ndarray, base: float) -> str:
 
 def table(summaries: dict, concurrency: int, seeds: int) -> str:
     base = summaries["random"]
-    b_e, b_t = float(np.median(base.e95)), float(np.median(base.t95))
+    b_e, b_t = quantile(base.e95, 0.5), quantile(base.t95, 0.5)
     b_auc, b_share = float(base.auc.mean()), float(base.share.mean())
     lines = [f"concurrency {concurrency}, {seeds} seeds; ratios to random search (random: median epochs to 95 % HV "
              f"{b_e:.0f}, time {b_t:.0f} s, area {b_auc:.3f}, front share at budget {b_share:.3f})",
@@ -415,19 +428,42 @@ def table(summaries: dict, concurrency: int, seeds: int) -> str:
     return "\n".join(lines)
 
 
+def _x(num: float, den: float) -> str:
+    if not math.isfinite(num):
+        return "never (inf)" if math.isfinite(den) else "inf/inf"
+    return f"{num / den:.2f}x" if math.isfinite(den) else "0 (the other never reached it)"
+
+
 def goals(summaries: dict) -> list[str]:
+    """The issue's goals, on medians of epochs to 95 % of the true hypervolume and mean areas."""
     out = []
-    b_e = float(np.median(summaries["random"].e95))
+    b_e = quantile(summaries["random"].e95, 0.5)
     for s in ("nsga2", "tpe"):
         p, a, m = (summaries.get(f"{s}+{r}") for r in ("pareto", "asha", "moasha"))
-        if p is None:
+        if p is None or a is None or m is None:
             continue
-        pe, ae = float(np.median(p.e95)), float(np.median(a.e95))
-        out.append(f"{s}+pareto: epochs to 95 % HV {pe / b_e:.2f}x random (goal <= 0.5: "
-                   f"{'met' if pe <= 0.5 * b_e else 'MISSED'}), {pe / ae if math.isfinite(ae) else 0:.2f}x "
-                   f"{s}+asha (goal <= 0.8: {'met' if pe <= 0.8 * ae else 'MISSED'}), area {p.auc.mean():.3f} vs "
-                   f"{s}+moasha {m.auc.mean():.3f} (goal larger: {'met' if p.auc.mean() > m.auc.mean() else 'MISSED'})")
+        pe, ae = quantile(p.e95, 0.5), quantile(a.e95, 0.5)
+        out.append(f"{s}+pareto: epochs to 95 % HV {_x(pe, b_e)} random (goal <= 0.5x: "
+                   f"{'met' if pe <= 0.5 * b_e else 'MISSED'}), {_x(pe, ae)} {s}+asha (goal <= 0.8x: "
+                   f"{'met' if pe <= 0.8 * ae else 'MISSED'}); area {p.auc.mean():.3f} vs {s}+moasha "
+                   f"{m.auc.mean():.3f} (goal larger: {'met' if p.auc.mean() > m.auc.mean() else 'MISSED'})")
     return out
+
+
+_SHARED: dict = {}
+"""The pool and settings of a replay, set before worker processes fork (``--jobs``)."""
+
+
+def _run(task: tuple) -> RunResult:
+    method, seed, concurrency = task
+    sh = _SHARED
+    return simulate(sh["pool"], method, seed, concurrency, sh["horizon"], sh["cfg"], sh["clock_key"],
+                    sh["area_horizon"])
+
+
+def _quiet() -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def main(argv=None) -> int:
@@ -441,17 +477,17 @@ def main(argv=None) -> int:
                     help="the area under hypervolume-vs-epochs runs over this share of the horizon (default 0.5)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="epoch cost: the recorded CPU seconds (default) or wall seconds of each epoch")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: one core)")
     args = ap.parse_args(argv)
     seeds = 8 if args.quick else args.seeds
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    _quiet()
 
     pool = Pool.load(args.pool)
     cfg = pool.study_config()
     horizon = pool.epochs * len(pool.records)
     area_horizon = max(1, int(round(args.area_share * horizon)))
     methods = [m for m in METHODS if m.name in args.methods]
-    if methods[0].name != "random":
+    if not methods or methods[0].name != "random":
         raise SystemExit("--methods: random must be included (every ratio is to random search)")
     hdr = pool.header
     print(f"pool: {len(pool.records)} architectures ({args.pool.name}), {pool.epochs} epochs each on "
@@ -460,14 +496,24 @@ def main(argv=None) -> int:
           f"point (val_top1 0, MACs {pool.reference[1]:.4g} = 1.1 x the pool's largest); target {HV_TARGET:.0%}")
     print(f"rungs at epochs {rung_epochs(cfg.grace_period, cfg.reduction_factor, pool.epochs)} (grace "
           f"{cfg.grace_period}, eta {cfg.reduction_factor}); horizon {horizon} epochs (the whole pool once), area over "
-          f"the first {area_horizon}; budget "
-          f"{cfg.trials} trials; samplers {', '.join(sorted({m.sampler for m in methods}))} (quickstart options)")
+          f"the first {area_horizon}; budget {cfg.trials} trials; samplers "
+          f"{', '.join(sorted({m.sampler for m in methods}))} (quickstart options); epoch cost: {args.clock} seconds",
+          flush=True)
+    _SHARED.update(pool=pool, cfg=cfg, horizon=horizon, area_horizon=area_horizon,
+                   clock_key={"cpu": "epoch_cpu_s", "wall": "epoch_time_s"}[args.clock])
+    executor = None
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet)
+    t_all = time.perf_counter()
     for conc in args.concurrency:
         summaries = {}
         for m in methods:
             t0 = time.perf_counter()
-            results = [simulate(pool, m, seed, conc, horizon, cfg, f"epoch_{args.clock}_s".replace("wall", "time"),
-                                area_horizon) for seed in range(seeds)]
+            tasks = [(m, seed, conc) for seed in range(seeds)]
+            results = list(executor.map(_run, tasks)) if executor else [_run(t) for t in tasks]
             summaries[m.name] = summarise(results, area_horizon)
             print(f"  [{conc}] {m.name:<14} {time.perf_counter() - t0:6.1f} s  ends: {summaries[m.name].ends}",
                   file=sys.stderr, flush=True)
@@ -475,6 +521,10 @@ def main(argv=None) -> int:
         print(table(summaries, conc, seeds))
         for line in goals(summaries):
             print("  " + line)
+        sys.stdout.flush()
+    if executor:
+        executor.shutdown()
+    print(f"\nreplay took {time.perf_counter() - t_all:.0f} s ({args.jobs} process(es))")
     return 0
 
 

@@ -65,7 +65,7 @@ def _monotone(xs) -> bool:
 
 
 def _random(cfg, kind, seed, concurrency):
-    return optuna.samplers.RandomSampler(seed=seed), False
+    return (lambda number: optuna.samplers.RandomSampler(seed=1000 * seed + number)), False
 
 
 def test_pool_front_and_reference(pool):
