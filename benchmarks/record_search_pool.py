@@ -3,14 +3,15 @@
     nice -n 10 .venv/bin/python benchmarks/record_search_pool.py [--out benchmarks/data/search_pool.jsonl]
         [--pool-size 0] [--study studies/quickstart.yaml] [--threads 1]
 
-The pool is a sub-space of the quickstart study's space: the quickstart's dimensions with ``activation``
-fixed to ``relu`` (``POOL_FIXED``), i.e. resnet_cifar depth {8, 14, 20} x width {0.5, 0.75, 1.0} x attention
-{none, se, eca, cbam, triplet, ca} x reduction {4, 8} (where the attention has one) x insertion point
-{pre_add, post_add} x stage mask {111, 011}: 297 distinct canonical architectures (one per
-``ArchConfig.hash``). Fixing the activation keeps the pool inside 150-300 while keeping every dimension that
-moves MACs (depth, width, attention, reduction, stage mask) and the insertion point the papers argue about;
-silu would only double the pool without adding a single new MACs value. Because the pool *is* a search space,
-a replayed sampler proposes from exactly the pool (``SearchSpace.suggest``), never an unrecorded point.
+The pool is a sub-space of the quickstart study's space: its dimensions with ``activation`` fixed to ``relu``
+and ``insertion_point`` to ``pre_add`` (``POOL_FIXED``; ``--fix PATH=VALUE`` to choose others). With the
+quickstart as of commit 4b96986 that is resnet_cifar depth {8, 14, 20} x width {0.25, 0.5, 0.75, 1.0} x
+attention {none, se, eca, cbam, triplet, ca} x reduction {2, 4} (where the attention has one) x stage mask
+{111, 011}: 204 distinct canonical architectures (one per ``ArchConfig.hash``). The two fixed dimensions move
+accuracy but not MACs (silu costs what relu costs; post_add what pre_add costs), so the pool keeps every
+dimension that shapes the accuracy-vs-MACs trade-off (depth, width, attention type, reduction, stage mask)
+while staying at ~200 architectures; pre_add is the SE paper's placement. Because the pool *is* a search
+space, a replayed sampler proposes from exactly the pool (``SearchSpace.suggest``), never an unrecorded point.
 
 Each architecture is trained once at full fidelity with the study's recipe, exactly as a study trial does
 (``studies/trainable.py``): ``torch.manual_seed(train.seed)``, ``build_model``, params and MACs
@@ -45,17 +46,19 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "search_pool.jsonl"
 DEFAULT_STUDY = ROOT / "studies" / "quickstart.yaml"
-POOL_FIXED = {"activation": "relu"}
-"""Quickstart dimensions fixed to one value in the pool (see the module docstring)."""
+POOL_FIXED = {"activation": "relu", "insertion_point": "pre_add"}
+"""Quickstart dimensions fixed to one value in the pool (see the module docstring); ``--fix`` overrides."""
 FORMAT = "attnas-search-pool/2"
 
 
-def pool_space_dict(cfg, num_classes: int, input_size) -> dict:
-    """The pool's search space: the study's space, ``POOL_FIXED`` moved from dimensions to fixed."""
+def pool_space_dict(cfg, num_classes: int, input_size, pool_fixed: dict) -> dict:
+    """The pool's search space: the study's space, ``pool_fixed`` moved from dimensions to fixed."""
     space = json.loads(json.dumps(cfg.space))
     fixed = dict(space.get("fixed") or {})
     dims = dict(space.get("dimensions") or {})
-    for path, value in POOL_FIXED.items():
+    for path, value in pool_fixed.items():
+        if path not in dims:
+            raise SystemExit(f"--fix {path}: not a dimension of the study's space; allowed: {', '.join(dims)}")
         dims.pop(path, None)
         fixed[path] = value
     fixed.update({"num_classes": num_classes, "input_size": list(input_size)})
@@ -73,7 +76,8 @@ def enumerate_pool(space) -> list:
     return list(seen.values())
 
 
-def header_for(cfg, study_path: Path, space_dict: dict, size: int, threads: int, order_seed: int) -> dict:
+def header_for(cfg, study_path: Path, space_dict: dict, size: int, threads: int, order_seed: int,
+               pool_fixed: dict) -> dict:
     import torch
 
     return {"format": FORMAT, "study": str(study_path.relative_to(ROOT) if study_path.is_relative_to(ROOT)
@@ -83,7 +87,7 @@ def header_for(cfg, study_path: Path, space_dict: dict, size: int, threads: int,
             "scheduler": {"type": cfg.scheduler, "grace_period": cfg.grace_period,
                           "reduction_factor": cfg.reduction_factor},
             "budget_trials": cfg.trials, "objectives": [list(o) for o in cfg.objectives],
-            "space": space_dict, "space_size": size, "pool_fixed": POOL_FIXED, "order_seed": order_seed,
+            "space": space_dict, "space_size": size, "pool_fixed": pool_fixed, "order_seed": order_seed,
             "torch": torch.__version__, "threads": threads, "machine": platform.machine(),
             "device": "cpu"}
 
@@ -134,7 +138,20 @@ def main(argv=None) -> int:
     p.add_argument("--pool-size", type=int, default=0, help="stop once the file holds N architectures (0: all)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--order-seed", type=int, default=0, help="seed of the recording order")
+    p.add_argument("--fix", action="append", default=None, metavar="PATH=VALUE",
+                   help=f"a study dimension fixed in the pool (repeatable; default: "
+                        f"{' '.join(f'{k}={v}' for k, v in POOL_FIXED.items())})")
     args = p.parse_args(argv)
+    pool_fixed = dict(POOL_FIXED)
+    if args.fix is not None:
+        import yaml
+
+        pool_fixed = {}
+        for item in args.fix:
+            path, sep, value = item.partition("=")
+            if not sep or not path:
+                raise SystemExit(f"--fix: {item!r} is not allowed; allowed: PATH=VALUE, e.g. activation=relu")
+            pool_fixed[path] = yaml.safe_load(value) if path != "stage_mask" else value
 
     import torch
 
@@ -145,9 +162,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     cfg = StudyConfig.from_yaml(args.study)
     data = load_dataset(cfg.data_config(), device="cpu")
-    space_dict = pool_space_dict(cfg, data.num_classes, data.input_size)
+    space_dict = pool_space_dict(cfg, data.num_classes, data.input_size, pool_fixed)
     archs = enumerate_pool(SearchSpace.from_dict(space_dict))
-    header = header_for(cfg, args.study.resolve(), space_dict, len(archs), args.threads, args.order_seed)
+    header = header_for(cfg, args.study.resolve(), space_dict, len(archs), args.threads, args.order_seed, pool_fixed)
 
     done: set = set()
     if args.out.exists():
