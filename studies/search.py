@@ -73,9 +73,9 @@ def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampl
     return sampler_class(cfg.sampler)(seed=seed, **sampler_options(cfg))
 
 
-def estimate_macs(arch: ArchConfig) -> float:
-    """MACs of ``arch`` for one input, counted by thop/ATen rules on a model built on the meta device (no
-    memory, no weights), falling back to CPU for modules the meta device cannot run."""
+def estimate_cost(arch: ArchConfig) -> tuple[float, float]:
+    """(MACs for one input, parameter count) of ``arch``, counted by thop/ATen rules on one model built on the
+    meta device (no memory, no weights), falling back to CPU for modules the meta device cannot run."""
     import torch
 
     from search_space import build_model
@@ -84,9 +84,16 @@ def estimate_macs(arch: ArchConfig) -> float:
     try:
         with torch.device("meta"):
             model = build_model(arch)
-        return float(count_macs(model, arch.input_size, device="meta"))
+        macs = float(count_macs(model, arch.input_size, device="meta"))
     except (NotImplementedError, RuntimeError):
-        return float(count_macs(build_model(arch), arch.input_size))
+        model = build_model(arch)
+        macs = float(count_macs(model, arch.input_size))
+    return macs, float(sum(p.numel() for p in model.parameters()))
+
+
+def estimate_macs(arch: ArchConfig) -> float:
+    """MACs of ``arch`` for one input (see :func:`estimate_cost`)."""
+    return estimate_cost(arch)[0]
 
 
 @dataclass
