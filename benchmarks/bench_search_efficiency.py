@@ -54,14 +54,18 @@ the twin ends and the worker asks again at once (it never stalls a worker). As i
 (``studies.search``), each ask uses a sampler seeded from the run's seed and the trial number
 (``make_sampler(cfg, number)``), and the search ends when every pool architecture has been suggested or after
 ``MAX_IDLE_ASKS`` duplicates in a row (the sampler has converged; counted and printed); a run also ends at the
-epoch horizon.
+epoch horizon (the cost of training every pool architecture once), or once it is settled: past the area's
+horizon, 95 % reached and the budget's first trials ended (nothing later changes any printed metric).
 
 **Hypervolume**: of the finished trials' (val_top1, MACs) against one fixed reference point for the pool
--- val_top1 = 0 and MACs = 1.1 x the largest MACs in the pool (printed) -- as a fraction of the pool's true
+-- val_top1 = 0 and MACs = 1.1 x the largest MACs in the pool (printed), the study's own rule for a space
+without ``macs_budget`` (``studies/reference.py``) -- as a fraction of the pool's true
 hypervolume (the non-dominated set of the whole pool at full fidelity). Per run: epochs and simulated time
 until 95 % of the true hypervolume is reached (not reached within the horizon counts as never: medians are
 then taken with those runs at +inf, and the count of runs that reached it is printed); the area under
-hypervolume-vs-epochs over ``[0, horizon]`` normalised to 1 (a run that ended early keeps its last value);
+hypervolume-vs-epochs over the first quarter of the horizon (``--area-share``; the early part, where the
+methods differ -- with the whole horizon every method that does not get stuck ends near 1), normalised to 1
+(a run that ended early keeps its last value);
 and the share of the pool's true front among the finished trials of the first ``budget.trials`` (quickstart:
 20) counted trials.
 
@@ -95,6 +99,7 @@ from analysis.pareto import non_dominated_sort, pareto_front  # noqa: E402
 from record_search_pool import DEFAULT_OUT, read_pool  # noqa: E402
 from search_space.space import SearchSpace  # noqa: E402
 from studies.config import StudyConfig  # noqa: E402
+from studies.reference import MARGIN  # noqa: E402
 
 DIRECTIONS = ("max", "min")               # val_top1, macs
 HV_TARGET = 0.95
@@ -122,7 +127,7 @@ class Pool:
                   f"suggestions of unrecorded ones are told FAIL and asked again", file=sys.stderr)
         hashes = list(records)
         pts = np.array([[records[h]["val_top1"][-1], records[h]["macs"]] for h in hashes])
-        reference = (0.0, 1.1 * float(pts[:, 1].max()))
+        reference = (0.0, MARGIN * float(pts[:, 1].max()))       # the study's rule for a space (no budget)
         front = frozenset(hashes[i] for i in pareto_front(pts, DIRECTIONS))
         return cls(header, records, SearchSpace.from_dict(header["space"]), reference,
                    hypervolume(pts, reference, DIRECTIONS), front)
@@ -132,7 +137,21 @@ class Pool:
         return int(self.header["epochs"])
 
     def study_config(self) -> StudyConfig:
+        """The study whose searcher settings are replayed (its file as it is now)."""
         return StudyConfig.from_yaml(ROOT / self.header["study"])
+
+    def recipe_changes(self, cfg: StudyConfig) -> list[str]:
+        """Where the recipe the pool was recorded with differs from ``cfg``'s (data, epochs, training)."""
+        now = {"data": dict(cfg.data), "epochs": cfg.epochs, "training": cfg.train_config().to_dict()}
+        return [k for k, v in now.items() if json.dumps(v, sort_keys=True) != json.dumps(self.header.get(k), sort_keys=True)]
+
+    def warm_build_checks(self) -> None:
+        """Validate every pool architecture once (``ArchConfig.from_dict`` builds each to check it, and
+        remembers the result per hash), so that worker processes forked afterwards share the checks."""
+        from search_space import ArchConfig
+
+        for rec in self.records.values():
+            ArchConfig.from_dict(rec["arch"])
 
 
 # ---- stopping rules --------------------------------------------------------------------------------------
@@ -473,8 +492,8 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[2, 8])
     ap.add_argument("--methods", nargs="+", default=[m.name for m in METHODS], help="subset of methods")
     ap.add_argument("--quick", action="store_true", help="8 seeds (a smoke run)")
-    ap.add_argument("--area-share", type=float, default=0.5,
-                    help="the area under hypervolume-vs-epochs runs over this share of the horizon (default 0.5)")
+    ap.add_argument("--area-share", type=float, default=0.25,
+                    help="the area under hypervolume-vs-epochs runs over this share of the horizon (default 0.25)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="epoch cost: the recorded CPU seconds (default) or wall seconds of each epoch")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: one core)")
@@ -499,6 +518,11 @@ def main(argv=None) -> int:
           f"the first {area_horizon}; budget {cfg.trials} trials; samplers "
           f"{', '.join(sorted({m.sampler for m in methods}))} (quickstart options); epoch cost: {args.clock} seconds",
           flush=True)
+    changed = pool.recipe_changes(cfg)
+    if changed:
+        print(f"note: the pool was recorded with a different {', '.join(changed)} than {hdr['study']} has now; "
+              f"the replay uses the pool's curves with the study's current searcher and scheduler settings")
+    pool.warm_build_checks()
     _SHARED.update(pool=pool, cfg=cfg, horizon=horizon, area_horizon=area_horizon,
                    clock_key={"cpu": "epoch_cpu_s", "wall": "epoch_time_s"}[args.clock])
     executor = None
