@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from .hypervolume import REFERENCE_RULE, hypervolume, reference_point
+from .hypervolume import FIXED_REFERENCE_RULE, REFERENCE_RULE, hypervolume, reference_point
 from .report import display, pareto_records
 from .trials import TrialRecord, front_candidates, objective_matrix
 
@@ -59,10 +59,12 @@ def _remove_previous(out_dir: Path) -> None:
 
 
 def export_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], out_dir: str | Path,
-                 top_k: int | None = None, *, source: str | None = None) -> list[Path]:
+                 top_k: int | None = None, *, source: str | None = None,
+                 reference: Sequence[float] | None = None) -> list[Path]:
     """Write the Pareto-optimal architectures (the best ``top_k`` of them if given) as YAML files plus
     ``front.json`` into ``out_dir``; returns the YAML paths, best first. ``source`` names the study
-    (folder or MLflow run) in the headers."""
+    (folder or MLflow run) in the headers; ``reference`` is the study's fixed hypervolume reference point
+    (default: :func:`~analysis.hypervolume.reference_point` of the records)."""
     from search_space.arch_config import ArchConfig
 
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
@@ -84,7 +86,7 @@ def export_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str,
                         "is_reference": rec.is_reference, "reference_name": rec.reference_name,
                         "metrics": {m: rec.metric(m) for m in rec.metrics if rec.metric(m) is not None}})
     values = objective_matrix(front_candidates(records, objectives), objectives)
-    ref = reference_point(objectives, values)
+    ref = reference_point(objectives, values) if reference is None else [float(v) for v in reference]
     sidecar = {
         "source": source,
         "objectives": [{"metric": m, "direction": d} for m, d in objectives],
@@ -92,7 +94,7 @@ def export_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str,
         "exported": len(chosen),
         "hypervolume": hypervolume(values, ref, [d for _, d in objectives]) if values else 0.0,
         "reference_point": dict(zip((m for m, _ in objectives), ref)),
-        "reference_rule": REFERENCE_RULE,
+        "reference_rule": REFERENCE_RULE if reference is None else FIXED_REFERENCE_RULE,
         "architectures": entries,
     }
     (out_dir / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")

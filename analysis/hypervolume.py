@@ -27,6 +27,7 @@ from .pareto import as_minimisation, check_directions, domination_matrix
 
 REFERENCE_RULE = ("reference point: 0 for maximised objectives; for minimised ones the stated budget, "
                   "else 1.1 x the largest value seen")
+FIXED_REFERENCE_RULE = "reference point fixed at the study's start (study.yaml: hypervolume_reference)"
 
 
 def hypervolume(points, reference: Sequence[float], directions: Sequence[str] | None = None) -> float:

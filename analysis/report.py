@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .hypervolume import REFERENCE_RULE, hypervolume, reference_point
+from .hypervolume import FIXED_REFERENCE_RULE, REFERENCE_RULE, hypervolume, reference_point
 from .fronts import front_history
 from .pareto import check_directions, pareto_front, pareto_ranks
 from .trials import STATUSES, TrialRecord, front_candidates, objective_matrix
@@ -111,7 +111,7 @@ def write_hypervolume_csv(records: Sequence[TrialRecord], objectives: Sequence[t
 def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], path: str | Path, *,
                study_name: str = "", x: str = "macs", y: str = "val_top1") -> Path:
     """A PNG of ``y`` (maximised; default validation top-1) against ``x`` (minimised; default MACs): every
-    trial grey, pruned hollow, diverged/failed as crosses, the Pareto set of ``objectives`` highlighted
+    trial grey, stopped ones hollow, diverged/failed as crosses, the Pareto set of ``objectives`` highlighted
     with its staircase, warm-start presets ringed and labelled. The x axis is logarithmic when its
     values span more than 20x."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -130,7 +130,7 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
     ax = fig.add_subplot()
     styles = {
         "finished": dict(marker="o", s=22, color="0.6", label="finished"),
-        "pruned": dict(marker="o", s=22, facecolors="none", edgecolors="0.6", label="pruned (stopped early)"),
+        "stopped": dict(marker="o", s=22, facecolors="none", edgecolors="0.6", label="stopped early (rung accuracy)"),
         "diverged": dict(marker="x", s=30, color="tab:red", label="diverged"),
         "failed": dict(marker="x", s=30, color="0.2", label="failed"),
     }
@@ -176,9 +176,11 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
     return path
 
 
-def summary_table(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], top: int = 10) -> str:
+def summary_table(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], top: int = 10,
+                  reference: Sequence[float] | None = None) -> str:
     """A plain-text table of the best ``top`` finished trials, Pareto rank first (rank 1 = the front),
-    then best first; with trial counts by status and the front's hypervolume and reference point."""
+    then best first; with trial counts by status and the front's hypervolume at ``reference`` (a study's
+    fixed point; default :func:`~analysis.hypervolume.reference_point` of the records)."""
     columns = [("val_top1", "top-1 %", 100.0, ".2f"), ("macs", "MACs M", 1e-6, ".2f"),
                ("params", "params M", 1e-6, ".3f"), ("latency_ms", "lat ms", 1.0, ".2f")]
     columns += [(m, m, 1.0, ".4g") for m, _ in objectives if m not in {c[0] for c in columns}]
@@ -198,10 +200,11 @@ def summary_table(records: Sequence[TrialRecord], objectives: Sequence[tuple[str
     cands = front_candidates(records, objectives)
     if cands:
         values = objective_matrix(cands, objectives)
-        ref = reference_point(objectives, values)
+        ref = reference_point(objectives, values) if reference is None else list(reference)
         hv = hypervolume(values, ref, [d for _, d in objectives])
         ref_text = ", ".join(f"{m}={v:g}" for (m, _), v in zip(objectives, ref))
-        lines.append(f"hypervolume {hv:.6g} at reference ({ref_text}); {REFERENCE_RULE}")
+        rule = REFERENCE_RULE if reference is None else FIXED_REFERENCE_RULE
+        lines.append(f"hypervolume {hv:.6g} at reference ({ref_text}); {rule}")
     return "\n".join(lines)
 
 

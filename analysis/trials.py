@@ -18,7 +18,8 @@ from typing import Iterable, Sequence
 
 from search_space.errors import AttnasError
 
-STATUSES = ("finished", "pruned", "diverged", "failed", "duplicate")
+from .status import ALIASES, STATUSES, status
+
 DEFAULT_OBJECTIVES = [("val_top1", "max"), ("macs", "min")]
 TRIALS_FILE = "trials.jsonl"
 
@@ -27,7 +28,9 @@ TRIALS_FILE = "trials.jsonl"
 class TrialRecord:
     """One ended trial. ``arch`` is ``ArchConfig.to_dict()``; ``metrics`` holds the final values (accuracies
     as fractions: val_top1, val_top5; params, macs, latency_ms, epochs, wall_time_s, ...); ``history`` one
-    dict per epoch. Warm-start presets are trials too, with ``is_reference`` and their preset name."""
+    dict per epoch. Warm-start presets are trials too, with ``is_reference`` and their preset name. ``status``
+    is one of :data:`analysis.status.STATUSES`; ``told`` holds the objective values the sampler was told
+    (None when it was told FAIL, or for references, which are not told)."""
 
     trial_id: str
     number: int
@@ -39,10 +42,17 @@ class TrialRecord:
     history: list = field(default_factory=list)
     is_reference: bool = False
     reference_name: str | None = None
+    told: list | None = None
 
     def __post_init__(self):
+        self.status = ALIASES.get(self.status, self.status)
         if self.status not in STATUSES:
             raise AttnasError(f"status: {self.status!r} is not allowed; allowed: {', '.join(STATUSES)}")
+
+    @property
+    def counts(self) -> bool:
+        """Whether this trial spent the study's budget (see :mod:`analysis.status`)."""
+        return status(self.status).counts
 
     def metric(self, name: str) -> float | None:
         """The final value of ``name`` as a float, or None when missing or not finite."""
@@ -71,6 +81,8 @@ class TrialRecord:
                            ("metrics", dict), ("history", list), ("is_reference", bool)):
             if name in data and (not isinstance(data[name], kind) or (kind is int and isinstance(data[name], bool))):
                 raise AttnasError(f"trial.{name}: {data[name]!r} is not allowed; allowed: {kinds[kind]}")
+        if data.get("told") is not None and not isinstance(data["told"], list):
+            raise AttnasError(f"trial.told: {data['told']!r} is not allowed; allowed: null or a list of numbers")
         return cls(**data)
 
 
@@ -169,10 +181,10 @@ def parse_objectives(raw) -> list[tuple[str, str]]:
 
 
 def front_candidates(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]]) -> list[TrialRecord]:
-    """The records that may be on a Pareto front: finished (pruned trials stopped early, so their accuracy
-    is not comparable) and with a finite value for every objective."""
+    """The records that may be on a Pareto front: finished (stopped trials trained fewer epochs, so their
+    accuracy is not comparable) and with a finite value for every objective."""
     return [r for r in records
-            if r.status == "finished" and all(r.metric(m) is not None for m, _ in objectives)]
+            if status(r.status).front and all(r.metric(m) is not None for m, _ in objectives)]
 
 
 def objective_matrix(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]]) -> list[list[float]]:

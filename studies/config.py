@@ -7,7 +7,7 @@
     training: {batch_size: 128, lr: 0.05}        # trainers.TrainConfig fields (epochs come from fidelity)
     objectives: [{metric: val_top1, direction: max}, {metric: macs, direction: min}]
     sampler: {type: nsga2, population_size: 8}   # nsga2 | tpe | random | qmc, plus the sampler's own options
-    scheduler: {type: asha, grace_period: 1, reduction_factor: 2}   # or {type: none}; max_t = fidelity.epochs
+    scheduler: {type: pareto_sh, grace_period: 1, reduction_factor: 3}   # or asha | none; max_t = fidelity.epochs
     budget: {trials: 20, time_limit_s: null}
     concurrency: 2
     resources: {cpus: 1, gpu: 0}                 # per trial; gpu may be a fraction
@@ -15,6 +15,7 @@
     warm_start: [resnet20, se-resnet20]          # presets evaluated first, as reference trials
     storage: {root: ./attnas-runs, tracking_uri: null}   # null: sqlite:///<root>/mlflow.db
     macs_budget: null                            # reject candidates over this many MACs before training
+    hypervolume_reference: null                  # {val_top1: 0, macs: ...}; null: fixed at the study's start
 
 Everything is checked once, here, and every bad value is an AttnasError naming its field.
 """
@@ -33,9 +34,9 @@ from search_space.yaml_io import parse_yaml
 ACCURACY_METRICS = ("val_top1", "val_top5")
 COST_METRICS = ("macs", "params", "latency_ms")
 SAMPLERS = ("nsga2", "tpe", "random", "qmc")
-SCHEDULERS = ("asha", "none")
+SCHEDULERS = ("pareto_sh", "asha", "none")
 TOP_FIELDS = ("name", "space", "data", "fidelity", "training", "objectives", "sampler", "scheduler", "budget",
-              "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget")
+              "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget", "hypervolume_reference")
 DEFAULT_ROOT = "./attnas-runs"
 
 
@@ -84,9 +85,9 @@ class StudyConfig:
     objectives: tuple = (("val_top1", "max"), ("macs", "min"))
     sampler: str = "nsga2"
     sampler_options: Mapping[str, Any] = field(default_factory=dict)
-    scheduler: str = "asha"
+    scheduler: str = "pareto_sh"
     grace_period: int = 1
-    reduction_factor: int = 2
+    reduction_factor: float = 3
     trials: int = 20
     time_limit_s: float | None = None
     concurrency: int = 1
@@ -97,6 +98,7 @@ class StudyConfig:
     root: str = DEFAULT_ROOT
     tracking_uri: str | None = None
     macs_budget: float | None = None
+    hypervolume_reference: Mapping[str, float] | None = None
 
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -143,13 +145,13 @@ class StudyConfig:
         _check_sampler_options(kind, sampler)
 
         sched = _mapping(data.get("scheduler"), "scheduler", ("type", "grace_period", "reduction_factor", "max_t"))
-        sched_type = sched.get("type", "asha")
+        sched_type = sched.get("type", "pareto_sh")
         if sched_type not in SCHEDULERS:
             raise _bad("scheduler.type", sched_type, ", ".join(SCHEDULERS))
         grace = sched.get("grace_period", 1)
         if not _int(grace) or not 1 <= grace <= epochs:
             raise _bad("scheduler.grace_period", grace, f"an integer from 1 to fidelity.epochs ({epochs})")
-        rf = sched.get("reduction_factor", 2)
+        rf = sched.get("reduction_factor", 3)
         if not _num(rf) or rf < 2:
             raise _bad("scheduler.reduction_factor", rf, "a number >= 2")
         if "max_t" in sched and sched["max_t"] != epochs:
@@ -198,11 +200,14 @@ class StudyConfig:
         if macs_budget is not None and (not _num(macs_budget) or macs_budget <= 0):
             raise _bad("macs_budget", macs_budget, "null or a number of MACs > 0")
 
+        hv_ref = _hypervolume_reference(data.get("hypervolume_reference"), objectives)
+
         cfg = cls(name=name, space=space, data=data_cfg, epochs=epochs, train_subset=fidelity.get("train_subset"),
                   training=training, objectives=objectives, sampler=kind, sampler_options=sampler,
                   scheduler=sched_type, grace_period=grace, reduction_factor=rf, trials=trials,
                   time_limit_s=time_limit, concurrency=concurrency, cpus=cpus, gpu=gpu, seed=seed,
-                  warm_start=tuple(warm), root=root, tracking_uri=uri, macs_budget=macs_budget)
+                  warm_start=tuple(warm), root=root, tracking_uri=uri, macs_budget=macs_budget,
+                  hypervolume_reference=hv_ref)
         cfg.data_config()      # DataConfig / TrainConfig validate their own fields
         try:
             cfg.train_config()
@@ -239,6 +244,12 @@ class StudyConfig:
     def modes(self) -> list[str]:
         return [d for _, d in self.objectives]
 
+    @property
+    def reference_point(self) -> list[float] | None:
+        """The fixed hypervolume reference point, one value per objective (None until the study fixed it)."""
+        ref = self.hypervolume_reference
+        return None if ref is None else [float(ref[m]) for m in self.metrics]
+
     def replace(self, **changes) -> "StudyConfig":
         """A re-validated copy with fields changed (CLI overrides such as ``trials`` or ``epochs``)."""
         data = self.to_dict()
@@ -252,6 +263,8 @@ class StudyConfig:
                 data["scheduler"]["grace_period"] = min(data["scheduler"]["grace_period"], value)
             elif key in ("root", "tracking_uri"):
                 data["storage"][key] = value
+            elif key in ("grace_period", "reduction_factor"):
+                data["scheduler"][key] = value
             else:
                 data[key] = value
         return StudyConfig.from_dict(data)
@@ -275,6 +288,7 @@ class StudyConfig:
             "warm_start": list(self.warm_start),
             "storage": {"root": self.root, "tracking_uri": self.tracking_uri},
             "macs_budget": self.macs_budget,
+            "hypervolume_reference": None if self.hypervolume_reference is None else dict(self.hypervolume_reference),
         }
 
     def to_yaml(self) -> str:
@@ -330,6 +344,19 @@ def _objectives(raw) -> tuple:
     if len(pairs) < 2:
         raise _bad("objectives", [m for m, _ in pairs], "an accuracy and at least one cost (macs, params, latency_ms)")
     return tuple(pairs)
+
+
+def _hypervolume_reference(raw, objectives) -> dict | None:
+    if raw is None:
+        return None
+    metrics = [m for m, _ in objectives]
+    allowed = "null, or a number for each objective: " + ", ".join(metrics)
+    if not isinstance(raw, Mapping) or set(raw) != set(metrics):
+        raise _bad("hypervolume_reference", raw, allowed)
+    for m in metrics:
+        if not _num(raw[m]) or raw[m] != raw[m] or abs(raw[m]) == float("inf"):
+            raise _bad(f"hypervolume_reference.{m}", raw[m], "a finite number")
+    return {m: float(raw[m]) for m in metrics}
 
 
 def _check_sampler_options(kind: str, options: dict) -> None:

@@ -1,153 +1,48 @@
-"""Run a study on Ray Tune: ``run_study(study)`` wires the searcher, ASHA, the trainable and the driver-side
-callback that records every trial (trials.jsonl, Optuna, MLflow) and prints progress.
-
-ASHA and several objectives: Ray's schedulers take one metric, so ASHA prunes on the per-epoch validation
-accuracy (the first objective) alone. The cost objectives (MACs, params, latency) are measured before
-training starts and do not change during it, so there is nothing to prune on there: a hard ceiling is the
-study's ``macs_budget``, applied before a trial starts. OptunaSearch passes no intermediate values to the
-sampler when there are several objectives (and always disables Optuna's own pruners), so the sampler sees
-only final results; a trial ASHA stopped is told to Optuna as PRUNED, because its low-fidelity accuracy is
-not comparable with fully trained ones.
+"""Run a study on Ray Tune: ``run_study(study)`` wires the searcher (Optuna ask/tell), the scheduler (Pareto-rank
+or accuracy-only successive halving), the trainable and the trial lifecycle (records, Optuna, MLflow,
+progress), and prints what the study is about to do.
 """
 from __future__ import annotations
 
-import math
 import os
 import socket
 import sys
-import time
 
 import ray
 from ray import tune
-from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from analysis import TrialRecord, pareto_records
-from search_space import ArchConfig, AttnasError
+from search_space import AttnasError
 
+from .lifecycle import Lifecycle, TuneEvents
+from .scheduler import SuccessiveHalving, milestones
 from .search import StudySearcher
-from .study import Study, quiet_ray_logs, trial_key
-from .trainable import EPOCH_KEYS, PROFILE_KEYS, train_trial
-
-TERMINAL = ("finished", "diverged", "failed", "duplicate")
+from .study import Study, quiet_ray_logs
+from .trainable import train_trial
 
 
-class StudyCallback(tune.Callback):
-    """Driver-side: turns Tune's trial events into the study's records, MLflow runs and a progress line."""
-
-    def __init__(self, study: Study, out=sys.stdout, progress_every_s: float = 2.0):
-        self.study, self.out, self.every = study, out, progress_every_s
-        self.histories: dict[str, list] = {}
-        self.running: set[str] = set()
-        self.t0 = time.monotonic()
-        self.elapsed_before = float(study.state.get("elapsed_s", 0.0))
-        self._last_line = 0.0
-
-    # ---- Tune hooks ------------------------------------------------------------------------------
-    def on_trial_start(self, iteration, trials, trial, **info):
-        c = trial.config
-        key = trial_key(c["number"], c["reference"])
-        self.histories[trial.trial_id] = []
-        self.running.add(trial.trial_id)
-        self.study.start_tracking(key, ArchConfig.from_dict(c["arch"], check_build=False), c["number"],
-                                  c["reference"])
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        if result.get("status") in ("running", "finished") and result.get("epoch", 0) >= 1:
-            row = {"epoch": int(result["epoch"]), **{k: result.get(k) for k in EPOCH_KEYS}}
-            self.histories.setdefault(trial.trial_id, []).append(row)
-            key = trial_key(trial.config["number"], trial.config["reference"])
-            self.study.log_epoch(key, row["epoch"], row)
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self._finish(trial, trial.last_result or {}, error=None)
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        path = trial.error_file
-        text = open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        self._finish(trial, trial.last_result or {}, error=(lines[-1] if lines else "trial process failed")[:500])
-
-    def on_step_end(self, iteration, trials, **info):
-        now = time.monotonic()
-        if now - self._last_line >= self.every:
-            self._last_line = now
-            self.print_progress()
-
-    def on_experiment_end(self, trials, **info):
-        self.study.save_state(elapsed_s=self.elapsed())
-
-    # ---- records ---------------------------------------------------------------------------------
-    def _finish(self, trial, last: dict, error: str | None) -> None:
-        self.running.discard(trial.trial_id)
-        c = trial.config
-        key = trial_key(c["number"], c["reference"])
-        history = self.histories.pop(trial.trial_id, [])
-        status = last.get("status", "failed")
-        reason = last.get("reason", "")
-        if error is not None:
-            status, reason = "failed", error
-        elif status == "running":
-            status = "pruned"
-            reason = (f"stopped by ASHA after epoch {last.get('epoch')} (val_top1 below the rung cutoff)"
-                      if self.study.cfg.scheduler == "asha" else
-                      f"stopped after epoch {last.get('epoch')} (the study's time limit)")
-        elif status not in TERMINAL:
-            status, reason = "failed", reason or "trial ended without reporting a result"
-        twin = c.get("duplicate_of")
-        if status == "duplicate":
-            metrics, history = dict(twin["metrics"]), list(twin["history"])
-        else:
-            metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if _finite(last.get(k))}
-            metrics.update(epochs=len(history), wall_time_s=float(last.get("wall_time_s", 0.0)))
-            if history:
-                metrics["best_val_top1"] = max(float(r["val_top1"]) for r in history if _finite(r.get("val_top1")))
-        number = c["number"] if c["number"] is not None else -1 - list(self.study.cfg.warm_start).index(c["reference"])
-        record = TrialRecord(trial_id=key, number=number, arch=c["arch"], arch_hash=c["arch_hash"], status=status,
-                             reason=reason, metrics=metrics, history=history, is_reference=c["reference"] is not None,
-                             reference_name=c["reference"])
-        self.study.complete(trial.trial_id, record)
-        self.print_trial(record)
-
-    # ---- printing --------------------------------------------------------------------------------
-    def elapsed(self) -> float:
-        return self.elapsed_before + time.monotonic() - self.t0
-
-    def print_trial(self, r: TrialRecord) -> None:
-        acc = r.metric("val_top1")
-        macs = r.metric("macs")
-        name = ArchConfig.from_dict(r.arch, check_build=False).name
-        extra = f" ({r.reason})" if r.status in ("failed", "diverged", "duplicate") else ""
-        print(f"  {r.trial_id:<18} {r.status:<9} {name:<36} "
-              f"top-1 {'-' if acc is None else f'{100 * acc:5.1f}%'}  "
-              f"MACs {'-' if macs is None else f'{macs / 1e6:6.2f}M'}  epochs {r.metrics.get('epochs', 0)}{extra}",
-              file=self.out, flush=True)
-
-    def print_progress(self) -> None:
-        recs = self.study.records
-        counts = {s: sum(r.status == s for r in recs) for s in ("finished", "pruned", "diverged", "failed", "duplicate")}
-        accs = [r.metric("val_top1") for r in recs if r.status == "finished" and r.metric("val_top1") is not None]
-        front = len(pareto_records(recs, list(self.study.cfg.objectives)))
-        best = f"{100 * max(accs):.1f}%" if accs else "-"
-        rejected = self.study.searcher.rejected if self.study.searcher else 0
-        print(f"[{self.elapsed():6.0f}s] trials {len(recs)}/{self.study.cfg.trials} done, {len(self.running)} running"
-              f" | finished {counts['finished']} pruned {counts['pruned']} failed {counts['failed'] + counts['diverged']}"
-              f" dup {counts['duplicate']}{f' rejected {rejected}' if rejected else ''}"
-              f" | best top-1 {best} | front {front}", file=self.out, flush=True)
+def nsga2_generations_note(cfg) -> str | None:
+    """A line when NSGA-II cannot complete two generations within the budget (it counts only COMPLETE trials
+    towards a generation; every trained trial the study tells is COMPLETE, failures are not)."""
+    if cfg.sampler != "nsga2":
+        return None
+    pop = int(cfg.sampler_options.get("population_size", 50))
+    searched = cfg.trials - len(cfg.warm_start)
+    if searched >= 2 * pop:
+        return None
+    suggest = max(2, searched // 3)
+    return (f"note: sampler.population_size {pop} with {searched} searched trials (budget.trials {cfg.trials} "
+            f"minus {len(cfg.warm_start)} warm-start presets) completes {searched / pop:.1f} NSGA-II "
+            f"generation(s): below 2, NSGA-II never breeds from what it learnt; population_size {suggest} "
+            f"gives 3 generations")
 
 
-class ReferenceExemptASHA(AsyncHyperBandScheduler):
-    """ASHA that never stops a warm-start reference preset: references are trained to full fidelity so they
-    stand as reference points on the front, and their results do not enter the rungs."""
-
-    def on_trial_result(self, tune_controller, trial, result):
-        if trial.config.get("reference"):
-            return TrialScheduler.CONTINUE
-        return super().on_trial_result(tune_controller, trial, result)
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def make_scheduler(cfg):
+    if cfg.scheduler == "none":
+        return FIFOScheduler()
+    return SuccessiveHalving(cfg.scheduler, cfg.objectives, max_t=cfg.epochs, grace_period=cfg.grace_period,
+                             eta=cfg.reduction_factor)
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -201,29 +96,35 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
 
         data = load_dataset(cfg.data_config(), device="cpu")
         space = cfg.search_space(num_classes=data.num_classes, input_size=list(data.input_size))
+        print(study.fix_reference(space), file=out, flush=True)
+        cfg = study.cfg
+        note = nsga2_generations_note(cfg)
+        if note:
+            print(note, file=out, flush=True)
         from .tracking import MlflowTracker
 
         study.tracker = MlflowTracker(study.tracking_uri, study.dir)
         study.tracker.start_study(study.dir.name, cfg.to_dict(), {
             "sampler": cfg.sampler, "space_hash": space.hash, "objectives": ",".join(cfg.metrics)})
         ot_study = study.open_optuna()
-        fixed = study.reconcile(ot_study)
-        if any(fixed.values()):
-            print(f"resume: repaired {', '.join(f'{k} {v}' for k, v in fixed.items() if v)}", file=out)
+        lifecycle = Lifecycle(study, out=out)
+        searcher = StudySearcher(cfg, space, study.optuna_storage, lifecycle, study.pending_references(),
+                                 study.completed_by_hash(), study.suggested_hashes(), data.num_classes,
+                                 data.input_size)
+        lifecycle.searcher = study.searcher = searcher
+        lifecycle.repair(ot_study)
+        scheduler = make_scheduler(cfg)
+        if isinstance(scheduler, SuccessiveHalving):
+            lifecycle.scheduler = scheduler
+            scheduler.rebuild(study.records)
         remaining = study.remaining()
-        callback = StudyCallback(study, out=out, progress_every_s=progress_every_s)
+        events = TuneEvents(lifecycle, progress_every_s=progress_every_s)
         if remaining > 0:
             started_ray = init_ray(address)
-            searcher = StudySearcher(cfg, space, study.optuna_storage, study.pending_references(),
-                                     study.completed_by_hash(), data.num_classes, data.input_size)
-            study.searcher = searcher
-            scheduler = FIFOScheduler() if cfg.scheduler == "none" else ReferenceExemptASHA(
-                time_attr="epoch", metric=cfg.metrics[0], mode="max", max_t=cfg.epochs,
-                grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),
                         "threads": max(1, int(cfg.cpus)), "latency": True}
             wrapped = tune.with_resources(tune.with_parameters(trainable, settings=settings),
-                                            {"cpu": cfg.cpus, "gpu": cfg.gpu})
+                                          {"cpu": cfg.cpus, "gpu": cfg.gpu})
             time_left = None
             if cfg.time_limit_s is not None:
                 time_left = max(1.0, cfg.time_limit_s - float(study.state.get("elapsed_s", 0.0)))
@@ -233,12 +134,15 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=cfg.concurrency), scheduler=scheduler,
                 num_samples=remaining, reuse_actors=reuse_actors, time_budget_s=time_left),
                 run_config=tune.RunConfig(name=f"run-{run_index}", storage_path=str(study.dir / "ray"), verbose=0,
-                                          callbacks=[callback], log_to_file=False))
-            print(f"study {study.dir.name}: {remaining} trial(s) to run, {cfg.concurrency} at a time, "
-                  f"sampler {cfg.sampler}, scheduler {cfg.scheduler}", file=out, flush=True)
+                                          callbacks=[events], log_to_file=False))
+            rungs = "" if cfg.scheduler == "none" else \
+                f" (rungs at epochs {milestones(cfg.grace_period, cfg.reduction_factor, cfg.epochs)}, eta {cfg.reduction_factor:g})"
+            print(f"study {study.dir.name}: {remaining} trial(s) to train, {cfg.concurrency} at a time, "
+                  f"sampler {cfg.sampler}, scheduler {cfg.scheduler}{rungs}", file=out, flush=True)
             tuner.fit()
-            searcher.close("not run: the study's budget ended while it waited for its twin")
-        callback.print_progress()
+        for record in searcher.close("not run: the study's budget ended first"):
+            lifecycle.answered(record)
+        events.print_progress()
         study.publish(force=True)          # also waits for every queued MLflow call
         study.tracker.end_study("FINISHED")
         return study

@@ -1,59 +1,81 @@
-"""The search side of a study: the Optuna sampler, the define-by-run space, and ``StudySearcher``, a Ray Tune
-Searcher that wraps ``OptunaSearch`` and adds what a study needs around it.
+"""The search side of a study: ``StudySearcher``, a Ray Tune ``Searcher`` that drives an ``optuna.Study``
+through its own ask/tell (public API only: ``Study.ask``/``Study.tell`` by trial number, storage user
+attributes by the storage's public lookups).
 
-Encoding per sampler (``space.suggest(trial, flat=...)``):
+What it hands Tune, in order: the warm-start presets (reference trials, never told to the sampler), trials a
+killed study left unfinished (re-run under their own Optuna trial), then new suggestions. A suggestion is
+screened before it becomes a Tune trial, and whatever needs no training is answered on the spot, without
+taking a slot or any of ``budget.trials``:
 
-* ``nsga2`` and ``qmc`` use ``flat=True``: every dimension is asked on every trial, with its full choices, and
-  values that do not apply (a reduction when the attention is ``none``) are ignored when the ArchConfig is
-  built. The reason is what the samplers really do in optuna 5: ``NSGAIISampler`` evolves only the
-  *intersection* search space of completed trials (``IntersectionSearchSpace``) and samples every other
-  parameter with an independent ``RandomSampler``, so a conditional dimension would never be crossed over or
-  mutated; ``QMCSampler`` fixes its search space from the first trial and falls back to random sampling for
-  anything else. A static vector of dimensions keeps every dimension under the sampler's control.
-* ``tpe`` (``multivariate=True, group=True``: joint models per group of co-occurring dimensions) and
-  ``random`` use the conditional encoding: a dimension is asked only where it applies.
+* an architecture (``ArchConfig.hash``) already evaluated in the study is a ``duplicate``: recorded from its
+  twin's record and told to the sampler with the same values the twin was told;
+* one whose twin is still training waits (its Optuna trial stays RUNNING; TPE's constant liar sees it as
+  running) and is answered when the twin ends; the other slots keep getting new suggestions;
+* one over ``macs_budget`` is ``rejected`` (told accuracy 0 with a violated ``macs_budget`` constraint, which
+  NSGA-II and TPE treat as infeasible); one that does not build is ``invalid`` (told FAIL).
 
-``StudySearcher`` (driver side):
+The sampler asks again until it yields something new to train. After ``MAX_IDLE_ASKS`` suggestions in a row
+with nothing new, or once every architecture of a finite space has been evaluated, the search ends with a
+line saying the space is exhausted.
 
-* warm start: the presets in ``warm_start`` run first as reference trials. They are not told to the sampler
-  (a preset need not lie in the search space); they are reference points on the front.
-* dedup: an architecture (``ArchConfig.hash``) is trained at most once per study. A repeated suggestion is
-  sent to the trainable with the stored result, which it reports at once with status ``duplicate``; a
-  suggestion whose twin is still training waits (``suggest`` returns None) until the twin has ended.
-* MACs budget: a candidate over ``macs_budget`` is rejected before any trial starts (its Optuna trial is told
-  PRUNED with the reason) and the sampler is asked again.
-* Optuna is told by the study (:meth:`tell`) once a trial's record is safely on disk, never by Tune directly.
+Seeding: each ask uses a sampler seeded from the study seed and the number of the trial being asked
+(:func:`derive_seed`), so the stream is a function of the study's history: a resumed study asks what an
+uninterrupted one would have, instead of replaying its first suggestions. QMC is the exception: its
+scrambled sequence needs one seed, and it keeps its position in the study's storage itself.
+
+Encoding per sampler (``space.suggest(trial, flat=...)``): ``nsga2`` and ``qmc`` ask every dimension on every
+trial (a static vector: NSGA-II evolves only the intersection of completed trials' parameters and QMC fixes
+its space from the first trial); ``tpe`` (multivariate, grouped; constant liar when trials run in parallel)
+and ``random`` ask a dimension only where it applies.
 """
 from __future__ import annotations
 
-import optuna
-from ray.tune.search import Searcher
-from ray.tune.search.optuna import OptunaSearch
+from dataclasses import dataclass
 
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+
+from analysis import TrialRecord
+from analysis.status import status
 from search_space import ArchConfig, load_arch
 from search_space.errors import AttnasError
 
 from .config import StudyConfig, sampler_class
 
 FLAT_SAMPLERS = ("nsga2", "qmc")
-MAX_REJECTIONS = 200
-"""Consecutive candidates over the MACs budget (or unbuildable) before the study gives up."""
+MAX_IDLE_ASKS = 200
+"""Suggestions in a row with nothing new to train (duplicates, rejections) before the space counts as exhausted."""
 
 
-def make_sampler(cfg: StudyConfig) -> optuna.samplers.BaseSampler:
-    """The configured Optuna sampler, seeded with the study seed."""
+def derive_seed(seed: int, number: int) -> int:
+    """The sampler seed for Optuna trial ``number`` of a study seeded ``seed``."""
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+def sampler_options(cfg: StudyConfig) -> dict:
+    """The sampler's keyword options: the study's, plus the study's defaults (TPE multivariate and grouped,
+    with the constant liar when trials run in parallel, so that free slots do not all get the same point)."""
     options = dict(cfg.sampler_options)
     if cfg.sampler == "tpe":
         options.setdefault("multivariate", True)
         options.setdefault("group", True)
+        options.setdefault("constant_liar", cfg.concurrency > 1)
     if cfg.sampler == "qmc":
         options.setdefault("warn_independent_sampling", False)
-    return sampler_class(cfg.sampler)(seed=cfg.seed, **options)
+    return options
 
 
-def estimate_macs(arch: ArchConfig) -> float:
-    """MACs of ``arch`` for one input, counted by thop/ATen rules on a model built on the meta device (no
-    memory, no weights), falling back to CPU for modules the meta device cannot run."""
+def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding)."""
+    seed = cfg.seed if cfg.sampler == "qmc" else derive_seed(cfg.seed, number)
+    return sampler_class(cfg.sampler)(seed=seed, **sampler_options(cfg))
+
+
+def estimate_cost(arch: ArchConfig) -> tuple[float, float]:
+    """(MACs for one input, parameter count) of ``arch``, counted by thop/ATen rules on one model built on the
+    meta device (no memory, no weights), falling back to CPU for modules the meta device cannot run."""
     import torch
 
     from search_space import build_model
@@ -62,122 +84,194 @@ def estimate_macs(arch: ArchConfig) -> float:
     try:
         with torch.device("meta"):
             model = build_model(arch)
-        return float(count_macs(model, arch.input_size, device="meta"))
+        macs = float(count_macs(model, arch.input_size, device="meta"))
     except (NotImplementedError, RuntimeError):
-        return float(count_macs(build_model(arch), arch.input_size))
+        model = build_model(arch)
+        macs = float(count_macs(model, arch.input_size))
+    return macs, float(sum(p.numel() for p in model.parameters()))
+
+
+def estimate_macs(arch: ArchConfig) -> float:
+    """MACs of ``arch`` for one input (see :func:`estimate_cost`)."""
+    return estimate_cost(arch)[0]
+
+
+@dataclass
+class Suggestion:
+    """An Optuna trial the searcher holds: its number and architecture (None: it did not build)."""
+
+    number: int
+    arch: ArchConfig | None
+    error: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"t{self.number:04d}"
 
 
 class StudySearcher(Searcher):
-    """Ray Tune Searcher: references first, then OptunaSearch suggestions, deduplicated and budget-checked.
+    """Ray Tune Searcher over one ``optuna.Study`` (see the module docstring).
 
-    ``completed`` maps arch hash -> the TrialRecord that evaluated it (filled by the study as trials end,
-    and from ``trials.jsonl`` on resume); ``references`` are the warm-start presets still to run.
+    ``lifecycle`` (:class:`studies.lifecycle.Lifecycle`) records what the searcher answers itself and calls
+    :meth:`tell` for every trial that ends; ``completed`` maps arch hash -> the record that evaluated it.
     """
 
-    def __init__(self, cfg: StudyConfig, space, storage, references: list[str], completed: dict,
-                 num_classes: int, input_size: tuple):
+    def __init__(self, cfg: StudyConfig, space, storage, lifecycle, references: list[str], completed: dict,
+                 covered: set, num_classes: int, input_size: tuple):
         super().__init__(metric=cfg.metrics, mode=cfg.modes)
-        self.cfg, self.space = cfg, space
+        self.cfg, self.space, self.storage, self.lifecycle = cfg, space, storage, lifecycle
         self.flat = cfg.sampler in FLAT_SAMPLERS
+        self.study = optuna.load_study(study_name=cfg.name, storage=storage)
+        self.study_id = storage.get_study_id_from_name(cfg.name)
         self.references = list(references)
+        self.reruns: list[Suggestion] = []                 # trials a killed study left unfinished (repair)
         self.completed = completed
         self.num_classes, self.input_size = num_classes, tuple(input_size)
-        self.inner = OptunaSearch(space=self._define, metric=cfg.metrics, mode=cfg.modes,
-                                  sampler=make_sampler(cfg), study_name=cfg.name, storage=storage)
-        self.running: dict[str, str] = {}        # arch hash -> Tune trial id training it
-        self.parked: list[dict] = []             # configs whose twin is still training
-        self.inner_key: dict[str, str] = {}      # Tune trial id -> key of its Optuna trial in self.inner
-        self.ot_trials: dict[str, optuna.Trial] = {}   # inner key -> its (running) Optuna trial
-        self._asking = ""
-        self.rejected = 0
+        self.running: dict[str, str] = {}                  # arch hash -> key of the trial training it
+        self.waiting: dict[str, list[Suggestion]] = {}     # arch hash -> suggestions waiting for that twin
+        self.covered: set[str] = set(covered)             # hashes the sampler has suggested (any outcome)
+        self.size = space.size()
         self.macs_cache: dict[str, float] = {}
-        self._asks = 0
+        self.answered = 0
+        self.finished_reason: str | None = None
 
-    # ---- the define-by-run space -----------------------------------------------------------------
-    def _define(self, trial) -> dict:
-        ot_trial = getattr(trial, "ot_trial", trial)   # OptunaSearch hands us a value-capturing wrapper
-        self.ot_trials[self._asking] = ot_trial
-        arch = self.space.suggest(trial, flat=self.flat)
-        ot_trial.set_user_attr("arch_hash", arch.hash)
-        return {"_arch": arch.to_dict(), "_number": ot_trial.number}
+    # ---- Optuna I/O ---------------------------------------------------------------------------------
+    def set_attrs(self, number: int, **attrs) -> None:
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        for key, value in attrs.items():
+            self.storage.set_trial_user_attr(trial_id, key, value)
 
-    # ---- Searcher API ----------------------------------------------------------------------------
+    def _ask(self) -> tuple[Suggestion, optuna.Trial]:
+        number = len(self.study.get_trials(deepcopy=False))
+        asker = optuna.load_study(study_name=self.cfg.name, storage=self.storage,
+                                  sampler=make_sampler(self.cfg, number))
+        trial = asker.ask()
+        try:
+            arch = self.space.suggest(trial, flat=self.flat)
+        except AttnasError as e:
+            return Suggestion(trial.number, None, str(e)), trial
+        trial.set_user_attr("arch_hash", arch.hash)
+        trial.set_user_attr("arch", arch.to_dict())
+        return Suggestion(trial.number, arch), trial
+
+    def arch_of(self, trial: optuna.trial.FrozenTrial) -> ArchConfig | None:
+        """The architecture of a stored trial: from its ``arch`` attribute, else re-derived from its
+        parameters (a kill can come between the ask and the attribute); None if neither is complete."""
+        if "arch" in trial.user_attrs:
+            return ArchConfig.from_dict(trial.user_attrs["arch"], check_build=False)
+        try:
+            return self.space.suggest(optuna.trial.FixedTrial(trial.params), flat=self.flat)
+        except (ValueError, KeyError, AttnasError):
+            return None
+
+    def tell(self, record: TrialRecord) -> None:
+        """Tell Optuna how trial ``record.number`` ended, in the state its status declares
+        (:mod:`analysis.status`), with ``record.told`` as values. Raises when Optuna does not take it."""
+        state = status(record.status).optuna_state
+        if state == "twin":
+            state = "COMPLETE" if record.told is not None else "FAIL"
+        if state is None or record.is_reference:
+            return
+        values = list(record.told) if state == "COMPLETE" else None
+        if state == "COMPLETE" and (values is None or len(values) != len(self.cfg.metrics)
+                                    or not all(np.isfinite(values))):
+            raise ValueError(f"no finite value for every objective ({values!r})")
+        self.set_attrs(record.number, status=record.status, reason=record.reason[:1000])
+        frozen = self.study.tell(record.number, values, state=TrialState[state])
+        if frozen.state.name != state:
+            raise ValueError(f"Optuna recorded the trial as {frozen.state.name}, not {state}")
+
+    def tell_failed(self, number: int, reason: str) -> None:
+        """Mark trial ``number`` FAIL whatever state it is in (after a tell that Optuna refused)."""
+        self.set_attrs(number, status="failed", reason=reason[:1000])
+        self.study.tell(number, None, state=TrialState.FAIL, skip_if_finished=True)
+
+    # ---- Searcher API -------------------------------------------------------------------------------
     def suggest(self, trial_id: str):
+        if self.finished_reason is not None:
+            return Searcher.FINISHED
         if self.references:
             name = self.references.pop(0)
             arch = load_arch(name, num_classes=self.num_classes, input_size=list(self.input_size))
-            return self._dispatch(trial_id, {"arch": arch.to_dict(), "arch_hash": arch.hash, "number": None,
-                                             "reference": name})
-        if self.parked:      # a suggestion waits for its twin: hand it out first, ask nothing new meanwhile
-            if self.parked[0]["arch_hash"] in self.running:
-                return None
-            return self._dispatch(trial_id, self.parked.pop(0))
-        for _ in range(MAX_REJECTIONS):
-            self._asks += 1
-            key = self._asking = f"{trial_id}#{self._asks}"
-            try:
-                raw = self.inner.suggest(key)
-            except AttnasError as e:       # the space could not build this point: record it, ask again
-                self._tell_inner(key, None, "FAIL", f"unbuildable: {e}")
-                self.rejected += 1
+            return self._dispatch(f"ref-{name}", None, arch, reference=name)
+        if self.reruns:
+            s = self.reruns.pop(0)
+            return self._dispatch(s.key, s.number, s.arch)
+        for _ in range(MAX_IDLE_ASKS):
+            if self.size is not None and len(self.covered) >= self.size:
+                return self.finish(f"space exhausted: the sampler has suggested all {self.size} of its architectures")
+            s, trial = self._ask()
+            if s.arch is None:
+                self.lifecycle.answered(self._record(s, "invalid", f"does not build: {s.error}"))
                 continue
-            arch = ArchConfig.from_dict(raw["_arch"], check_build=False)
-            config = {"arch": arch.to_dict(), "arch_hash": arch.hash, "number": raw["_number"], "reference": None,
-                      "_key": key}
-            if self.cfg.macs_budget is not None and arch.hash not in self.completed:
-                macs = self.macs_cache.get(arch.hash)
+            h = s.arch.hash
+            self.covered.add(h)
+            if self.cfg.macs_budget is not None and h not in self.completed:
+                macs = self.macs_cache.get(h)
                 if macs is None:
-                    macs = self.macs_cache[arch.hash] = estimate_macs(arch)
+                    macs = self.macs_cache[h] = estimate_macs(s.arch)
                 if macs > self.cfg.macs_budget:
-                    self._tell_inner(key, None, "PRUNED",
-                                     f"rejected before training: {macs:.4g} MACs > macs_budget {self.cfg.macs_budget:.4g}")
-                    self.rejected += 1
+                    trial.set_constraint("macs_budget", macs - self.cfg.macs_budget)
+                    self.lifecycle.answered(self._record(
+                        s, "rejected", f"rejected before training: {macs:.4g} MACs > macs_budget "
+                                       f"{self.cfg.macs_budget:.4g}", metrics={"macs": macs}))
                     continue
-            if arch.hash in self.running:
-                self.parked.append(config)
-                return None
-            return self._dispatch(trial_id, config)
-        raise AttnasError(f"macs_budget: {self.cfg.macs_budget!r} rejected {MAX_REJECTIONS} candidates in a row; "
-                          f"allowed: a budget that some architectures of the space meet")
+            if h in self.completed:
+                self.lifecycle.answered(self.duplicate(s, self.completed[h]))
+                continue
+            if h in self.running:
+                self.waiting.setdefault(h, []).append(s)
+                continue
+            return self._dispatch(s.key, s.number, s.arch)
+        return self.finish(f"space exhausted: the sampler suggested {MAX_IDLE_ASKS} architectures in a row "
+                           f"that were already evaluated ({len(self.covered)} distinct so far)")
 
-    def _dispatch(self, trial_id: str, config: dict) -> dict:
-        key = config.pop("_key", None)
-        if key is not None:
-            self.inner_key[trial_id] = key
-        twin = self.completed.get(config["arch_hash"])
-        config["duplicate_of"] = None if twin is None else {
-            "trial_id": twin.trial_id, "status": twin.status, "reason": twin.reason,
-            "metrics": dict(twin.metrics), "history": list(twin.history)}
+    def finish(self, reason: str):
+        """End the search (Tune stops asking; running trials complete)."""
+        self.finished_reason = reason
+        self.lifecycle.say(f"search ended: {reason}")
+        return Searcher.FINISHED
+
+    def _dispatch(self, key: str, number: int | None, arch: ArchConfig, reference: str | None = None) -> dict:
+        self.running[arch.hash] = key
+        return {"key": key, "number": number, "reference": reference, "arch": arch.to_dict(),
+                "arch_hash": arch.hash}
+
+    def _record(self, s: Suggestion, status_name: str, reason: str, metrics: dict | None = None) -> TrialRecord:
+        arch = s.arch.to_dict() if s.arch is not None else {}
+        return TrialRecord(trial_id=s.key, number=s.number, arch=arch, arch_hash=s.arch.hash if s.arch else "",
+                           status=status_name, reason=reason, metrics=dict(metrics or {}))
+
+    def duplicate(self, s: Suggestion, twin: TrialRecord) -> TrialRecord:
+        """The record answering suggestion ``s`` from its ``twin``'s."""
+        rec = self._record(s, "duplicate", f"same architecture as trial {twin.trial_id} ({twin.status}): "
+                                           f"not trained again", metrics=twin.metrics)
+        rec.told = None if twin.told is None else list(twin.told)
+        return rec
+
+    def trial_ended(self, record: TrialRecord) -> list[TrialRecord]:
+        """Bookkeeping once ``record``'s trial has ended (called by the lifecycle after it is on disk):
+        the duplicates that waited for it, as records to answer."""
+        if self.running.get(record.arch_hash) == record.trial_id:
+            del self.running[record.arch_hash]
+        if record.counts and record.arch_hash not in self.completed:
+            self.completed[record.arch_hash] = record
+        twin = self.completed.get(record.arch_hash)
         if twin is None:
-            self.running[config["arch_hash"]] = trial_id
-        return config
+            return []
+        return [self.duplicate(s, twin) for s in self.waiting.pop(record.arch_hash, [])]
+
+    def close(self, reason: str) -> list[TrialRecord]:
+        """Suggestions still waiting or to re-run when the study ends: records with status ``not_run``."""
+        left = [s for group in self.waiting.values() for s in group] + self.reruns
+        self.waiting, self.reruns = {}, []
+        return [self._record(s, "not_run", reason) for s in sorted(left, key=lambda s: s.number)]
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Nothing: with several objectives OptunaSearch passes no intermediate values to the sampler."""
+        """Nothing: the sampler is told once per trial, when it ends."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        """Nothing here: the study calls :meth:`tell` after the trial's record is written."""
-
-    # ---- told by the study -----------------------------------------------------------------------
-    def tell(self, trial_id: str, arch_hash: str, values: list | None, state: str, status: str, reason: str) -> None:
-        """Close the Optuna trial behind Tune trial ``trial_id`` (references have none): ``values`` for
-        COMPLETE, else ``state`` PRUNED or FAIL; ``status``/``reason`` are stored as user attributes."""
-        if self.running.get(arch_hash) == trial_id:
-            del self.running[arch_hash]
-        key = self.inner_key.pop(trial_id, None)
-        if key is not None:
-            self._tell_inner(key, values, state, reason, status)
-
-    def _tell_inner(self, key: str, values, state: str, reason: str, status: str | None = None) -> None:
-        ot_trial = self.ot_trials.pop(key, None)
-        if ot_trial is not None:
-            ot_trial.set_user_attr("status", status or state.lower())
-            ot_trial.set_user_attr("reason", reason)
-        if state == "COMPLETE":
-            result = dict(zip(self.cfg.metrics, values))
-            self.inner.on_trial_complete(key, result=result)
-        else:
-            self.inner.on_trial_complete(key, result=None, error=state == "FAIL")
+        """Nothing here: the lifecycle tells Optuna (:meth:`tell`) once the trial's record is on disk."""
 
     def __getstate__(self):
         """Tune pickles its searcher into its run folder; a study never restores it (see :meth:`save`)."""
@@ -185,12 +279,6 @@ class StudySearcher(Searcher):
 
     def __setstate__(self, state):
         self.cfg = state["cfg"]
-
-    def close(self, reason: str) -> None:
-        """Tell Optuna about suggestions that never ran (the budget or time ran out while they waited)."""
-        while self.parked:
-            config = self.parked.pop()
-            self._tell_inner(config["_key"], None, "FAIL", reason, "not run")
 
     def save(self, checkpoint_path: str):
         """Nothing to save: a study resumes from its Optuna journal and trials.jsonl, not Tune's state."""

@@ -1,19 +1,13 @@
-"""A study's lifecycle: folder, Optuna journal, MLflow runs, the Ray Tune run, resume and the final report.
+"""A study's folder and stores: config, records, Optuna journal, MLflow runs, the live report and the lock.
 
-``<root>/<name>/`` holds everything the study needs to resume: ``study.yaml`` (the validated config),
-``trials.jsonl`` (one TrialRecord per ended trial, appended and fsynced), ``optuna.journal`` (Optuna's
-JournalStorage: append-only, safe under a kill), ``mlflow_runs.json`` (trial id -> MLflow run id), ``ray/``
-(Tune's per-run folders), ``report/`` (front.csv, front.png, hypervolume.csv) and ``export/`` (the Pareto
-ArchConfigs).
-
-Order of writes when a trial ends (see :meth:`Study.complete`): the record goes to ``trials.jsonl`` first,
-then Optuna is told, then the MLflow run is closed. Resume (:meth:`Study.reconcile`) repairs whatever a kill
-left between these steps: an Optuna trial still RUNNING whose record exists is told from the record; one
-without a record was interrupted and is marked FAIL (reason ``interrupted``; it does not count against the
-budget); MLflow runs are closed from records, interrupted runs are marked KILLED, and stray runs (created
-but not yet in ``mlflow_runs.json`` when the kill came) are deleted. Tune's own experiment state is not
-restored: a resume starts a new Tune run for the remaining budget, driven by the same Optuna study, which
-is why every trial ends up in each store exactly once. A lock file keeps two processes off one study.
+``<root>/<name>/`` holds everything the study needs to resume: ``study.yaml`` (the validated config, with the
+hypervolume reference point fixed at the start), ``trials.jsonl`` (one TrialRecord per ended trial, appended
+and fsynced), ``optuna.journal`` (Optuna's JournalStorage: append-only, safe under a kill),
+``mlflow_runs.json`` (trial id -> MLflow run id), ``ray/`` (Tune's per-run folders), ``report/`` (front.csv,
+front.png, hypervolume.csv) and ``export/`` (the Pareto ArchConfigs). What happens to a trial, and the order
+of writes when it ends or is repaired on resume, is :mod:`studies.lifecycle`; this module holds the stores it
+writes to. Tune's own experiment state is not restored: a resume starts a new Tune run for the remaining
+budget, driven by the same Optuna study. A lock file keeps two processes off one study.
 """
 from __future__ import annotations
 
@@ -28,8 +22,9 @@ from pathlib import Path
 import optuna
 import yaml
 
-from analysis import (TRIALS_FILE, TrialRecord, append_trial, export_front, hypervolume, pareto_records,
-                      read_trials, reference_point, summary_table, write_report)
+from analysis import (TRIALS_FILE, TrialRecord, export_front, hypervolume, pareto_records, read_trials,
+                      summary_table, write_report)
+from analysis.status import status
 from analysis.trials import front_candidates, objective_matrix
 from search_space import ArchConfig
 from search_space.errors import AttnasError
@@ -42,14 +37,6 @@ JOURNAL_FILE = "optuna.journal"
 STATE_FILE = "state.json"
 ARTIFACT_INTERVAL_S = 5.0
 """Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
-
-OPTUNA_STATE = {"finished": "COMPLETE", "duplicate": "COMPLETE", "pruned": "PRUNED", "diverged": "FAIL",
-                "failed": "FAIL"}
-
-
-def trial_key(number: int | None, reference: str | None) -> str:
-    return f"ref-{reference}" if reference else f"t{number:04d}"
-
 
 def default_tracking_uri(root: str | Path) -> str:
     return f"sqlite:///{(Path(root).resolve() / 'mlflow.db').as_posix()}"
@@ -125,24 +112,43 @@ class Study:
 
     # ---- state ---------------------------------------------------------------------------------
     def counted(self) -> int:
-        """Trials that count against the budget (every recorded trial)."""
-        return len(self.records)
+        """Trials that spent the budget (trained ones; see :mod:`analysis.status`)."""
+        return sum(r.counts for r in self.records)
 
     def remaining(self) -> int:
         return max(0, self.cfg.trials - self.counted())
 
     def pending_references(self) -> list[str]:
-        done = {r.reference_name for r in self.records if r.is_reference}
+        done = {r.reference_name for r in self.records if r.is_reference and r.counts}
         return [p for p in self.cfg.warm_start if p not in done]
 
     def completed_by_hash(self) -> dict:
-        return {r.arch_hash: r for r in self.records if r.status != "duplicate"}
+        """Arch hash -> the record that evaluated it (trained trials, references included)."""
+        return {r.arch_hash: r for r in self.records if r.counts}
+
+    def suggested_hashes(self) -> set:
+        """Hashes of every architecture the sampler has suggested (any outcome)."""
+        return {r.arch_hash for r in self.records if not r.is_reference and r.arch_hash}
 
     def save_state(self, **changes) -> None:
         self.state.update(changes)
         tmp = self.dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(self.state))
         os.replace(tmp, self.dir / STATE_FILE)
+
+    def fix_reference(self, space) -> str:
+        """Fix the hypervolume reference point once (at the first start) and write it into study.yaml;
+        returns the line that states it."""
+        if self.cfg.hypervolume_reference is None:
+            from .reference import fixed_reference
+
+            ref, rule = fixed_reference(self.cfg, space)
+            self.cfg = self.cfg.replace(hypervolume_reference=ref)
+            (self.dir / STUDY_FILE).write_text(self.cfg.to_yaml())
+            self.save_state(reference_rule=rule)
+        rule = self.state.get("reference_rule", "set in study.yaml")
+        point = ", ".join(f"{m}={v:.6g}" for m, v in self.cfg.hypervolume_reference.items())
+        return f"hypervolume reference point: {point} ({rule})"
 
     # ---- Optuna ----------------------------------------------------------------------------------
     def open_optuna(self) -> optuna.Study:
@@ -151,69 +157,14 @@ class Study:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna_storage = JournalStorage(JournalFileBackend(str(self.dir / JOURNAL_FILE)))
-        return optuna.create_study(storage=self.optuna_storage, study_name=self.cfg.name, load_if_exists=True,
-                                   directions=["maximize" if d == "max" else "minimize" for d in self.cfg.modes])
+        ot = optuna.create_study(storage=self.optuna_storage, study_name=self.cfg.name, load_if_exists=True,
+                                 directions=["maximize" if d == "max" else "minimize" for d in self.cfg.modes])
+        if ot.metric_names != self.cfg.metrics:
+            ot.set_metric_names(list(self.cfg.metrics))        # optuna-dashboard shows val_top1 / macs
+        return ot
 
-    def optuna_values(self, record: TrialRecord) -> list | None:
-        values = [record.metric(m) for m in self.cfg.metrics]
-        return None if any(v is None for v in values) else values
-
-    # ---- resume ----------------------------------------------------------------------------------
-    def reconcile(self, ot_study: optuna.Study) -> dict:
-        """Repair the stores after a kill (see the module docstring); returns counts of what was fixed."""
-        fixed = {"optuna_told": 0, "optuna_interrupted": 0, "mlflow_closed": 0, "mlflow_interrupted": 0,
-                 "mlflow_strays": 0}
-        by_key = {r.trial_id: r for r in self.records}
-        running = ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        for t in running:
-            rec = by_key.get(trial_key(t.number, None))
-            if rec is not None:
-                state = self.optuna_state(rec)
-                values = self.optuna_values(rec) if state == "COMPLETE" else None
-                if state == "COMPLETE" and values is None:
-                    state = "FAIL"
-                self.optuna_storage.set_trial_user_attr(t._trial_id, "status", rec.status)
-                self.optuna_storage.set_trial_user_attr(t._trial_id, "reason", rec.reason)
-                ot_study.tell(t.number, values, state=getattr(optuna.trial.TrialState, state))
-                fixed["optuna_told"] += 1
-            else:
-                self.optuna_storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
-                self.optuna_storage.set_trial_user_attr(t._trial_id, "reason", "interrupted: the study process ended")
-                ot_study.tell(t.number, None, state=optuna.trial.TrialState.FAIL)
-                fixed["optuna_interrupted"] += 1
-
-        tracker = self.tracker
-        for key, run_ids in tracker.trial_runs().items():
-            keep = tracker.runs.get(key)
-            for run_id in run_ids:
-                if key is not None and run_id != keep:
-                    tracker.delete_run(run_id)
-                    fixed["mlflow_strays"] += 1
-        for key, run_id in list(tracker.runs.items()):
-            if key == "_study":
-                continue
-            run = tracker.client.get_run(run_id)
-            if run.info.status != "RUNNING":
-                continue
-            rec = by_key.get(key)
-            if rec is not None:
-                tracker.end_trial(key, rec.status, rec.reason, rec.metrics)
-                fixed["mlflow_closed"] += 1
-            else:
-                tracker.end_trial(key, "interrupted", "interrupted: the study process ended", {})
-                fixed["mlflow_interrupted"] += 1
-        for rec in self.records:
-            if rec.trial_id not in tracker.runs:
-                self.start_tracking(rec.trial_id, ArchConfig.from_dict(rec.arch, check_build=False), rec.number,
-                                    rec.reference_name, wait=True)
-                for row in rec.history:
-                    tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
-                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics)
-                fixed["mlflow_closed"] += 1
-        return fixed
-
-    # ---- trial lifecycle (called by the Tune callback) ---------------------------------------------------
-    def start_tracking(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False) -> None:
+    # ---- MLflow runs (called by the lifecycle) ----------------------------------------------------
+    def start_run(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False) -> None:
         tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
         if reference:
             tags["reference_name"] = reference
@@ -228,31 +179,43 @@ class Study:
     def log_epoch(self, key: str, epoch: int, row: dict) -> None:
         self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
 
-    def optuna_state(self, record: TrialRecord) -> str:
-        """The Optuna state a record is told as; a duplicate is told like its twin (a twin ASHA pruned gives
-        a pruned duplicate: its short-training accuracy must not reach the sampler as a complete result)."""
-        if record.status == "duplicate":
-            twin = next((r for r in self.records if r.arch_hash == record.arch_hash and r.status != "duplicate"), None)
-            if twin is not None:
-                return OPTUNA_STATE[twin.status]
-        return OPTUNA_STATE[record.status]
-
-    def complete(self, tune_trial_id: str, record: TrialRecord) -> None:
-        """Record an ended trial: trials.jsonl (fsynced) -> Optuna -> MLflow -> live study artifacts."""
-        append_trial(self.trials_path, record)
-        self.records.append(record)
-        state = self.optuna_state(record)
-        values = self.optuna_values(record) if state == "COMPLETE" else None
-        if state == "COMPLETE" and values is None:
-            state = "FAIL"
-        if self.searcher is not None:
-            self.searcher.tell(tune_trial_id, record.arch_hash, values, state, record.status, record.reason)
-            if record.status != "duplicate" and record.arch_hash not in self.searcher.completed:
-                self.searcher.completed[record.arch_hash] = record
+    def end_run(self, record: TrialRecord) -> None:
+        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none)."""
         self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
                                record.reason, dict(record.metrics))
-        self.publish(force=False)
 
+    def repair_runs(self, fixed: dict) -> None:
+        """The MLflow side of a resume (see :mod:`studies.lifecycle`): strays deleted, runs of ended trials
+        closed from their records, runs of interrupted trials ended KILLED and set aside for the re-run."""
+        tracker = self.tracker
+        kept = set(tracker.runs.values())
+        for key, run_ids in tracker.trial_runs().items():
+            for run_id in run_ids:
+                if run_id not in kept:
+                    tracker.delete_run(run_id)
+                    fixed["mlflow_strays"] += 1
+        by_key = {r.trial_id: r for r in self.records}
+        for key, run_id in list(tracker.runs.items()):
+            if key == "_study" or "~" in key or tracker.client.get_run(run_id).info.status != "RUNNING":
+                continue
+            rec = by_key.get(key)
+            if rec is not None:
+                tracker.end_trial(key, rec.status, rec.reason, rec.metrics)
+                fixed["mlflow_closed"] += 1
+            else:
+                tracker.end_trial(key, "interrupted", "interrupted: the study process ended; run again on resume", {})
+                tracker.set_aside(key)
+                fixed["mlflow_interrupted"] += 1
+        for rec in self.records:
+            if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None:
+                self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_build=False),
+                               rec.number if not rec.is_reference else None, rec.reference_name, wait=True)
+                for row in rec.history:
+                    tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
+                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics)
+                fixed["mlflow_closed"] += 1
+
+    # ---- the live report -------------------------------------------------------------------------
     def publish(self, force: bool) -> None:
         """Write the report and exports and upload them to the parent run (at most every
         ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread."""
@@ -267,27 +230,26 @@ class Study:
     def _publish(self, records: list) -> None:
         objectives = list(self.cfg.objectives)
         report_dir, export_dir = self.dir / "report", self.dir / "export"
-        files = write_report(records, objectives, report_dir, study_name=self.cfg.name, budgets=self.budgets())
-        export_front(records, objectives, export_dir, source=str(self.dir))
+        ref = self.cfg.reference_point
+        files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref)
+        export_front(records, objectives, export_dir, source=str(self.dir), reference=ref)
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
         self.tracker.log_study_files([export_dir], artifact_path="export")
-        self.tracker.log_study_metric("hypervolume", self.hypervolume(records), step=len(records))
-        self.tracker.log_study_metric("front_size", len(pareto_records(records, objectives)), step=len(records))
-
-    def budgets(self) -> dict:
-        return {"macs": self.cfg.macs_budget} if self.cfg.macs_budget is not None else {}
+        step = sum(r.counts for r in records)
+        self.tracker.log_study_metric("hypervolume", self.hypervolume(records), step=step)
+        self.tracker.log_study_metric("front_size", len(pareto_records(records, objectives)), step=step)
 
     def hypervolume(self, records: list | None = None) -> float:
+        """The front's hypervolume at the study's fixed reference point."""
         objectives = list(self.cfg.objectives)
         cands = front_candidates(self.records if records is None else records, objectives)
-        if not cands:
+        if not cands or self.cfg.reference_point is None:
             return 0.0
-        points = objective_matrix(cands, objectives)
-        ref = reference_point(objectives, points, budgets=self.budgets())
-        return hypervolume(points, ref, [d for _, d in objectives])
+        return hypervolume(objective_matrix(cands, objectives), self.cfg.reference_point,
+                           [d for _, d in objectives])
 
     def summary(self) -> str:
-        return summary_table(self.records, list(self.cfg.objectives))
+        return summary_table(self.records, list(self.cfg.objectives), reference=self.cfg.reference_point)
 
 
 def quiet_ray_logs() -> None:
@@ -300,6 +262,7 @@ def quiet_ray_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)   # trial errors are recorded and printed by the study
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", message="Define-by-run function passed", category=UserWarning)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 

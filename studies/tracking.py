@@ -15,11 +15,11 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from analysis.status import status as status_of
+
 RUNS_FILE = "mlflow_runs.json"
 FINAL_METRICS = ("val_top1", "val_top5", "macs", "params", "latency_ms", "epochs", "wall_time_s")
 EPOCH_METRICS = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s")
-RUN_STATUS = {"finished": "FINISHED", "pruned": "FINISHED", "duplicate": "FINISHED", "diverged": "FAILED",
-              "failed": "FAILED", "interrupted": "KILLED"}
 
 
 def _finite(v) -> bool:
@@ -115,12 +115,24 @@ class MlflowTracker:
             self.client.log_batch(self.runs[trial_id], metrics=items, synchronous=True)
 
     def end_trial(self, trial_id: str, status: str, reason: str, metrics: dict) -> None:
-        run_id = self.runs[trial_id]
+        """Close the trial's run with ``status``'s run status (:mod:`analysis.status`; KILLED for a status
+        without one, e.g. a trial that never got to train); nothing when the trial has no run."""
+        run_id = self.runs.get(trial_id)
+        if run_id is None:
+            return
         now = int(time.time() * 1000)
         items = [Metric(k, float(metrics[k]), now, 0) for k in FINAL_METRICS if _finite(metrics.get(k))]
         tags = [RunTag("status", status), RunTag("reason", reason[:5000])]
         self.client.log_batch(run_id, metrics=items, tags=tags, synchronous=True)
-        self.client.set_terminated(run_id, status=RUN_STATUS.get(status, "FINISHED"))
+        self.client.set_terminated(run_id, status=status_of(status).run_status or "KILLED")
+
+    def set_aside(self, trial_id: str) -> None:
+        """Keep an interrupted trial's run under ``<trial_id>~<n>`` so that its re-run gets a new run."""
+        k = 1
+        while f"{trial_id}~{k}" in self.runs:
+            k += 1
+        self.runs[f"{trial_id}~{k}"] = self.runs.pop(trial_id)
+        self._save_runs()
 
     def trial_runs(self) -> dict:
         """Trial id -> run ids of the study's child runs in MLflow (used on resume to find strays)."""

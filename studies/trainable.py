@@ -1,15 +1,15 @@
 """The Ray Tune function trainable: one trial = build the ArchConfig, profile it, train it, report per epoch.
 
-Every report carries the same keys (``REPORT_KEYS``: the objectives are always present, NaN when unknown, so
-Tune's strict metric check and ASHA see a consistent stream) plus ``status``:
+Every report carries the same keys (``EPOCH_KEYS`` and ``PROFILE_KEYS``: the objectives are always present, NaN when unknown, so
+Tune's strict metric check and the scheduler see a consistent stream) plus ``status``:
 
 * ``running`` for an epoch that is not the last, ``finished`` for the last epoch of a completed fit;
-* ``diverged`` (non-finite loss), ``failed`` (out of memory, or any exception while building, profiling or
-  training; ``reason`` holds the exception) and ``duplicate`` (the architecture was already evaluated in
-  this study: its stored result is reported at once, nothing is trained) in one final report.
+* ``diverged`` (non-finite loss), ``oom`` (out of memory) and ``failed`` (any exception while building,
+  profiling or training; ``reason`` holds the exception) in one final report.
 
-A trial that ASHA stops simply ends after a ``running`` report; the study records it as pruned. The trainable
-never raises for a bad architecture or a failed fit: the study goes on and the trial keeps its reason.
+A trial the scheduler stops simply ends after a ``running`` report; the lifecycle records it as stopped. The
+trainable never raises for a bad architecture or a failed fit: the study goes on and the trial keeps its
+reason. Duplicates never get here: the searcher answers them without a Tune trial.
 """
 from __future__ import annotations
 
@@ -46,16 +46,9 @@ def _report(epoch: int, status: str, reason: str, profile: dict, metrics: dict, 
 
 
 def train_trial(config: dict, settings: dict) -> None:
-    """``config``: {arch, arch_hash, number, reference, duplicate_of} from StudySearcher; ``settings``:
+    """``config``: {key, number, reference, arch, arch_hash} from StudySearcher; ``settings``:
     {data, train (TrainConfig dicts), threads, latency}."""
     t0 = time.perf_counter()
-    twin = config.get("duplicate_of")
-    if twin is not None:
-        metrics = twin["metrics"]
-        reason = f"same architecture as trial {twin['trial_id']} ({twin['status']}): not trained again"
-        _report(int(metrics.get("epochs", 0) or 0), "duplicate", reason, metrics, metrics, t0)
-        return
-
     import torch
 
     from search_space import ArchConfig, build_model
@@ -86,6 +79,6 @@ def train_trial(config: dict, settings: dict) -> None:
         _report(int(last.get("epoch", 0)), "failed", reason, profile, {}, t0)
         return
     if result.status in ("diverged", "oom"):
-        status = "diverged" if result.status == "diverged" else "failed"
+        status = result.status
         metrics = {k: v for k, v in last.items() if not (isinstance(v, float) and not math.isfinite(v))}
         _report(result.epochs_run, status, result.reason, profile, {**metrics, "val_top1": NAN, "val_top5": NAN}, t0)

@@ -43,7 +43,8 @@ def run(args) -> int:
         if not trials.is_file():
             raise AttnasError(f"study: {str(study)!r} holds no trials.jsonl; allowed: a folder written by attnas search")
         study_yaml = study / "study.yaml"
-        objectives, name = _study_file(study_yaml.read_text() if study_yaml.is_file() else None, str(study_yaml))
+        objectives, name, reference = _study_file(study_yaml.read_text() if study_yaml.is_file() else None,
+                                                  str(study_yaml))
         records = read_trials(trials)
         out = Path(args.out) if args.out else study / "export"
         source = f"study {name or study.name} ({study})"
@@ -51,7 +52,7 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="attnas-export-") as tmp:
             trials, study_text, name = _download(args.study, args.tracking_uri, Path(tmp))
             records = read_trials(trials)
-        objectives, yaml_name = _study_file(study_text, f"run {args.study} study.yaml")
+        objectives, yaml_name, reference = _study_file(study_text, f"run {args.study} study.yaml")
         name = yaml_name or name
         out = Path(args.out) if args.out else Path("attnas-export") / args.study
         source = f"study {name or '?'} (MLflow run {args.study})"
@@ -60,7 +61,7 @@ def run(args) -> int:
                           f"allowed: a folder holding trials.jsonl, or a 32-hex-digit run id")
     if not records:
         raise AttnasError(f"study: {args.study!r} has no recorded trials yet; allowed: a study with finished trials")
-    paths = export_front(records, objectives, out, args.top_k, source=source)
+    paths = export_front(records, objectives, out, args.top_k, source=source, reference=reference)
     if not paths:
         raise AttnasError(f"study: {args.study!r} has no finished trial with "
                           f"{' and '.join(m for m, _ in objectives)}; allowed: a study with finished trials")
@@ -72,14 +73,15 @@ def run(args) -> int:
     return 0
 
 
-def _study_file(text: str | None, where: str) -> tuple[list[tuple[str, str]], str | None]:
-    """The objectives (default val_top1 max, macs min) and study name from a study.yaml's text."""
+def _study_file(text: str | None, where: str) -> tuple[list[tuple[str, str]], str | None, list | None]:
+    """The objectives (default val_top1 max, macs min), study name and fixed hypervolume reference point
+    (None when the file has none) from a study.yaml's text."""
     from analysis import parse_objectives
     from search_space.errors import AttnasError
     from search_space.yaml_io import parse_yaml
 
     if text is None:
-        return parse_objectives(None), None
+        return parse_objectives(None), None, None
     data = parse_yaml(text, where) or {}
     if not isinstance(data, dict):
         raise AttnasError(f"{where}: {type(data).__name__} is not allowed; allowed: a study mapping")
@@ -88,7 +90,11 @@ def _study_file(text: str | None, where: str) -> tuple[list[tuple[str, str]], st
     except AttnasError as e:
         raise AttnasError(f"{where}: {e}") from None
     name = data.get("name")
-    return objectives, str(name) if name else None
+    ref = data.get("hypervolume_reference")
+    reference = None
+    if isinstance(ref, dict) and all(isinstance(ref.get(m), (int, float)) for m, _ in objectives):
+        reference = [float(ref[m]) for m, _ in objectives]
+    return objectives, str(name) if name else None, reference
 
 
 def _download(run_id: str, tracking_uri: str | None, dest: Path) -> tuple[Path, str | None, str | None]:

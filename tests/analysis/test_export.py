@@ -26,7 +26,7 @@ def rec(n, arch, acc, macs, status="finished", ref=None):
 def test_round_trip_through_load_arch(archs, tmp_path):
     # front: 1 (.8, 2M) and 0 (.7, 1M); 2 (.75, 3M) is beaten by 1; 3 is pruned
     records = [rec(0, archs[0], 0.70, 1e6), rec(1, archs[1], 0.80, 2e6, ref="se-resnet8"),
-               rec(2, archs[2], 0.75, 3e6), rec(3, archs[2], 0.99, 1e5, "pruned")]
+               rec(2, archs[2], 0.75, 3e6), rec(3, archs[2], 0.99, 1e5, "stopped")]
     paths = export_front(records, OBJ, tmp_path, source="study unit")
     assert [p.name for p in paths] == [f"01-resnet_cifar8-se-pre_add-{archs[1].hash}.yaml",
                                        f"02-resnet_cifar8-{archs[0].hash}.yaml"]
@@ -65,3 +65,12 @@ def test_nothing_to_export(tmp_path):
 def test_sanitise():
     assert sanitise("resnet_cifar8+se@pre_add+dca-avg") == "resnet_cifar8-se-pre_add-dca-avg"
     assert sanitise("../x") == "x" and sanitise("+") == "arch"
+
+
+def test_a_study_reference_point_is_used_as_given(archs, tmp_path):
+    records = [rec(0, archs[0], 0.70, 1e6), rec(1, archs[1], 0.80, 2e6)]
+    export_front(records, OBJ, tmp_path, reference=[0.0, 10e6])
+    side = json.loads((tmp_path / "front.json").read_text())
+    assert side["reference_point"] == {"val_top1": 0.0, "macs": 10e6}
+    assert side["hypervolume"] == pytest.approx(0.7 * 9e6 + 0.1 * 8e6)
+    assert "fixed at the study's start" in side["reference_rule"]

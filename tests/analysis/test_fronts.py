@@ -13,7 +13,7 @@ def rec(number, acc, macs, status="finished"):
 
 
 def test_hand_computed_history():
-    records = [rec(0, 0.5, 100), rec(1, 0.4, 150), rec(2, 0.9, 300, "pruned"), rec(3, 0.6, 50), rec(4, 0.8, 200)]
+    records = [rec(0, 0.5, 100), rec(1, 0.4, 150), rec(2, 0.9, 300, "stopped"), rec(3, 0.6, 50), rec(4, 0.8, 200)]
     steps = front_history(records, OBJ, reference=(0.0, 400))
     assert [s.front for s in steps] == [(0,), (0,), (0,), (3,), (3, 4)]
     # 0.5 x 300 = 150; 1 is dominated and 2 pruned (no change); 3 covers 0.6 x 350 = 210 and dominates 0;

@@ -27,7 +27,7 @@ def records():
     # by hand, front over (acc max, macs min): 0 (.60, 1M), 1 (.70, 3M), 4 (.90, 80M); 2 is beaten by 1;
     # 3 is pruned, 5 diverged (NaN accuracy), 6 failed without metrics: none of them can be on the front
     return [rec(0, plain, "finished", 0.60, 1e6), rec(1, se, "finished", 0.70, 3e6, ref="se-resnet8"),
-            rec(2, deep, "finished", 0.65, 5e6), rec(3, se, "pruned", 0.95, 2e6),
+            rec(2, deep, "finished", 0.65, 5e6), rec(3, se, "stopped", 0.95, 2e6),
             rec(4, deep, "finished", 0.90, 80e6), rec(5, plain, "diverged", float("nan"), 1e6),
             rec(6, plain, "failed")]
 
@@ -71,5 +71,5 @@ def test_summary_table(records):
     assert lines[2].split() == ["1", "4", "resnet_cifar14", "90.00", "80.00", "0.200", "1.50", "finished"]
     assert "resnet_cifar8+se@pre_add [se-resnet8]" in lines[3]
     assert len(lines) == 2 + 3 + 2
-    assert lines[-2].startswith("7 trials (4 finished, 1 pruned, 1 diverged, 1 failed)")
+    assert lines[-2].startswith("7 trials (4 finished, 1 stopped, 1 diverged, 1 failed)")
     assert "hypervolume 6.23e+07 at reference (val_top1=0, macs=8.8e+07)" in lines[-1]

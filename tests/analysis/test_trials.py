@@ -18,7 +18,7 @@ def rec(tid, number, status="finished", **metrics):
 
 
 def test_dict_round_trip():
-    r = TrialRecord("t1", 3, ARCH, "abc", "pruned", "asha rung 1", {"val_top1": 0.5}, [{"epoch": 1}], True, "resnet20")
+    r = TrialRecord("t1", 3, ARCH, "abc", "stopped", "asha rung 1", {"val_top1": 0.5}, [{"epoch": 1}], True, "resnet20")
     assert TrialRecord.from_dict(json.loads(json.dumps(r.to_dict()))) == r
 
 
@@ -64,7 +64,7 @@ def test_non_finite_values_are_written_as_null(tmp_path):
 
 
 def test_bad_records(tmp_path):
-    with pytest.raises(AttnasError, match=r"status: 'done' is not allowed; allowed: finished, pruned"):
+    with pytest.raises(AttnasError, match=r"status: 'done' is not allowed; allowed: finished, stopped"):
         rec("a", 0, "done")
     with pytest.raises(AttnasError, match=r"trial.colour: unknown field"):
         TrialRecord.from_dict({**rec("a", 0).to_dict(), "colour": "red"})
@@ -92,6 +92,6 @@ def test_parse_objectives():
 
 
 def test_front_candidates_need_finished_and_every_objective():
-    records = [rec("a", 0, val_top1=0.7, macs=1), rec("b", 1, "pruned", val_top1=0.9, macs=1),
+    records = [rec("a", 0, val_top1=0.7, macs=1), rec("b", 1, "stopped", val_top1=0.9, macs=1),
                rec("c", 2, val_top1=0.8), rec("d", 3, val_top1=math.inf, macs=2)]
     assert [r.trial_id for r in front_candidates(records, [("val_top1", "max"), ("macs", "min")])] == ["a"]

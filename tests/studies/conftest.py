@@ -29,7 +29,7 @@ def make_tiny_study(name: str, root, **over) -> dict:
         "fidelity": {"epochs": 2},
         "training": {"batch_size": 32, "lr": 0.05, "augment": False},
         "sampler": {"type": "random"},
-        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        "scheduler": {"type": "pareto_sh", "grace_period": 1, "reduction_factor": 2},
         "budget": {"trials": 6},
         "concurrency": 2,
         "seed": 0,

@@ -50,6 +50,8 @@ def with_(**changes):
     ({"warm_start": ["resnet21"]}, "warm_start[0]:"),
     ({"storage__tracking_uri": "file:./mlruns"}, "storage.tracking_uri:"),
     ({"macs_budget": 0}, "macs_budget:"),
+    ({"hypervolume_reference": {"val_top1": 0}}, "hypervolume_reference:"),
+    ({"hypervolume_reference": {"val_top1": 0, "macs": "big"}}, "hypervolume_reference.macs:"),
     ({"training__lr": -1}, "training.lr:"),
     ({"training__epochs": 3}, "training.epochs:"),
     ({"data__name": "mnist"}, "data.name:"),
@@ -84,5 +86,5 @@ def test_space_path_is_relative_to_the_study_file(tmp_path):
 
 def test_quickstart_is_valid_and_shipped():
     cfg = StudyConfig.from_yaml(quickstart_path())
-    assert cfg.sampler == "nsga2" and cfg.scheduler == "asha" and cfg.data["name"] == "digits"
+    assert cfg.scheduler == "pareto_sh" and cfg.data["name"] == "digits"
     assert cfg.warm_start and cfg.concurrency == 2

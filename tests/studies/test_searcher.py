@@ -1,58 +1,160 @@
-"""StudySearcher without Ray: references first, the MACs budget, and waiting for a twin in training."""
+"""StudySearcher and the trial lifecycle without Ray: references, answered suggestions (duplicates, MACs budget,
+exhausted space), a waiting twin that stalls nothing, stream continuation on resume, told values, failed tells."""
+import io
+
 import optuna
 import pytest
+from ray.tune.search import Searcher
 
+from analysis import TrialRecord
 from search_space.space import SearchSpace
 from studies.config import StudyConfig
-from studies.search import StudySearcher, estimate_macs
+from studies.lifecycle import Lifecycle
+from studies.search import StudySearcher, derive_seed, estimate_macs
+
+SPACE = {"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25, "num_classes": 4, "input_size": [1, 8, 8]},
+         "dimensions": {"backbone.depth": [8, 20], "attention.type": ["none", "se"], "attention.reduction": [2]}}
 
 
-def make(tmp_path, **over):
-    data = {"name": "s", "space": {"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25,
-                                             "num_classes": 4, "input_size": [1, 8, 8]},
-                                   "dimensions": {"backbone.depth": [8, 20], "attention.type": ["none", "se"],
-                                                  "attention.reduction": [2]}},
-            "sampler": {"type": "random"}, "storage": {"root": str(tmp_path)}, **over}
+class FakeStudy:
+    """What the lifecycle needs of a Study, in memory (no MLflow, no report)."""
+
+    def __init__(self, cfg, tmp_path):
+        self.cfg, self.trials_path, self.records, self.state = cfg, tmp_path / "trials.jsonl", [], {}
+
+    def end_run(self, record):
+        pass
+
+    def publish(self, force):
+        pass
+
+
+def make(tmp_path, storage=None, **over):
+    data = {"name": "s", "space": SPACE, "sampler": {"type": "random"}, "storage": {"root": str(tmp_path)},
+            "hypervolume_reference": {"val_top1": 0.0, "macs": 1e9}, "fidelity": {"epochs": 2}, **over}
     cfg = StudyConfig.from_dict(data)
-    space = SearchSpace.from_dict(cfg.space)
-    return StudySearcher(cfg, space, optuna.storages.InMemoryStorage(), list(cfg.warm_start), {}, 4, (1, 8, 8))
+    storage = storage or optuna.storages.InMemoryStorage()
+    ot = optuna.create_study(storage=storage, study_name="s", directions=["maximize", "minimize"],
+                             load_if_exists=True)
+    study = FakeStudy(cfg, tmp_path)
+    life = Lifecycle(study, out=io.StringIO())
+    s = StudySearcher(cfg, SearchSpace.from_dict(cfg.space), storage, life, list(cfg.warm_start), {}, set(), 4,
+                      (1, 8, 8))
+    life.searcher = s
+    return s, life, ot
+
+
+def finish(life, config, acc=0.5, macs=None, epochs=2):
+    """End a dispatched trial as the trainable would have after its last epoch."""
+    macs = macs if macs is not None else 1000.0 + config["arch"]["backbone"]["depth"]
+    history = [{"epoch": e, "val_top1": acc * e / epochs} for e in range(1, epochs + 1)]
+    life.histories[config["key"]] = history
+    return life.ended(config, {"status": "finished", "epoch": epochs, "val_top1": acc, "macs": macs})
 
 
 def test_references_come_first_and_are_not_optuna_trials(tmp_path):
-    s = make(tmp_path, warm_start=["resnet20"])
+    s, _, ot = make(tmp_path, warm_start=["resnet20"])
     first = s.suggest("a")
-    assert first["reference"] == "resnet20" and first["number"] is None
+    assert first["reference"] == "resnet20" and first["number"] is None and first["key"] == "ref-resnet20"
     assert first["arch"]["input_size"] == [1, 8, 8] and first["arch"]["num_classes"] == 4
+    assert not ot.get_trials()
     second = s.suggest("b")
-    assert second["reference"] is None and second["number"] == 0
+    assert second["reference"] is None and second["number"] == 0 and second["key"] == "t0000"
 
 
-def test_macs_budget_rejects_before_training(tmp_path):
-    small = SearchSpace.from_dict({"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25,
-                                             "num_classes": 4, "input_size": [1, 8, 8], "backbone.depth": 8}})
+def test_macs_budget_rejects_before_training_and_tells_an_infeasible_result(tmp_path):
+    small = SearchSpace.from_dict({**SPACE, "fixed": {**SPACE["fixed"], "backbone.depth": 8}, "dimensions": {}})
     budget = estimate_macs(small.sample(0)) * 1.5          # depth 8 fits, depth 20 does not
-    s = make(tmp_path, macs_budget=budget)
-    configs = [s.suggest(f"t{i}") for i in range(4)]
-    configs = [c for c in configs if c]
+    s, life, ot = make(tmp_path, macs_budget=budget)
+    configs = [s.suggest(f"t{i}") for i in range(2)]
     assert all(c["arch"]["backbone"]["depth"] == 8 for c in configs)
-    assert s.rejected > 0
-    pruned = s.inner._ot_study.get_trials(states=(optuna.trial.TrialState.PRUNED,))
-    assert len(pruned) == s.rejected and all("macs_budget" in t.user_attrs["reason"] for t in pruned)
+    rejected = [r for r in life.study.records if r.status == "rejected"]
+    assert rejected and all(not r.counts for r in rejected)
+    for r in rejected:
+        t = ot.get_trials()[r.number]
+        assert t.state.name == "COMPLETE" and t.values == [0.0, r.metrics["macs"]]
+        assert t.constraints["macs_budget"] > 0 and "macs_budget" in t.user_attrs["reason"]
 
 
-def test_twin_in_training_waits_then_comes_as_duplicate(tmp_path):
-    s = make(tmp_path, space={"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25, "num_classes": 4,
-                                        "input_size": [1, 8, 8], "backbone.depth": 8},
-                              "dimensions": {"activation": ["relu"]}})
+def test_a_waiting_twin_stalls_nothing_and_is_answered_from_its_record(tmp_path):
+    s, life, ot = make(tmp_path)
     first = s.suggest("a")
-    assert first["duplicate_of"] is None
-    assert s.suggest("b") is None            # same architecture still training: wait
-    assert s.suggest("c") is None
-    from analysis import TrialRecord
-    rec = TrialRecord("t0000", 0, first["arch"], first["arch_hash"], "finished", metrics={"val_top1": 0.5, "macs": 9.0})
-    s.completed[rec.arch_hash] = rec
-    s.tell("a", rec.arch_hash, [0.5, 9.0], "COMPLETE", "finished", "")
-    again = s.suggest("d")
-    assert again["duplicate_of"]["trial_id"] == "t0000" and again["number"] == 1
-    with pytest.raises(KeyError):
-        s.running[again["arch_hash"]]
+    # ask until the sampler repeats the running architecture: the repeat waits, another one is dispatched
+    seen = [first]
+    while not s.waiting:
+        c = s.suggest(f"x{len(seen)}")
+        assert c is not None and c != Searcher.FINISHED
+        seen.append(c)
+    waiting = [w for group in s.waiting.values() for w in group]
+    twin_config = next(c for c in seen if c["arch_hash"] == waiting[0].arch.hash)
+    rec = finish(life, twin_config, acc=0.75)
+    dups = [r for r in life.study.records if r.status == "duplicate"]
+    assert dups and all(d.told == rec.told and twin_config["key"] in d.reason for d in dups)
+    for d in dups:
+        assert ot.get_trials()[d.number].values == rec.told
+    assert waiting[0].arch.hash not in s.waiting
+
+
+def test_exhausted_space_ends_the_search_with_a_line(tmp_path):
+    s, life, _ = make(tmp_path)
+    configs = []
+    while True:
+        c = s.suggest(f"x{len(configs)}")
+        if c == Searcher.FINISHED:
+            break
+        if c is not None:
+            configs.append(c)
+            finish(life, c)
+    assert len(configs) == s.size == 4              # depth 8/20 x (none, se): each trained once
+    assert "space exhausted" in life.out.getvalue()
+
+
+def test_resumed_searcher_continues_the_sampler_stream(tmp_path):
+    def run(split):
+        storage = optuna.storages.InMemoryStorage()
+        s, life, _ = make(tmp_path / f"r{split}", storage=storage, sampler={"type": "tpe", "n_startup_trials": 2},
+                          space={**SPACE, "dimensions": {**SPACE["dimensions"],
+                                                         "activation": ["relu", "silu", "gelu", "elu"]}})
+        asked = []
+        for i in range(8):
+            if i == split:                           # a new process: a new searcher on the same storage
+                records = life.study.records
+                s, life, _ = make(tmp_path / f"r{split}", storage=storage, sampler={"type": "tpe", "n_startup_trials": 2},
+                                  space={**SPACE, "dimensions": {**SPACE["dimensions"],
+                                                                 "activation": ["relu", "silu", "gelu", "elu"]}})
+                life.study.records = records
+                s.completed = {r.arch_hash: r for r in records if r.counts}
+                s.covered = {r.arch_hash for r in records}
+            c = s.suggest(str(i))
+            if c in (None, Searcher.FINISHED):
+                break
+            asked.append((c["number"], c["arch_hash"]))
+            finish(life, c, acc=0.1 * (i % 5))
+        return asked
+
+    whole = run(split=99)
+    assert run(split=3) == whole and len(whole) >= 4
+    assert derive_seed(0, 3) != derive_seed(0, 4) and derive_seed(0, 3) == derive_seed(0, 3)
+
+
+def test_stopped_trial_is_told_its_fidelity_corrected_accuracy(tmp_path):
+    s, life, ot = make(tmp_path)
+    a = s.suggest("a")
+    finish(life, a, acc=0.9, epochs=2)                       # calibration: epoch 1 at .45 -> .9 at epoch 2
+    b = s.suggest("b")
+    life.histories[b["key"]] = [{"epoch": 1, "val_top1": 0.2}]
+    rec = life.ended(b, {"status": "running", "epoch": 1, "val_top1": 0.2, "macs": 50.0})
+    assert rec.status == "stopped"
+    ratio = (1 - 0.9) / (1 - 0.45)
+    assert rec.told == pytest.approx([1 - 0.8 * ratio, 50.0])
+    assert ot.get_trials()[rec.number].state.name == "COMPLETE"
+
+
+def test_a_tell_optuna_refuses_is_an_error_on_the_trial(tmp_path):
+    s, life, ot = make(tmp_path)
+    a = s.suggest("a")
+    life.histories[a["key"]] = [{"epoch": 2, "val_top1": 0.5}]
+    rec = life.ended(a, {"status": "finished", "epoch": 2, "val_top1": 0.5})       # no MACs reported
+    assert rec.status == "failed" and "Optuna did not take the result" in rec.reason
+    assert ot.get_trials()[0].state.name == "FAIL"
+    assert "Optuna did not take the result" in life.out.getvalue()

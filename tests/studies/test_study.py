@@ -36,46 +36,54 @@ def finished_study(ray_session, tmp_path_factory, tiny_study):
 def test_every_trial_recorded_once_and_failure_does_not_stop_the_study(finished_study):
     study, out = finished_study
     records = read_trials(study.trials_path)
-    assert len(records) == 6 and len({r.trial_id for r in records}) == 6
+    assert len({r.trial_id for r in records}) == len(records)
+    # budget 6, but the space has 4 architectures (+1 reference): the study ends when the space is exhausted
+    assert sum(r.counts for r in records) == 5
+    assert "search ended: space exhausted: the sampler has suggested all 4 of its architectures" in out
     by_id = {r.trial_id: r for r in records}
     assert by_id["t0000"].status == "failed" and "injected failure" in by_id["t0000"].reason
-    assert by_id["ref-resnet20"].is_reference and by_id["ref-resnet20"].status in ("finished", "pruned")
-    assert any(r.status in ("finished", "pruned") and not r.is_reference for r in records)
+    assert by_id["ref-resnet20"].is_reference and by_id["ref-resnet20"].status == "finished"   # never stopped
+    assert any(r.status in ("finished", "stopped") and not r.is_reference for r in records)
     assert "t0000" in out and "failed" in out
 
 
 def test_no_architecture_is_trained_twice(finished_study):
     study, _ = finished_study
     records = read_trials(study.trials_path)
-    trained = [r.arch_hash for r in records if r.status != "duplicate"]
+    trained = [r.arch_hash for r in records if r.counts]
     assert len(trained) == len(set(trained))
-    # 5 sampled trials over a space of 4 distinct architectures: at least one must be a duplicate
-    dups = [r for r in records if r.status == "duplicate"]
-    assert dups
-    original = {r.arch_hash: r for r in records if r.status != "duplicate"}
-    for d in dups:
+    # every repeated suggestion is answered from its twin's record and told what the twin was told
+    original = {r.arch_hash: r for r in records if r.counts}
+    for d in (r for r in records if r.status == "duplicate"):
         twin = original[d.arch_hash]
-        assert twin.trial_id in d.reason
-        assert d.metrics.get("val_top1") == twin.metrics.get("val_top1")
+        assert twin.trial_id in d.reason and d.told == twin.told
 
 
 def test_optuna_holds_each_sampled_trial_once_with_its_state(finished_study):
     study, _ = finished_study
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study.dir / "optuna.journal")))
-    trials = optuna.load_study(study_name="tiny", storage=storage).get_trials()
+    ot = optuna.load_study(study_name="tiny", storage=storage)
+    assert ot.metric_names == ["val_top1", "macs"]
+    trials = ot.get_trials()
     records = {r.number: r for r in read_trials(study.trials_path) if not r.is_reference}
     assert sorted(t.number for t in trials) == sorted(records)
-    expected = {"finished": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "diverged": "FAIL"}
-    by_id = {r.trial_id: r for r in records.values()}
     for t in trials:
         rec = records[t.number]
-        status = rec.status
-        if status == "duplicate":    # told like its twin: same objectives, same state
-            status = next(r.status for r in by_id.values() if r.arch_hash == rec.arch_hash and r.status != "duplicate")
-        assert t.state.name == expected[status], (rec.trial_id, rec.status, t.state)
-        assert t.user_attrs["arch_hash"] == rec.arch_hash
-        if t.state.name == "COMPLETE":
+        expected = "COMPLETE" if rec.told is not None else "FAIL"
+        assert t.state.name == expected, (rec.trial_id, rec.status, t.state)
+        assert t.user_attrs["arch_hash"] == rec.arch_hash and t.user_attrs["status"] == rec.status
+        if rec.status == "finished":
             assert t.values == [rec.metrics["val_top1"], rec.metrics["macs"]]
+        if t.state.name == "COMPLETE":
+            assert t.values == rec.told
+
+
+def test_stopped_trials_are_told_complete_on_the_full_fidelity_scale(finished_study):
+    study, _ = finished_study
+    for rec in read_trials(study.trials_path):
+        if rec.status == "stopped":
+            assert rec.metrics["epochs"] < 2 and "stopped at epoch" in rec.reason
+            assert rec.told is not None and rec.told[1] == rec.metrics["macs"]
 
 
 def test_mlflow_has_one_parent_and_a_nested_child_per_trial(finished_study):
@@ -86,13 +94,15 @@ def test_mlflow_has_one_parent_and_a_nested_child_per_trial(finished_study):
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     parents = [r for r in runs if r.data.tags.get("attnas.kind") == "study"]
     children = [r for r in runs if r.data.tags.get("attnas.kind") == "trial"]
-    assert len(parents) == 1 and len(children) == 6
+    assert len(parents) == 1 and len(children) == 5     # trained trials only: answered ones trained nothing
     parent = parents[0]
     assert parent.data.tags["sampler"] == "random" and parent.data.tags["space_hash"]
     assert parent.data.params["budget.trials"] == "6"
+    assert float(parent.data.params["hypervolume_reference.macs"]) == study.cfg.hypervolume_reference["macs"]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert json.loads((study.dir / "mlflow_runs.json").read_text())["_study"] == parent.info.run_id
     records = {r.trial_id: r for r in read_trials(study.trials_path)}
+    assert {c.data.tags["attnas.trial_id"] for c in children} == {k for k, r in records.items() if r.counts}
     for child in children:
         rec = records[child.data.tags["attnas.trial_id"]]
         assert child.data.tags["status"] == rec.status
@@ -104,4 +114,6 @@ def test_mlflow_has_one_parent_and_a_nested_child_per_trial(finished_study):
             assert child.data.metrics["macs"] == rec.metrics["macs"]
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"trials.jsonl", "front.csv", "front.png", "study.yaml", "export"} <= names
-    assert client.get_metric_history(parent.info.run_id, "hypervolume")[-1].step == 6
+    hv = client.get_metric_history(parent.info.run_id, "hypervolume")
+    assert hv[-1].step == 5 and hv[-1].value == pytest.approx(study.hypervolume())
+    assert [m.value for m in hv] == sorted(m.value for m in hv)      # one fixed reference: never decreases

@@ -20,8 +20,7 @@ def reports(monkeypatch):
 
 def config(**over):
     arch = load_arch("resnet20", num_classes=4, input_size=[1, 8, 8]).replace(backbone={"type": "resnet_cifar", "depth": 8, "width": 0.25})
-    return {"arch": arch.to_dict(), "arch_hash": arch.hash, "number": 0, "reference": None, "duplicate_of": None,
-            **over}
+    return {"key": "t0000", "arch": arch.to_dict(), "arch_hash": arch.hash, "number": 0, "reference": None, **over}
 
 
 def test_epochs_then_finished(reports):
@@ -48,13 +47,3 @@ def test_nan_loss_is_reported_as_diverged(reports):
     trainable.train_trial(config(), settings)
     assert reports[-1]["status"] == "diverged"
     assert "loss" in reports[-1]["reason"] and math.isnan(reports[-1]["val_top1"])
-
-
-def test_duplicate_reports_the_stored_result_without_training(reports, monkeypatch):
-    import trainers
-    monkeypatch.setattr(trainers, "fit", lambda *a, **k: pytest.fail("a duplicate must not train"))
-    twin = {"trial_id": "t0003", "status": "finished", "reason": "",
-            "metrics": {"val_top1": 0.5, "val_top5": 0.9, "macs": 123.0, "params": 7.0, "epochs": 2}, "history": []}
-    trainable.train_trial(config(duplicate_of=twin), SETTINGS)
-    assert len(reports) == 1 and reports[0]["status"] == "duplicate"
-    assert reports[0]["val_top1"] == 0.5 and reports[0]["macs"] == 123.0 and "t0003" in reports[0]["reason"]

@@ -1,0 +1,282 @@
+"""One trial's lifecycle, in one place: what happens when a trial starts, reports, ends, is answered without
+training, and is repaired when a killed study resumes. Statuses come from :mod:`analysis.status` (each with its
+Optuna state and MLflow run status); nothing else in ``studies`` decides what a status means.
+
+* **start** (:meth:`Lifecycle.started`, a trained trial only): an MLflow child run is opened.
+* **report** (:meth:`Lifecycle.reported`): each epoch's metrics join the trial's history and its MLflow run.
+* **end** (:meth:`Lifecycle.ended` for trials Tune ran, :meth:`Lifecycle.answered` for what the searcher
+  answers itself: duplicates, rejections, invalid configs, suggestions that never ran) all go through
+  :meth:`Lifecycle.end`, in this order: the values the sampler is told are fixed (:meth:`told_values`), the
+  record is appended to ``trials.jsonl`` (fsynced), Optuna is told, the MLflow run is closed, duplicates that
+  waited for this architecture are answered, and the live report is refreshed. A tell Optuna refuses is an
+  error on the trial: it is re-recorded ``failed`` with Optuna's message and told FAIL.
+* **repair** (:meth:`Lifecycle.repair`, on ``--resume``): whatever a kill left between those steps is
+  finished from the records: an Optuna trial still RUNNING whose record exists is told from it; one without
+  a record was ``interrupted``: it is run again (or answered as a duplicate if its architecture was
+  evaluated meanwhile); MLflow runs of ended trials are closed from their records, runs of interrupted
+  trials end KILLED (status ``interrupted``) and the re-run gets a run of its own, runs created but never
+  saved in ``mlflow_runs.json`` are deleted.
+
+Later work plugs in here: checkpoints (an ``interrupted`` trial resumed from its checkpoint rather than
+re-run), node loss and Ctrl-C/SIGTERM (end running trials as ``interrupted``), GPU placement (at start).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import optuna
+from ray import tune
+
+from analysis import TrialRecord, append_trial, pareto_records
+from analysis.fidelity import calibration_pairs, corrected_accuracy
+from analysis.status import STATUSES, status
+from search_space import ArchConfig
+
+from .trainable import EPOCH_KEYS, PROFILE_KEYS
+
+TRAINABLE_ENDINGS = ("finished", "diverged", "failed", "oom")
+"""Final ``status`` values a trainable reports; a trial that ends after a ``running`` report was stopped."""
+
+
+def trial_key(number: int | None, reference: str | None) -> str:
+    return f"ref-{reference}" if reference else f"t{number:04d}"
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class Lifecycle:
+    """Driver-side owner of every trial's records (see the module docstring)."""
+
+    def __init__(self, study, out=sys.stdout):
+        self.study, self.cfg, self.out = study, study.cfg, out
+        self.searcher = None            # StudySearcher, once the Tune run starts
+        self.scheduler = None           # SuccessiveHalving, or None
+        self.histories: dict[str, list] = {}
+        self.running: set[str] = set()
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    # ---- start and report (trials Tune runs) --------------------------------------------------------
+    def started(self, config: dict) -> None:
+        key = config["key"]
+        self.histories[key] = []
+        self.running.add(key)
+        self.study.start_run(key, ArchConfig.from_dict(config["arch"], check_build=False), config["number"],
+                             config["reference"])
+
+    def reported(self, config: dict, result: dict) -> None:
+        if result.get("status") in ("running", "finished") and result.get("epoch", 0) >= 1:
+            row = {"epoch": int(result["epoch"]), **{k: result.get(k) for k in EPOCH_KEYS}}
+            self.histories.setdefault(config["key"], []).append(row)
+            self.study.log_epoch(config["key"], row["epoch"], row)
+
+    # ---- end ----------------------------------------------------------------------------------------
+    def ended(self, config: dict, last: dict, error: str | None = None) -> TrialRecord:
+        """Record a trial Tune ran: from its last report (or ``error``) and the scheduler's decision."""
+        key = config["key"]
+        self.running.discard(key)
+        history = self.histories.pop(key, [])
+        reported = last.get("status")
+        reason = last.get("reason", "") or ""
+        if error is not None:
+            name, reason = "failed", error
+        elif reported in TRAINABLE_ENDINGS:
+            name = reported
+        elif reported == "running" and history:
+            name = "stopped"
+            decision = self.scheduler.stopped.get(key) if self.scheduler is not None else None
+            reason = decision.reason(self.cfg.scheduler) if decision is not None else \
+                f"stopped after epoch {history[-1]['epoch']} by the study's time limit"
+        elif reported == "running":
+            name, reason = "not_run", "ended before its first epoch (the study's time limit)"
+        else:
+            name, reason = "failed", reason or "trial ended without reporting a result"
+        metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if _finite(last.get(k))}
+        metrics.update(epochs=len(history), wall_time_s=float(last.get("wall_time_s", 0.0) or 0.0))
+        accs = [float(r["val_top1"]) for r in history if _finite(r.get("val_top1"))]
+        if accs:
+            metrics["best_val_top1"] = max(accs)
+        number = config["number"]
+        if number is None:       # references are numbered -1, -2, ... in warm_start order
+            number = -1 - list(self.cfg.warm_start).index(config["reference"])
+        record = TrialRecord(trial_id=key, number=number, arch=config["arch"], arch_hash=config["arch_hash"],
+                             status=name, reason=reason, metrics=metrics, history=history,
+                             is_reference=config["reference"] is not None, reference_name=config["reference"])
+        return self.end(record)
+
+    def answered(self, record: TrialRecord) -> TrialRecord:
+        """Record an outcome the searcher reached without training (duplicate, rejected, invalid, not_run)."""
+        return self.end(record)
+
+    def end(self, record: TrialRecord) -> TrialRecord:
+        """The one path every ending takes (order in the module docstring)."""
+        if record.told is None and record.status != "duplicate":
+            record.told = self.told_values(record)
+        append_trial(self.study.trials_path, record)
+        self.study.records.append(record)
+        if self.searcher is not None and not record.is_reference:
+            try:
+                self.searcher.tell(record)
+            except Exception as e:  # noqa: BLE001  - an error on the trial, recorded and shown
+                reason = f"Optuna did not take the result: {type(e).__name__}: {e}"
+                self.say(f"  {record.trial_id}: {reason}")
+                record = TrialRecord(**{**record.to_dict(), "status": "failed", "reason": reason, "told": None})
+                append_trial(self.study.trials_path, record)
+                self.study.records[-1] = record
+                self.searcher.tell_failed(record.number, reason)
+        self.study.end_run(record)
+        self.print_trial(record)
+        if self.searcher is not None:
+            for dup in self.searcher.trial_ended(record):
+                self.end(dup)
+        self.study.publish(force=False)
+        return record
+
+    def told_values(self, record: TrialRecord) -> list | None:
+        """What the sampler is told (see :mod:`analysis.status` and :mod:`analysis.fidelity`): a finished
+        trial its objectives; a stopped one its accuracy mapped to full fidelity and its costs; a rejected
+        one accuracy 0 and its costs; None (told FAIL) otherwise or when a value is missing."""
+        objectives = list(self.cfg.objectives)
+        if record.status == "finished":
+            values = [record.metric(m) for m, _ in objectives]
+        elif record.status == "stopped":
+            (acc_metric, _), costs = objectives[0], objectives[1:]
+            acc = record.metric(acc_metric)
+            pairs = calibration_pairs(self.curves(acc_metric), record.metrics.get("epochs", 0), self.cfg.epochs)
+            values = [None if acc is None else corrected_accuracy(acc, pairs)] + [record.metric(m) for m, _ in costs]
+        elif record.status == "rejected":
+            ref = self.cfg.reference_point or [None] * len(objectives)
+            values = [0.0 if d == "max" else (record.metric(m) if record.metric(m) is not None else ref[i])
+                      for i, (m, d) in enumerate(objectives)]
+        else:
+            return None
+        return values if all(_finite(v) for v in values) else None
+
+    def curves(self, metric: str) -> list[dict]:
+        """Per-epoch ``metric`` of every finished trial (references included), as {epoch: value}."""
+        return [{int(r["epoch"]): float(r[metric]) for r in rec.history if _finite(r.get(metric))}
+                for rec in self.study.records if rec.status == "finished"]
+
+    # ---- repair on resume ---------------------------------------------------------------------------
+    def repair(self, ot_study: optuna.Study) -> dict:
+        """Finish what a kill interrupted (module docstring), before the Tune run starts: the searcher gets
+        the trials to run again (and those waiting for a twin among them); returns counts of what was
+        repaired."""
+        from .search import Suggestion
+
+        tell = self.searcher.tell
+
+        fixed = {"optuna_told": 0, "interrupted": 0, "mlflow_closed": 0, "mlflow_interrupted": 0,
+                 "mlflow_strays": 0}
+        records = self.study.records
+        searched = {r.number: r for r in records if not r.is_reference}
+        evaluated = {r.arch_hash: r for r in records if r.counts}
+        reruns, waiting, duplicates = [], [], []
+        rerun_hashes: set[str] = set()
+        for t in ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            rec = searched.get(t.number)
+            if rec is not None:
+                tell(rec)
+                fixed["optuna_told"] += 1
+                continue
+            arch = self.searcher.arch_of(t)
+            if arch is None:          # killed while its parameters were being sampled: nothing to run again
+                self.end(TrialRecord(trial_id=trial_key(t.number, None), number=t.number, arch={}, arch_hash="",
+                                     status="not_run", reason="interrupted while its architecture was sampled"))
+                continue
+            if "arch" not in t.user_attrs:
+                self.searcher.set_attrs(t.number, arch_hash=arch.hash, arch=arch.to_dict())
+            s = Suggestion(t.number, arch)
+            fixed["interrupted"] += 1
+            if s.arch.hash in evaluated:
+                duplicates.append(s)
+            elif s.arch.hash in rerun_hashes:
+                waiting.append(s)
+            else:
+                rerun_hashes.add(s.arch.hash)
+                reruns.append(s)
+        self.study.repair_runs(fixed)
+        self.searcher.reruns.extend(reruns)
+        for s in waiting:
+            self.searcher.waiting.setdefault(s.arch.hash, []).append(s)
+        for s in duplicates:
+            self.end(self.searcher.duplicate(s, evaluated[s.arch.hash]))
+        if any(fixed.values()):
+            self.say("resume: repaired " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fixed.items() if v))
+        return fixed
+
+    # ---- printing -----------------------------------------------------------------------------------
+    def print_trial(self, r: TrialRecord) -> None:
+        acc, macs = r.metric("val_top1"), r.metric("macs")
+        name = ArchConfig.from_dict(r.arch, check_build=False).name if r.arch else "-"
+        extra = "" if r.status in ("finished", "stopped") else f" ({r.reason})"
+        told = f"  told {100 * r.told[0]:5.1f}%" if r.status == "stopped" and r.told else ""
+        self.say(f"  {r.trial_id:<18} {r.status:<10} {name:<36} "
+                 f"top-1 {'-' if acc is None else f'{100 * acc:5.1f}%'}  "
+                 f"MACs {'-' if macs is None else f'{macs / 1e6:6.2f}M'}  epochs {r.metrics.get('epochs', 0)}"
+                 f"{told}{extra}")
+
+    def progress_line(self, elapsed: float) -> str:
+        recs = self.study.records
+        counts = {s: sum(r.status == s for r in recs) for s in STATUSES}
+        front = pareto_records(recs, list(self.cfg.objectives))
+        accs = [r.metric("val_top1") for r in recs if r.status == "finished" and r.metric("val_top1") is not None]
+        best = f"{100 * max(accs):.1f}%" if accs else "-"
+        failed = counts["failed"] + counts["diverged"] + counts["oom"]
+        answered = " ".join(f"{s} {counts[s]}" for s in ("duplicate", "rejected", "invalid") if counts[s])
+        return (f"[{elapsed:6.0f}s] budget {self.study.counted()}/{self.cfg.trials}, {len(self.running)} running"
+                f" | finished {counts['finished']} stopped {counts['stopped']} failed {failed}"
+                f"{' | answered ' + answered if answered else ''}"
+                f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.hypervolume():.4g}")
+
+
+class TuneEvents(tune.Callback):
+    """Ray Tune's trial events, handed to the :class:`Lifecycle` (driver side), plus a progress line when
+    something changed (at most every ``progress_every_s``) and at least every ``QUIET_S`` seconds."""
+
+    QUIET_S = 30.0
+
+    def __init__(self, lifecycle: Lifecycle, progress_every_s: float = 2.0):
+        self.lifecycle, self.every = lifecycle, progress_every_s
+        self.t0 = time.monotonic()
+        self.elapsed_before = float(lifecycle.study.state.get("elapsed_s", 0.0))
+        self._last_line = 0.0
+        self._last_state = None
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.t0
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.lifecycle.started(trial.config)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.lifecycle.reported(trial.config, result)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.lifecycle.ended(trial.config, trial.last_result or {})
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        path = trial.error_file
+        text = open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        self.lifecycle.ended(trial.config, trial.last_result or {},
+                             error=(lines[-1] if lines else "trial process failed")[:500])
+
+    def on_step_end(self, iteration, trials, **info):
+        now = time.monotonic()
+        state = (len(self.lifecycle.study.records), len(self.lifecycle.running))
+        if now - self._last_line >= (self.every if state != self._last_state else max(self.every, self.QUIET_S)):
+            self._last_line, self._last_state = now, state
+            self.print_progress()
+
+    def print_progress(self) -> None:
+        self.lifecycle.say(self.lifecycle.progress_line(self.elapsed()))
+
+    def on_experiment_end(self, trials, **info):
+        self.lifecycle.study.save_state(elapsed_s=self.elapsed())
