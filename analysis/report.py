@@ -37,7 +37,7 @@ def display(metric: str) -> tuple[str, float]:
 @lru_cache(maxsize=4096)
 def _name_of(arch_json: str) -> str:
     from search_space.arch_config import ArchConfig
-    return ArchConfig.from_dict(json.loads(arch_json), check_build=False).name
+    return ArchConfig.from_dict(json.loads(arch_json), check_fits=False).name
 
 
 def arch_name(record: TrialRecord) -> str:

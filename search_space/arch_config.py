@@ -110,13 +110,11 @@ class ArchConfig:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping, *, check_fits: bool = True, check_build: bool | None = None) -> "ArchConfig":
+    def from_dict(cls, data: Mapping, *, check_fits: bool = True) -> "ArchConfig":
         """Validate a plain mapping at the edge; raise AttnasError naming the field on any problem.
 
         ``check_fits`` also checks, from the config alone, that the network can be built at ``input_size``
-        (widths, map sizes); ``check_build`` is its older name (``check_build=False`` skips the check)."""
-        if check_build is not None:
-            check_fits = check_build
+        (widths, map sizes); ``check_fits=False`` skips that check (for configs already validated)."""
         if isinstance(data, ArchConfig):
             data = data.to_dict()
         if not isinstance(data, Mapping):

@@ -312,18 +312,11 @@ def _dataclass_fields(name: str) -> tuple:
 
 
 def _load_space(value, base_dir: Path) -> dict:
-    """The search space as a plain mapping (a path is read relative to the study file), validated."""
-    if value is None:
-        raise AttnasError("space: missing; allowed: an inline search space or a path to one")
-    if isinstance(value, str):
-        path = Path(value) if Path(value).is_absolute() else base_dir / value
-        if not path.is_file():
-            raise _bad("space", value, "an inline mapping or the path of a search-space YAML (relative to the study)")
-        value = parse_yaml(path.read_text(), f"space: {path}")
-    if not isinstance(value, Mapping):
-        raise _bad("space", value, "a mapping with fixed and dimensions")
-    from search_space.space import SearchSpace
+    """The search space as a plain mapping, validated: inline, a path relative to the study file, or the name of
+    a shipped space (``space: cifar-attention``; see :func:`search_space.space.resolve_space`)."""
+    from search_space.space import SearchSpace, resolve_space
 
+    value = resolve_space(value, base_dir)
     SearchSpace.from_dict(value)   # raises AttnasError naming the dimension
     return _plain(value)
 

@@ -67,7 +67,7 @@ class Lifecycle:
         key = config["key"]
         self.histories[key] = []
         self.running.add(key)
-        self.study.start_run(key, ArchConfig.from_dict(config["arch"], check_build=False), config["number"],
+        self.study.start_run(key, ArchConfig.from_dict(config["arch"], check_fits=False), config["number"],
                              config["reference"])
 
     def reported(self, config: dict, result: dict) -> None:
@@ -214,7 +214,7 @@ class Lifecycle:
     # ---- printing -----------------------------------------------------------------------------------
     def print_trial(self, r: TrialRecord) -> None:
         acc, macs = r.metric("val_top1"), r.metric("macs")
-        name = ArchConfig.from_dict(r.arch, check_build=False).name if r.arch else "-"
+        name = ArchConfig.from_dict(r.arch, check_fits=False).name if r.arch else "-"
         extra = "" if r.status in ("finished", "stopped") else f" ({r.reason})"
         told = f"  told {100 * r.told[0]:5.1f}%" if r.status == "stopped" and r.told else ""
         self.say(f"  {r.trial_id:<18} {r.status:<10} {name:<36} "

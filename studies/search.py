@@ -74,21 +74,13 @@ def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampl
 
 
 def estimate_cost(arch: ArchConfig) -> tuple[float, float]:
-    """(MACs for one input, parameter count) of ``arch``, counted by thop/ATen rules on one model built on the
-    meta device (no memory, no weights), falling back to CPU for modules the meta device cannot run."""
-    import torch
+    """(MACs for one input, parameter count) of ``arch``, from the config alone
+    (:func:`search_space.cost.estimate_cost`, analytic and equal to ``trainers.count_macs`` / ``count_params`` of
+    the built model: thousands of candidates a second, nothing built)."""
+    from search_space.cost import estimate_cost as analytic_cost
 
-    from search_space import build_model
-    from trainers import count_macs
-
-    try:
-        with torch.device("meta"):
-            model = build_model(arch)
-        macs = float(count_macs(model, arch.input_size, device="meta"))
-    except (NotImplementedError, RuntimeError):
-        model = build_model(arch)
-        macs = float(count_macs(model, arch.input_size))
-    return macs, float(sum(p.numel() for p in model.parameters()))
+    cost = analytic_cost(arch)
+    return float(cost.macs), float(cost.params)
 
 
 def estimate_macs(arch: ArchConfig) -> float:
@@ -158,7 +150,7 @@ class StudySearcher(Searcher):
         """The architecture of a stored trial: from its ``arch`` attribute, else re-derived from its
         parameters (a kill can come between the ask and the attribute); None if neither is complete."""
         if "arch" in trial.user_attrs:
-            return ArchConfig.from_dict(trial.user_attrs["arch"], check_build=False)
+            return ArchConfig.from_dict(trial.user_attrs["arch"], check_fits=False)
         try:
             return self.space.suggest(optuna.trial.FixedTrial(trial.params), flat=self.flat)
         except (ValueError, KeyError, AttnasError):

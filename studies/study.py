@@ -208,7 +208,7 @@ class Study:
                 fixed["mlflow_interrupted"] += 1
         for rec in self.records:
             if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None:
-                self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_build=False),
+                self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_fits=False),
                                rec.number if not rec.is_reference else None, rec.reference_name, wait=True)
                 for row in rec.history:
                     tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)

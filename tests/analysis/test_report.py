@@ -14,9 +14,9 @@ OBJ = [("val_top1", "max"), ("macs", "min")]
 @pytest.fixture(scope="module")
 def records():
     base = {"backbone": {"type": "resnet_cifar", "depth": 8}, "num_classes": 10, "input_size": [1, 16, 16]}
-    plain = ArchConfig.from_dict(base, check_build=False)
-    se = ArchConfig.from_dict({**base, "attention": {"type": "se", "reduction": 4}}, check_build=False)
-    deep = ArchConfig.from_dict({**base, "backbone": {"type": "resnet_cifar", "depth": 14}}, check_build=False)
+    plain = ArchConfig.from_dict(base, check_fits=False)
+    se = ArchConfig.from_dict({**base, "attention": {"type": "se", "reduction": 4}}, check_fits=False)
+    deep = ArchConfig.from_dict({**base, "backbone": {"type": "resnet_cifar", "depth": 14}}, check_fits=False)
 
     def rec(n, arch, status, acc=None, macs=None, ref=None):
         metrics = {k: v for k, v in (("val_top1", acc), ("macs", macs), ("params", 2e5), ("latency_ms", 1.5))

@@ -27,7 +27,7 @@ def space():
 def test_size_counts_distinct_canonical_points(space):
     # depth 2 x activation 2 x (none: 1 + se: reduction 2 x point 2 x non-empty masks 2); "000" folds into none.
     assert space.size() == 2 * 2 * (1 + 2 * 2 * 2)
-    hashes = {ArchConfig.from_dict(c, check_build=False).hash for c in space.configs()}
+    hashes = {ArchConfig.from_dict(c, check_fits=False).hash for c in space.configs()}
     assert len(hashes) == space.size()
 
 
@@ -62,7 +62,7 @@ def test_seeded_sampling_is_reproducible_and_covers_the_space(space):
     assert [space.sample(s).hash for s in range(10)] == [space.sample(s).hash for s in range(10)]
     rng = np.random.default_rng(0)
     seen = {space.sample(rng).hash for _ in range(200)}
-    every = {ArchConfig.from_dict(c, check_build=False).hash for c in space.configs()}
+    every = {ArchConfig.from_dict(c, check_fits=False).hash for c in space.configs()}
     assert seen <= every and len(seen) > len(every) // 2
 
 
@@ -169,7 +169,7 @@ def test_size_agrees_with_brute_force_on_a_conditional_space():
                        "insertion_point": ["pre_add", "post_add", "conv"],
                        "stage_mask": ["111", "000", "011"],
                        "connection.type": ["none", "direct"]}})
-    brute = {ArchConfig.from_dict(c, check_build=False).hash for c in sp.configs()}
+    brute = {ArchConfig.from_dict(c, check_fits=False).hash for c in sp.configs()}
     assert sp.size() == len(brute)
 
 

@@ -23,7 +23,7 @@ def fcm_macs(model, shape) -> float:
 def _module(name, channels=32):
     cls = ATTENTION.get(name)
     torch.manual_seed(0)
-    return cls(channels, channels, 1, 1) if getattr(cls, "replaces_conv", False) else cls(channels)
+    return cls(channels, channels, 1, 1) if cls.replaces_conv else cls(channels)
 
 
 @pytest.mark.parametrize("name", ATTENTION_TYPES)
