@@ -190,8 +190,6 @@ class Lifecycle:
                 self.study.records[-1] = record
                 self.searcher.tell_failed(record.number, reason)
         self.study.end_run(record)
-        if record.status != "interrupted":
-            self.study.save_checkpoint(record.trial_id, None)
         self.print_trial(record)
         if self.searcher is not None:
             for dup in self.searcher.trial_ended(record):

@@ -201,7 +201,10 @@ class Study:
         self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
 
     def end_run(self, record: TrialRecord) -> None:
-        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none)."""
+        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none), and
+        forget its checkpoint unless it was interrupted (``--resume`` continues from it)."""
+        if record.status != "interrupted":
+            self.save_checkpoint(record.trial_id, None)
         self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
                                record.reason, dict(record.metrics))
 
