@@ -111,8 +111,9 @@ class Lifecycle:
     def checkpointed(self, config: dict, path: str) -> None:
         """Tune saved trial ``config``'s checkpoint at ``path``: remembered in the study folder for ``--resume``."""
         meta = read_meta(path) or {}
+        node = self.last.get(config["key"], {}).get("node", "")
         self.study.save_checkpoint(config["key"], {"path": str(path), "epoch": int(meta.get("epoch", 0)),
-                                                   "arch_hash": config["arch_hash"]})
+                                                   "arch_hash": config["arch_hash"], "node": node})
 
     def recovered(self, config: dict, error: str) -> None:
         """Tune runs the trial again (``failures.max_retries``) after its worker or node died."""
@@ -129,7 +130,8 @@ class Lifecycle:
             config, last = self.configs[key], self.last.get(key, {})
             history = self.histories.get(key, [])
             epochs = history[-1]["epoch"] if history else 0
-            why = f"interrupted by {reason} after epoch {epochs}; --resume continues it from its checkpoint"
+            how = "from its checkpoint" if key in self.study.checkpoints else "from epoch 0 (no checkpoint yet)"
+            why = f"interrupted by {reason} after epoch {epochs}; --resume continues it {how}"
             ended.append(self.ended(config, {**last, "status": "interrupted", "reason": why}))
         return ended
 
@@ -158,6 +160,8 @@ class Lifecycle:
             name, reason = "failed", reason or "trial ended without reporting a result"
         metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if _finite(last.get(k))}
         metrics.update(epochs=int(history[-1]["epoch"]) if history else 0, wall_time_s=float(last.get("wall_time_s", 0.0) or 0.0))
+        if _finite(last.get("resumed_from")) and last["resumed_from"] > 0:
+            metrics["resumed_from_epoch"] = int(last["resumed_from"])   # its last attempt went on from there
         accs = [float(r["val_top1"]) for r in history if _finite(r.get("val_top1"))]
         if accs:
             metrics["best_val_top1"] = max(accs)

@@ -117,8 +117,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                 num_samples=remaining, reuse_actors=reuse_actors),
                 run_config=tune.RunConfig(
                     name=f"run-{run_index}", storage_path=str(storage), verbose=0, callbacks=[events],
-                    log_to_file=False, stop=stopper, failure_config=tune.FailureConfig(max_failures=cfg.max_retries),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+                    log_to_file=False, stop=stopper, failure_config=tune.FailureConfig(max_failures=cfg.max_retries)))
             rungs = "" if cfg.scheduler == "none" else \
                 f" (rungs at epochs {milestones(cfg.grace_period, cfg.reduction_factor, cfg.epochs)}, eta {cfg.reduction_factor:g})"
             print(f"study {study.dir.name}: {remaining} trial(s) to train, {cfg.concurrency} at a time, "

@@ -143,12 +143,19 @@ class Study:
         os.replace(tmp, self.dir / STATE_FILE)
 
     def save_checkpoint(self, key: str, entry: dict | None) -> None:
-        """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint, atomically."""
+        """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint, atomically, and delete the
+        checkpoint it replaces (what Tune's ``num_to_keep=1`` would do, without the experiment snapshot Tune
+        forces after every checkpoint when that is set)."""
+        import shutil
+
+        old = self.checkpoints.get(key)
         if entry is None:
             if self.checkpoints.pop(key, None) is None:
                 return
         else:
             self.checkpoints[key] = entry
+        if old is not None and (entry is None or old["path"] != entry["path"]):
+            shutil.rmtree(old["path"], ignore_errors=True)
         tmp = self.dir / (CHECKPOINTS_FILE + ".tmp")
         tmp.write_text(json.dumps(self.checkpoints, indent=1))
         os.replace(tmp, self.dir / CHECKPOINTS_FILE)
@@ -298,6 +305,7 @@ HARMLESS_TUNE_MESSAGES = (
     "Trials did not complete",           # after a stop: the study records the in-flight trials as interrupted
     "Experiment has been interrupted",   # Tune's resume hint: a study resumes with attnas search --resume
     "Tune detects GPUs, but no trials are using GPUs",   # resources.gpu: 0 is the study's choice
+    "Failed to fetch metrics for",       # Tune's ResultGrid after a stop: the study does not use it
 )
 
 
