@@ -13,7 +13,8 @@
     resources: {cpus: 1, gpu: 0}                 # per trial; gpu may be a fraction
     seed: 0
     warm_start: [resnet20, se-resnet20]          # presets evaluated first, as reference trials
-    storage: {root: ./attnas-runs, tracking_uri: null}   # null: sqlite:///<root>/mlflow.db
+    storage: {root: ./attnas-runs, tracking_uri: null, path: null}   # null: sqlite:///<root>/mlflow.db
+    failures: {max_retries: 2}                   # Tune retries of a trial whose worker or node died
     macs_budget: null                            # reject candidates over this many MACs before training
     hypervolume_reference: null                  # {val_top1: 0, macs: ...}; null: fixed at the study's start
 
@@ -36,8 +37,10 @@ COST_METRICS = ("macs", "params", "latency_ms")
 SAMPLERS = ("nsga2", "tpe", "random", "qmc")
 SCHEDULERS = ("pareto_sh", "asha", "none")
 TOP_FIELDS = ("name", "space", "data", "fidelity", "training", "objectives", "sampler", "scheduler", "budget",
-              "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget", "hypervolume_reference")
+              "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget", "hypervolume_reference",
+              "failures")
 DEFAULT_ROOT = "./attnas-runs"
+DEFAULT_MAX_RETRIES = 2
 
 
 def _bad(field_name: str, value, allowed: str) -> AttnasError:
@@ -99,6 +102,9 @@ class StudyConfig:
     tracking_uri: str | None = None
     macs_budget: float | None = None
     hypervolume_reference: Mapping[str, float] | None = None
+    # cluster and fault tolerance (studies.cluster, studies.run)
+    storage_path: str | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
 
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -189,7 +195,7 @@ class StudyConfig:
         if len(set(warm)) != len(warm):
             raise _bad("warm_start", list(warm), "each preset once")
 
-        storage = _mapping(data.get("storage"), "storage", ("root", "tracking_uri"))
+        storage = _mapping(data.get("storage"), "storage", ("root", "tracking_uri", "path"))
         root = storage.get("root", DEFAULT_ROOT)
         if not isinstance(root, str) or not root:
             raise _bad("storage.root", root, "a directory path")
@@ -201,13 +207,15 @@ class StudyConfig:
             raise _bad("macs_budget", macs_budget, "null or a number of MACs > 0")
 
         hv_ref = _hypervolume_reference(data.get("hypervolume_reference"), objectives)
+        storage_path, max_retries = _cluster_fields(storage, data.get("failures"), Path(base_dir))
+        data_cfg = _absolute_data_dir(data_cfg, Path(base_dir))
 
         cfg = cls(name=name, space=space, data=data_cfg, epochs=epochs, train_subset=fidelity.get("train_subset"),
                   training=training, objectives=objectives, sampler=kind, sampler_options=sampler,
                   scheduler=sched_type, grace_period=grace, reduction_factor=rf, trials=trials,
                   time_limit_s=time_limit, concurrency=concurrency, cpus=cpus, gpu=gpu, seed=seed,
                   warm_start=tuple(warm), root=root, tracking_uri=uri, macs_budget=macs_budget,
-                  hypervolume_reference=hv_ref)
+                  hypervolume_reference=hv_ref, storage_path=storage_path, max_retries=max_retries)
         cfg.data_config()      # DataConfig / TrainConfig validate their own fields
         try:
             cfg.train_config()
@@ -261,7 +269,7 @@ class StudyConfig:
             elif key == "epochs":
                 data["fidelity"]["epochs"] = value
                 data["scheduler"]["grace_period"] = min(data["scheduler"]["grace_period"], value)
-            elif key in ("root", "tracking_uri"):
+            elif key in ("root", "tracking_uri", "path"):
                 data["storage"][key] = value
             elif key in ("grace_period", "reduction_factor"):
                 data["scheduler"][key] = value
@@ -286,13 +294,40 @@ class StudyConfig:
             "resources": {"cpus": self.cpus, "gpu": self.gpu},
             "seed": self.seed,
             "warm_start": list(self.warm_start),
-            "storage": {"root": self.root, "tracking_uri": self.tracking_uri},
+            "storage": {"root": self.root, "tracking_uri": self.tracking_uri, "path": self.storage_path},
+            "failures": {"max_retries": self.max_retries},
             "macs_budget": self.macs_budget,
             "hypervolume_reference": None if self.hypervolume_reference is None else dict(self.hypervolume_reference),
         }
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=110)
+
+
+def _cluster_fields(storage: dict, failures, base_dir: Path) -> tuple[str | None, int]:
+    """``storage.path`` (Tune's run folder, absolute; null: ``<study>/ray``) and ``failures.max_retries``."""
+    path = storage.get("path")
+    if path is not None:
+        if not isinstance(path, str) or not path or "://" in path:
+            raise _bad("storage.path", path, "null (<study folder>/ray) or a directory path, on storage every node "
+                                             "mounts at that path when the cluster has more than one node")
+        path = str((base_dir / Path(path).expanduser()).resolve())
+    failures = _mapping(failures, "failures", ("max_retries",))
+    retries = failures.get("max_retries", DEFAULT_MAX_RETRIES)
+    if not _int(retries) or retries < 0:
+        raise _bad("failures.max_retries", retries, "an integer >= 0 (retries of a trial whose worker or node died)")
+    return path, retries
+
+
+def _absolute_data_dir(data_cfg: dict, base_dir: Path) -> dict:
+    """``data.data_dir`` made absolute, relative to the study file's folder (like ``space:`` paths): Ray runs
+    each trial in a folder of its own, on nodes whose working directory is not the driver's."""
+    data_dir = data_cfg.get("data_dir")
+    if isinstance(data_dir, str) and data_dir and not Path(data_dir).expanduser().is_absolute():
+        data_cfg = {**data_cfg, "data_dir": str((base_dir / data_dir).resolve())}
+    elif isinstance(data_dir, str) and data_dir.startswith("~"):
+        data_cfg = {**data_cfg, "data_dir": str(Path(data_dir).expanduser())}
+    return data_cfg
 
 
 def _plain(v):

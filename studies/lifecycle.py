@@ -17,8 +17,16 @@ Optuna state and MLflow run status); nothing else in ``studies`` decides what a 
   trials end KILLED (status ``interrupted``) and the re-run gets a run of its own, runs created but never
   saved in ``mlflow_runs.json`` are deleted.
 
-Later work plugs in here: checkpoints (an ``interrupted`` trial resumed from its checkpoint rather than
-re-run), node loss and Ctrl-C/SIGTERM (end running trials as ``interrupted``), GPU placement (at start).
+* **checkpoint** (:meth:`Lifecycle.checkpointed`): every epoch's Tune checkpoint is remembered in
+  ``checkpoints.json`` (key -> path, epoch, arch hash) until the trial ends with any status but ``interrupted``.
+* **recover** (:meth:`Lifecycle.recovered`): a trial whose worker or node died is run again by Tune
+  (``failures.max_retries``) from its last checkpoint, on any node; it keeps its history (an epoch reported
+  twice replaces its row) and its MLflow run.
+* **interrupt** (:meth:`Lifecycle.interrupt_running`): Ctrl-C, SIGTERM, the time limit or a crash of the Tune
+  loop record every trial in flight as ``interrupted`` with its epochs and history, its MLflow run KILLED. Its
+  Optuna trial stays RUNNING (the vocabulary's ``interrupted``: no tell), so ``--resume`` continues it under
+  the same number and key, from its checkpoint, in the same MLflow run (re-opened). Without a checkpoint it
+  trains from epoch 0 in a run of its own (the old one is set aside as ``<key>~<n>``).
 """
 from __future__ import annotations
 
@@ -35,7 +43,7 @@ from analysis.fidelity import calibration_pairs, corrected_accuracy
 from analysis.status import STATUSES, status
 from search_space import ArchConfig
 
-from .trainable import EPOCH_KEYS, PROFILE_KEYS
+from .trainable import EPOCH_KEYS, PROFILE_KEYS, read_meta
 
 TRAINABLE_ENDINGS = ("finished", "diverged", "failed", "oom")
 """Final ``status`` values a trainable reports; a trial that ends after a ``running`` report was stopped."""
@@ -43,6 +51,10 @@ TRAINABLE_ENDINGS = ("finished", "diverged", "failed", "oom")
 
 def trial_key(number: int | None, reference: str | None) -> str:
     return f"ref-{reference}" if reference else f"t{number:04d}"
+
+
+def _epoch_row(result: dict) -> dict:
+    return {"epoch": int(result["epoch"]), **{k: result.get(k) for k in EPOCH_KEYS}}
 
 
 def _finite(v) -> bool:
@@ -58,35 +70,84 @@ class Lifecycle:
         self.scheduler = None           # SuccessiveHalving, or None
         self.histories: dict[str, list] = {}
         self.running: set[str] = set()
+        self.configs: dict[str, dict] = {}      # key -> Tune config of a running trial
+        self.last: dict[str, dict] = {}         # key -> its last report
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
 
     # ---- start and report (trials Tune runs) --------------------------------------------------------
     def started(self, config: dict) -> None:
+        """A trial's actor started. A trial Tune restarts after its worker or node died keeps its history and
+        MLflow run; a trial resumed from a checkpoint starts with the checkpoint's history."""
         key = config["key"]
-        self.histories[key] = []
+        if key in self.running:
+            return
+        history = []
+        if config.get("resume_from"):
+            meta = read_meta(config["resume_from"]) or {}
+            history = [_epoch_row(r) for r in meta.get("history", [])]
+            self.say(f"  {key:<18} resumes from its checkpoint after epoch {meta.get('epoch', '?')}")
+        self.histories[key] = history
+        self.configs[key] = config
         self.running.add(key)
         self.study.start_run(key, ArchConfig.from_dict(config["arch"], check_fits=False), config["number"],
                              config["reference"])
 
     def reported(self, config: dict, result: dict) -> None:
+        """One epoch's report. An epoch the history already holds (a retried trial that lost reports after
+        its checkpoint and trains them again) replaces its row and is not logged to MLflow twice."""
+        key = config["key"]
+        self.last[key] = dict(result)
         if result.get("status") in ("running", "finished") and result.get("epoch", 0) >= 1:
-            row = {"epoch": int(result["epoch"]), **{k: result.get(k) for k in EPOCH_KEYS}}
-            self.histories.setdefault(config["key"], []).append(row)
-            self.study.log_epoch(config["key"], row["epoch"], row)
+            row = _epoch_row(result)
+            history = self.histories.setdefault(key, [])
+            if history and history[-1]["epoch"] >= row["epoch"]:
+                history[:] = [r for r in history if r["epoch"] < row["epoch"]] + [row]
+                return
+            history.append(row)
+            self.study.log_epoch(key, row["epoch"], row)
+
+    def checkpointed(self, config: dict, path: str) -> None:
+        """Tune saved trial ``config``'s checkpoint at ``path``: remembered in the study folder for ``--resume``."""
+        meta = read_meta(path) or {}
+        node = self.last.get(config["key"], {}).get("node", "")
+        self.study.save_checkpoint(config["key"], {"path": str(path), "epoch": int(meta.get("epoch", 0)),
+                                                   "arch_hash": config["arch_hash"], "node": node})
+
+    def recovered(self, config: dict, error: str) -> None:
+        """Tune runs the trial again (``failures.max_retries``) after its worker or node died."""
+        ckpt = self.study.checkpoints.get(config["key"])
+        where = f"from its checkpoint after epoch {ckpt['epoch']}" if ckpt else "from epoch 0 (no checkpoint yet)"
+        self.say(f"  {config['key']:<18} lost its worker ({error}); Tune runs it again {where}")
+
+    def interrupt_running(self, reason: str) -> list[TrialRecord]:
+        """Record every trial still in flight as ``interrupted`` (Ctrl-C, SIGTERM, the time limit, a crash of
+        the Tune loop), with its epochs and history: its MLflow run ends KILLED, its Optuna trial stays
+        RUNNING for ``--resume``, which continues it from its last checkpoint."""
+        ended = []
+        for key in sorted(self.running):
+            config, last = self.configs[key], self.last.get(key, {})
+            history = self.histories.get(key, [])
+            epochs = history[-1]["epoch"] if history else 0
+            how = "from its checkpoint" if key in self.study.checkpoints else "from epoch 0 (no checkpoint yet)"
+            why = f"interrupted by {reason} after epoch {epochs}; --resume continues it {how}"
+            ended.append(self.ended(config, {**last, "status": "interrupted", "reason": why}))
+        return ended
 
     # ---- end ----------------------------------------------------------------------------------------
     def ended(self, config: dict, last: dict, error: str | None = None) -> TrialRecord:
         """Record a trial Tune ran: from its last report (or ``error``) and the scheduler's decision."""
         key = config["key"]
         self.running.discard(key)
+        self.configs.pop(key, None)
+        self.last.pop(key, None)
         history = self.histories.pop(key, [])
         reported = last.get("status")
         reason = last.get("reason", "") or ""
         if error is not None:
             name, reason = "failed", error
-        elif reported in TRAINABLE_ENDINGS:
+        elif reported in TRAINABLE_ENDINGS or reported == "interrupted":
             name = reported
         elif reported == "running" and history:
             name = "stopped"
@@ -98,7 +159,9 @@ class Lifecycle:
         else:
             name, reason = "failed", reason or "trial ended without reporting a result"
         metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if _finite(last.get(k))}
-        metrics.update(epochs=len(history), wall_time_s=float(last.get("wall_time_s", 0.0) or 0.0))
+        metrics.update(epochs=int(history[-1]["epoch"]) if history else 0, wall_time_s=float(last.get("wall_time_s", 0.0) or 0.0))
+        if _finite(last.get("resumed_from")) and last["resumed_from"] > 0:
+            metrics["resumed_from_epoch"] = int(last["resumed_from"])   # its last attempt went on from there
         accs = [float(r["val_top1"]) for r in history if _finite(r.get("val_top1"))]
         if accs:
             metrics["best_val_top1"] = max(accs)
@@ -176,12 +239,12 @@ class Lifecycle:
                  "mlflow_strays": 0}
         records = self.study.records
         searched = {r.number: r for r in records if not r.is_reference}
-        evaluated = {r.arch_hash: r for r in records if r.counts}
+        evaluated = {r.arch_hash: r for r in records if r.counts and r.status != "oom"}
         reruns, waiting, duplicates = [], [], []
         rerun_hashes: set[str] = set()
         for t in ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             rec = searched.get(t.number)
-            if rec is not None:
+            if rec is not None and rec.status != "interrupted":
                 tell(rec)
                 fixed["optuna_told"] += 1
                 continue
@@ -236,6 +299,14 @@ class Lifecycle:
                 f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.hypervolume():.4g}")
 
 
+def _error_line(trial) -> str:
+    """The last line of a Tune trial's error (its error file, else the error itself)."""
+    path = trial.error_file
+    text = open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return (lines[-1] if lines else "trial process failed")[:500]
+
+
 class TuneEvents(tune.Callback):
     """Ray Tune's trial events, handed to the :class:`Lifecycle` (driver side), plus a progress line when
     something changed (at most every ``progress_every_s``) and at least every ``QUIET_S`` seconds."""
@@ -262,11 +333,13 @@ class TuneEvents(tune.Callback):
         self.lifecycle.ended(trial.config, trial.last_result or {})
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        path = trial.error_file
-        text = open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        self.lifecycle.ended(trial.config, trial.last_result or {},
-                             error=(lines[-1] if lines else "trial process failed")[:500])
+        self.lifecycle.ended(trial.config, trial.last_result or {}, error=_error_line(trial))
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self.lifecycle.recovered(trial.config, _error_line(trial))
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        self.lifecycle.checkpointed(trial.config, checkpoint.path)
 
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()

@@ -4,8 +4,6 @@ progress), and prints what the study is about to do.
 """
 from __future__ import annotations
 
-import os
-import socket
 import sys
 
 import ray
@@ -15,9 +13,11 @@ from ray.tune.search import ConcurrencyLimiter
 
 from search_space import AttnasError
 
+from .cluster import alive_nodes, check_address, init_ray, probe_nodes  # noqa: F401  (re-exported)
 from .lifecycle import Lifecycle, TuneEvents
 from .scheduler import SuccessiveHalving, milestones
 from .search import StudySearcher
+from .signals import StudyInterrupted, StudyStopper
 from .study import Study, quiet_ray_logs
 from .trainable import train_trial
 
@@ -45,45 +45,15 @@ def make_scheduler(cfg):
                              eta=cfg.reduction_factor)
 
 
-def check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast on an explicit HOST:PORT that nothing answers (Ray itself retries for minutes)."""
-    if address == "auto":
-        return
-    host, _, port = address.split("://", 1)[-1].rpartition(":")
-    if not host or not port.isdigit():
-        raise AttnasError(f"--address: {address!r} is not allowed; allowed: 'auto', HOST:PORT or ray://HOST:PORT")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as e:
-        raise AttnasError(f"--address: nothing answers at {host}:{port} ({e.strerror or e}); allowed: the address "
-                          f"of a running Ray head node (`ray start --head` prints it), or 'auto' on that node") from None
-
-
-def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
-    """Start (or join, with ``address``) Ray; returns True when this call started it."""
-    quiet_ray_logs()
-    if ray.is_initialized():
-        return False
-    import logging
-
-    kwargs = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-                  configure_logging=True)
-    if address:
-        check_reachable(address)
-        try:
-            ray.init(address=address, **kwargs)
-        except ConnectionError as e:
-            raise AttnasError(f"--address: {address!r} has no running Ray cluster ({str(e).splitlines()[0]}); "
-                              f"allowed: 'auto' after `ray start --head`, HOST:PORT of a head node, "
-                              f"or ray://HOST:10001") from None
-    else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
-    return True
-
-
 def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = True, out=sys.stdout,
               progress_every_s: float = 2.0, trainable=train_trial) -> Study:
     """Run (or continue) ``study`` until its budget is spent; returns the study with its records.
+
+    Ctrl-C or SIGTERM end it early: every trial in flight is recorded ``interrupted`` (its checkpoint kept for
+    ``--resume``), the parent MLflow run ends KILLED and :class:`~studies.signals.StudyInterrupted` is raised
+    (exit 130 / 143). The time limit ends it the same way but counts as a spent budget (parent FINISHED). The
+    MLflow queue is flushed on every way out, and calls that failed on it are reported and recorded on their
+    trial (Optuna user attribute ``mlflow_errors``, ``mlflow_errors.json``).
 
     ``trainable(config, settings)`` is :func:`~studies.trainable.train_trial` unless a caller (the overhead
     benchmark, tests) swaps in another function with the same reporting contract."""
@@ -91,11 +61,13 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
     quiet_ray_logs()
     study.lock()
     started_ray = False
+    lifecycle = stopper = None
+    parent = "KILLED"
     try:
-        from trainers import load_dataset
+        from trainers import describe_dataset
 
-        data = load_dataset(cfg.data_config(), device="cpu")
-        space = cfg.search_space(num_classes=data.num_classes, input_size=list(data.input_size))
+        num_classes, input_size = describe_dataset(cfg.data_config())   # shape only: the data is not loaded
+        space = cfg.search_space(num_classes=num_classes, input_size=list(input_size))
         print(study.fix_reference(space), file=out, flush=True)
         cfg = study.cfg
         note = nsga2_generations_note(cfg)
@@ -109,8 +81,8 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
         ot_study = study.open_optuna()
         lifecycle = Lifecycle(study, out=out)
         searcher = StudySearcher(cfg, space, study.optuna_storage, lifecycle, study.pending_references(),
-                                 study.completed_by_hash(), study.suggested_hashes(), data.num_classes,
-                                 data.input_size)
+                                 study.completed_by_hash(), study.suggested_hashes(), num_classes, input_size)
+        searcher.checkpoints = study.checkpoints
         lifecycle.searcher = study.searcher = searcher
         lifecycle.repair(ot_study)
         scheduler = make_scheduler(cfg)
@@ -119,34 +91,94 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             scheduler.rebuild(study.records)
         remaining = study.remaining()
         events = TuneEvents(lifecycle, progress_every_s=progress_every_s)
-        if remaining > 0:
+        time_left = None
+        if cfg.time_limit_s is not None:
+            time_left = cfg.time_limit_s - float(study.state.get("elapsed_s", 0.0))
+        stopper = StudyStopper(time_left, out=out)
+        if remaining > 0 and time_left is not None and time_left <= 0:
+            print(f"study {study.dir.name}: budget.time_limit_s ({cfg.time_limit_s:g} s) is spent; raise it "
+                  f"(--resume with a larger limit in study.yaml) to train the {remaining} trial(s) left", file=out)
+        elif remaining > 0:
             started_ray = init_ray(address)
+            storage = study.storage_path()
+            if alive_nodes() > 1:
+                n = probe_nodes(cfg.data_config().to_dict(), storage)
+                print(f"cluster: {n} node(s) can run trials; each has the data, the driver's attnas code and "
+                      f"sees {storage}", file=out, flush=True)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),
-                        "threads": max(1, int(cfg.cpus)), "latency": True}
+                        "threads": max(1, int(cfg.cpus)), "gpu": cfg.gpu,
+                        "latency": "latency_ms" in cfg.metrics}
             wrapped = tune.with_resources(tune.with_parameters(trainable, settings=settings),
                                           {"cpu": cfg.cpus, "gpu": cfg.gpu})
-            time_left = None
-            if cfg.time_limit_s is not None:
-                time_left = max(1.0, cfg.time_limit_s - float(study.state.get("elapsed_s", 0.0)))
             run_index = int(study.state.get("tune_runs", 0)) + 1
             study.save_state(tune_runs=run_index)
             tuner = tune.Tuner(wrapped, tune_config=tune.TuneConfig(
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=cfg.concurrency), scheduler=scheduler,
-                num_samples=remaining, reuse_actors=reuse_actors, time_budget_s=time_left),
-                run_config=tune.RunConfig(name=f"run-{run_index}", storage_path=str(study.dir / "ray"), verbose=0,
-                                          callbacks=[events], log_to_file=False))
+                num_samples=remaining, reuse_actors=reuse_actors),
+                run_config=tune.RunConfig(
+                    name=f"run-{run_index}", storage_path=str(storage), verbose=0, callbacks=[events],
+                    log_to_file=False, stop=stopper, failure_config=tune.FailureConfig(max_failures=cfg.max_retries)))
             rungs = "" if cfg.scheduler == "none" else \
                 f" (rungs at epochs {milestones(cfg.grace_period, cfg.reduction_factor, cfg.epochs)}, eta {cfg.reduction_factor:g})"
             print(f"study {study.dir.name}: {remaining} trial(s) to train, {cfg.concurrency} at a time, "
                   f"sampler {cfg.sampler}, scheduler {cfg.scheduler}{rungs}", file=out, flush=True)
-            tuner.fit()
+            with stopper.catching():
+                tuner.fit()
+        reason = stopper.reason
+        if reason is not None:
+            what = "the study's time limit (budget.time_limit_s)" if reason == "time_limit" else reason
+            lifecycle.interrupt_running(what)
+        else:
+            lifecycle.interrupt_running("the end of the Tune run")   # none expected: Tune ended every trial
         for record in searcher.close("not run: the study's budget ended first"):
             lifecycle.answered(record)
         events.print_progress()
         study.publish(force=True)          # also waits for every queued MLflow call
-        study.tracker.end_study("FINISHED")
+        if stopper.signum is not None:
+            raise StudyInterrupted(stopper.signum)
+        parent = "FINISHED"
         return study
+    except BaseException as e:
+        if lifecycle is not None and lifecycle.running:
+            signal_name = stopper.reason if stopper is not None and stopper.signum is not None else None
+            lifecycle.interrupt_running(signal_name or f"an error in the study process ({type(e).__name__})")
+        if isinstance(e, KeyboardInterrupt) and stopper is not None and stopper.signum is not None:
+            raise StudyInterrupted(stopper.signum) from None    # the second signal: stopped at once
+        raise
     finally:
-        study.unlock()
-        if started_ray:
-            ray.shutdown()
+        try:
+            _close(study, parent, out)
+        finally:
+            study.unlock()
+            if started_ray:
+                ray.shutdown()
+
+
+def _close(study: Study, parent: str, out, timeout_s: float = 60.0) -> None:
+    """Flush the MLflow queue, end the parent run as ``parent``, and report (and record on their trials) the
+    MLflow calls that failed on the background thread."""
+    if study.tracker is None:
+        return
+    if not study.background.flush(timeout_s):
+        print(f"attnas: MLflow calls still queued after {timeout_s:g} s; the runs they belong to may be "
+              f"incomplete", file=out, flush=True)
+    try:
+        study.tracker.end_study(parent)
+    except Exception as e:  # noqa: BLE001  - reported with the others
+        study.background.errors.append(("study", f"end_study: {type(e).__name__}: {e}"))
+    failures = study.background.failures_by_label()
+    if not failures:
+        return
+    import json
+
+    (study.dir / "mlflow_errors.json").write_text(json.dumps(failures, indent=1))
+    numbers = {r.trial_id: r.number for r in study.records if not r.is_reference}
+    for label, messages in failures.items():
+        if label in numbers and study.searcher is not None:
+            try:
+                study.searcher.set_attrs(numbers[label], mlflow_errors="; ".join(messages)[:1000])
+            except Exception:  # noqa: BLE001  - the file above still holds them
+                pass
+    total = sum(len(m) for m in failures.values())
+    print(f"attnas: {total} MLflow call(s) failed on the background thread, for "
+          f"{', '.join(sorted(failures))}; listed in {study.dir / 'mlflow_errors.json'}", file=out, flush=True)

@@ -126,6 +126,7 @@ class StudySearcher(Searcher):
         self.macs_cache: dict[str, float] = {}
         self.answered = 0
         self.finished_reason: str | None = None
+        self.checkpoints: dict = {}                        # key -> last checkpoint of an unfinished trial (resume)
 
     # ---- Optuna I/O ---------------------------------------------------------------------------------
     def set_attrs(self, number: int, **attrs) -> None:
@@ -226,8 +227,10 @@ class StudySearcher(Searcher):
 
     def _dispatch(self, key: str, number: int | None, arch: ArchConfig, reference: str | None = None) -> dict:
         self.running[arch.hash] = key
+        ckpt = self.checkpoints.get(key)
+        resume = ckpt["path"] if ckpt and ckpt.get("arch_hash") == arch.hash else None
         return {"key": key, "number": number, "reference": reference, "arch": arch.to_dict(),
-                "arch_hash": arch.hash}
+                "arch_hash": arch.hash, "resume_from": resume}
 
     def _record(self, s: Suggestion, status_name: str, reason: str, metrics: dict | None = None) -> TrialRecord:
         arch = s.arch.to_dict() if s.arch is not None else {}
@@ -246,10 +249,12 @@ class StudySearcher(Searcher):
         the duplicates that waited for it, as records to answer."""
         if self.running.get(record.arch_hash) == record.trial_id:
             del self.running[record.arch_hash]
-        if record.counts and record.arch_hash not in self.completed:
-            self.completed[record.arch_hash] = record
+        if record.counts and record.status != "oom" and record.arch_hash not in self.completed:
+            self.completed[record.arch_hash] = record      # an OOM answers no duplicate (Study.completed_by_hash)
         twin = self.completed.get(record.arch_hash)
         if twin is None:
+            if record.status == "oom" and self.waiting.get(record.arch_hash):
+                self.reruns.append(self.waiting[record.arch_hash].pop(0))   # the first twin trains it again
             return []
         return [self.duplicate(s, twin) for s in self.waiting.pop(record.arch_hash, [])]
 

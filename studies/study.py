@@ -35,6 +35,7 @@ from .tracking import Background, MlflowTracker
 STUDY_FILE = "study.yaml"
 JOURNAL_FILE = "optuna.journal"
 STATE_FILE = "state.json"
+CHECKPOINTS_FILE = "checkpoints.json"
 ARTIFACT_INTERVAL_S = 5.0
 """Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
 
@@ -58,6 +59,9 @@ class Study:
         self._lock = None
         self._last_upload = 0.0
         self.optuna_storage = None
+        path = self.dir / CHECKPOINTS_FILE
+        self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
+        """Trial key -> {path, epoch, arch_hash} of the last Tune checkpoint of a trial that has not ended."""
 
     def __getstate__(self):
         """Tune pickles its callbacks into its run folder; the live handles (lock, MLflow, Optuna) stay here."""
@@ -123,8 +127,10 @@ class Study:
         return [p for p in self.cfg.warm_start if p not in done]
 
     def completed_by_hash(self) -> dict:
-        """Arch hash -> the record that evaluated it (trained trials, references included)."""
-        return {r.arch_hash: r for r in self.records if r.counts}
+        """Arch hash -> the record that evaluated it (trained trials, references included). An ``oom`` record
+        answers nothing: running out of memory says more about what shared the device than about the
+        architecture, so a later suggestion of it is trained again."""
+        return {r.arch_hash: r for r in self.records if r.counts and r.status != "oom"}
 
     def suggested_hashes(self) -> set:
         """Hashes of every architecture the sampler has suggested (any outcome)."""
@@ -135,6 +141,28 @@ class Study:
         tmp = self.dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(self.state))
         os.replace(tmp, self.dir / STATE_FILE)
+
+    def save_checkpoint(self, key: str, entry: dict | None) -> None:
+        """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint, atomically, and delete the
+        checkpoint it replaces (what Tune's ``num_to_keep=1`` would do, without the experiment snapshot Tune
+        forces after every checkpoint when that is set)."""
+        import shutil
+
+        old = self.checkpoints.get(key)
+        if entry is None:
+            if self.checkpoints.pop(key, None) is None:
+                return
+        else:
+            self.checkpoints[key] = entry
+        if old is not None and (entry is None or old["path"] != entry["path"]):
+            shutil.rmtree(old["path"], ignore_errors=True)
+        tmp = self.dir / (CHECKPOINTS_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.checkpoints, indent=1))
+        os.replace(tmp, self.dir / CHECKPOINTS_FILE)
+
+    def storage_path(self) -> Path:
+        """Tune's run folder: ``storage.path``, else ``<study>/ray``."""
+        return Path(self.cfg.storage_path) if self.cfg.storage_path else self.dir / "ray"
 
     def fix_reference(self, space) -> str:
         """Fix the hypervolume reference point once (at the first start) and write it into study.yaml;
@@ -180,7 +208,10 @@ class Study:
         self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
 
     def end_run(self, record: TrialRecord) -> None:
-        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none)."""
+        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none), and
+        forget its checkpoint unless it was interrupted (``--resume`` continues from it)."""
+        if record.status != "interrupted":
+            self.save_checkpoint(record.trial_id, None)
         self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
                                record.reason, dict(record.metrics))
 
@@ -204,10 +235,14 @@ class Study:
                 fixed["mlflow_closed"] += 1
             else:
                 tracker.end_trial(key, "interrupted", "interrupted: the study process ended; run again on resume", {})
-                tracker.set_aside(key)
                 fixed["mlflow_interrupted"] += 1
+        for key in [k for k in tracker.runs if k != "_study" and "~" not in k]:
+            rec = by_key.get(key)
+            if (rec is None or rec.status == "interrupted") and key not in self.checkpoints:
+                tracker.set_aside(key)     # trained again from epoch 0: a run of its own
         for rec in self.records:
-            if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None:
+            if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None \
+                    and rec.status != "interrupted" and by_key[rec.trial_id] is rec:
                 self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_fits=False),
                                rec.number if not rec.is_reference else None, rec.reference_name, wait=True)
                 for row in rec.history:
@@ -252,15 +287,44 @@ class Study:
         return summary_table(self.records, list(self.cfg.objectives), reference=self.cfg.reference_point)
 
 
+class OneLine(logging.Filter):
+    """Ray Tune's warnings and errors as one line each (no traceback), prefixed ``ray tune:``; messages known
+    to be harmless for a study are dropped by their text (:data:`HARMLESS_TUNE_MESSAGES`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(m in text for m in HARMLESS_TUNE_MESSAGES):
+            return False
+        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = \
+            f"ray tune: {record.levelname.lower()}: {text.strip().splitlines()[0] if text.strip() else ''}", (), None, None, None
+        return True
+
+
+HARMLESS_TUNE_MESSAGES = (
+    "Trial task failed for trial",       # the study records and prints the trial's error itself
+    "Trials did not complete",           # after a stop: the study records the in-flight trials as interrupted
+    "Experiment has been interrupted",   # Tune's resume hint: a study resumes with attnas search --resume
+    "Tune detects GPUs, but no trials are using GPUs",   # resources.gpu: 0 is the study's choice
+    "Failed to fetch metrics for",       # Tune's ResultGrid after a stop: the study does not use it
+)
+
+
 def quiet_ray_logs() -> None:
-    """Ray's and Tune's own console output off: the study prints its own progress."""
+    """Ray's and Tune's progress tables off (the study prints its own progress); Tune's warnings stay on, one
+    line each (:class:`OneLine`)."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1000")
     for name in ("ray", "ray.train", "ray.air", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)   # trial errors are recorded and printed by the study
+    tune_log = logging.getLogger("ray.tune")      # Tune's modules log to children of this logger
+    tune_log.setLevel(logging.WARNING)
+    if not any(isinstance(f, OneLine) for h in tune_log.handlers for f in h.filters):
+        handler = logging.StreamHandler()        # stderr, at the time of each record
+        handler.addFilter(OneLine())
+        tune_log.addHandler(handler)
+        tune_log.propagate = False
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", message="Define-by-run function passed", category=UserWarning)

@@ -94,8 +94,11 @@ class MlflowTracker:
     # ---- trials -------------------------------------------------------------------------------
     def start_trial(self, trial_id: str, run_name: str, arch_flat: dict, arch_yaml: str, tags: dict) -> str:
         """The trial's child run, created once: a trial already in ``mlflow_runs.json`` gets its run back."""
-        if trial_id in self.runs:
-            return self.runs[trial_id]
+        if trial_id in self.runs:        # resumed from a checkpoint: the same run goes on
+            run_id = self.runs[trial_id]
+            if self.client.get_run(run_id).info.status != "RUNNING":
+                self.client.update_run(run_id, status="RUNNING")
+            return run_id
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags={
             "mlflow.parentRunId": self.parent_id, "attnas.kind": "trial", "attnas.trial_id": trial_id,
             "status": "running", **tags})
@@ -170,8 +173,22 @@ class Background:
     def submit(self, label: str, fn, *args, **kwargs) -> None:
         self._queue.put((label, fn, args, kwargs))
 
-    def flush(self) -> None:
-        self._queue.join()
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every queued call ran (at most ``timeout_s``); True when the queue is empty."""
+        if timeout_s is None:
+            self._queue.join()
+            return True
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._queue.unfinished_tasks
+
+    def failures_by_label(self) -> dict[str, list[str]]:
+        """The calls that failed, grouped by the trial (or ``study``) they belong to."""
+        out: dict[str, list[str]] = {}
+        for label, message in self.errors:
+            out.setdefault(label, []).append(message)
+        return out
 
     def _work(self) -> None:
         import sys

@@ -4,8 +4,26 @@ Every report carries the same keys (``EPOCH_KEYS`` and ``PROFILE_KEYS``: the obj
 Tune's strict metric check and the scheduler see a consistent stream) plus ``status``:
 
 * ``running`` for an epoch that is not the last, ``finished`` for the last epoch of a completed fit;
-* ``diverged`` (non-finite loss), ``oom`` (out of memory) and ``failed`` (any exception while building,
-  profiling or training; ``reason`` holds the exception) in one final report.
+* ``diverged`` (non-finite loss), ``oom`` (out of memory, while profiling or training) and ``failed`` (any
+  other exception while building, profiling or training; ``reason`` holds the exception) in one final report;
+
+and where it ran: ``node`` (Ray node id), ``gpu_ids`` (the GPU ids Ray assigned, comma-separated; empty for a
+CPU trial), ``device`` (what it trained on) and ``resumed_from`` (the epoch its checkpoint held; 0: from
+scratch).
+
+**Device.** A trial trains on ``cuda`` when Ray assigned it a GPU and CUDA works in the worker, else on the CPU
+(a logical GPU on a CPU machine hands out an id but no device). :func:`trainers.prepare_device` frees what the
+previous trial of a reused actor left on the device and caps this process at ``0.95 * gpu`` of the GPU's memory
+when ``gpu < 1`` (the 5 % leaves room for each process's CUDA context, so shares that sum to 1 fit). The data set
+is cached on that device once per worker process (:func:`trainers.cached_dataset`, uint8, normalised per batch);
+``fit`` chooses AMP (``training.amp``) and channels_last for the device. Latency is measured only when
+``settings["latency"]`` (an objective or the study asks for ``latency_ms``), on the trial's own device, once.
+
+**Checkpoints.** After every epoch but the last, ``fit``'s own checkpoint (model, optimiser, scaler, schedule,
+RNG states: an exact resume) is reported to Tune with ``meta.json`` (epoch, history, profile, train config).
+A trial Tune retries after its node died resumes from ``tune.get_checkpoint()``; a trial a resumed study runs
+again resumes from ``config["resume_from"]`` (the last checkpoint the study saw, see
+:mod:`studies.lifecycle`). A checkpoint made under another train config or architecture is not used.
 
 A trial the scheduler stops simply ends after a ``running`` report; the lifecycle records it as stopped. The
 trainable never raises for a bad architecture or a failed fit: the study goes on and the trial keeps its
@@ -15,70 +33,126 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 import time
 import traceback
+from pathlib import Path
 
 from ray import tune
 
 NAN = float("nan")
 EPOCH_KEYS = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s")
 PROFILE_KEYS = ("params", "macs", "latency_ms")
-
-_DATA_CACHE: dict[str, object] = {}
-"""Datasets loaded in this worker process, by DataConfig: a reused actor loads its data once."""
-
-
-def _dataset(data_dict: dict):
-    from trainers import DataConfig, load_dataset
-
-    key = json.dumps(data_dict, sort_keys=True)
-    if key not in _DATA_CACHE:
-        _DATA_CACHE.clear()
-        _DATA_CACHE[key] = load_dataset(DataConfig.from_dict(data_dict), device="cpu")
-    return _DATA_CACHE[key]
+CHECKPOINT_FILE = "fit.pt"
+META_FILE = "meta.json"
+MEMORY_HEADROOM = 0.95
+"""Share of a trial's ``gpu`` fraction its process may allocate (the CUDA context comes on top)."""
 
 
-def _report(epoch: int, status: str, reason: str, profile: dict, metrics: dict, t0: float) -> None:
-    row = {"epoch": epoch, "status": status, "reason": reason, "wall_time_s": time.perf_counter() - t0}
+def placement() -> dict:
+    """Where this trial runs: the Ray node id and the GPU ids Ray assigned to it (public runtime context)."""
+    import ray
+
+    if not ray.is_initialized():        # called outside Ray (tests, a direct call): no node, no GPU
+        return {"node": "", "gpu_ids": []}
+    ctx = ray.get_runtime_context()
+    return {"node": ctx.get_node_id(), "gpu_ids": [str(g) for g in ctx.get_accelerator_ids().get("GPU", [])]}
+
+
+def read_meta(directory) -> dict | None:
+    """A checkpoint folder's ``meta.json`` (None when there is none)."""
+    path = Path(directory) / META_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _restore(checkpoint, into: Path, train: dict, arch_hash: str) -> dict | None:
+    """Copy ``checkpoint``'s files into ``into``; its meta, or None when it is absent or for another trial."""
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as d:
+        meta = read_meta(d)
+        if meta is None or meta.get("train") != train or meta.get("arch_hash") != arch_hash \
+                or not (Path(d) / CHECKPOINT_FILE).is_file():
+            return None
+        shutil.copyfile(Path(d) / CHECKPOINT_FILE, into / CHECKPOINT_FILE)
+    return meta
+
+
+def _report(epoch: int, status: str, reason: str, profile: dict, metrics: dict, t0: float, where: dict,
+            checkpoint=None) -> None:
+    row = {"epoch": epoch, "status": status, "reason": reason, "wall_time_s": time.perf_counter() - t0, **where}
     row.update({k: float(metrics.get(k, NAN)) for k in EPOCH_KEYS})
     row.update({k: float(profile.get(k, NAN)) for k in PROFILE_KEYS})
-    tune.report(row)
+    tune.report(row, checkpoint=checkpoint)
+
+
+def _reason(e: BaseException) -> str:
+    where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    at = f" ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}"
 
 
 def train_trial(config: dict, settings: dict) -> None:
-    """``config``: {key, number, reference, arch, arch_hash} from StudySearcher; ``settings``:
-    {data, train (TrainConfig dicts), threads, latency}."""
+    """``config``: {key, number, reference, arch, arch_hash, resume_from} from StudySearcher; ``settings``:
+    {data, train (TrainConfig dicts), threads, latency, gpu}."""
     t0 = time.perf_counter()
     import torch
 
     from search_space import ArchConfig, build_model
-    from trainers import TrainConfig, fit, profile_model
+    from trainers import DataConfig, TrainConfig, cached_dataset, fit, prepare_device, profile_model
+    from trainers.fit import OOM_TEXTS
 
     torch.set_num_threads(max(1, int(settings.get("threads", 1))))
+    where = placement()
+    gpu = float(settings.get("gpu", 0) or 0)
+    device = prepare_device(memory_fraction=MEMORY_HEADROOM * gpu if 0 < gpu < 1 else None,
+                            want_gpu=bool(where["gpu_ids"]))
+    where = {"node": where["node"], "gpu_ids": ",".join(where["gpu_ids"]), "device": str(device), "resumed_from": 0}
     profile: dict = {}
     last: dict = {}
+    work = Path(tempfile.mkdtemp(prefix="attnas-trial-"))
     try:
         arch = ArchConfig.from_dict(config["arch"])
-        data = _dataset(settings["data"])
+        train_cfg = TrainConfig.from_dict(settings["train"])
+        resume = tune.get_checkpoint()
+        if resume is None and config.get("resume_from"):
+            resume = tune.Checkpoint(config["resume_from"])
+        meta = _restore(resume, work, train_cfg.to_dict(), arch.hash)
+        history = list(meta["history"]) if meta else []
+        if meta:
+            where["resumed_from"] = int(meta["epoch"])
+            profile = dict(meta["profile"])
+            last.update(history[-1] if history else {})
+        data = cached_dataset(DataConfig.from_dict(settings["data"]), device)
         if tuple(data.input_size) != tuple(arch.input_size) or data.num_classes != arch.num_classes:
             raise ValueError(f"architecture takes {arch.input_size} / {arch.num_classes} classes but the data is "
                              f"{data.input_size} / {data.num_classes} classes")
-        train_cfg = TrainConfig.from_dict(settings["train"])
         torch.manual_seed(train_cfg.seed)   # initial weights from the study seed, not from what this (reused)
         model = build_model(arch)           # actor ran before: same study + seed -> same results
-        profile = profile_model(model, arch.input_size, device="cpu", latency=bool(settings.get("latency", True)))
+        if not profile:
+            profile = profile_model(model, arch.input_size, device=device, latency=bool(settings.get("latency")))
 
         def on_epoch(epoch: int, metrics: dict):
             last.update(metrics)
-            _report(epoch, "finished" if epoch == train_cfg.epochs else "running", "", profile, metrics, t0)
+            history.append(metrics)
+            done = epoch == train_cfg.epochs
+            checkpoint = None
+            if not done:
+                (work / META_FILE).write_text(json.dumps({
+                    "epoch": epoch, "history": history, "profile": profile, "train": train_cfg.to_dict(),
+                    "arch_hash": arch.hash, "key": config["key"]}))
+                checkpoint = tune.Checkpoint.from_directory(str(work))
+            _report(epoch, "finished" if done else "running", "", profile, metrics, t0, where, checkpoint)
 
-        result = fit(model, data, train_cfg, callback=on_epoch, device="cpu")
+        result = fit(model, data, train_cfg, callback=on_epoch, device=device, checkpoint_path=work / CHECKPOINT_FILE)
     except Exception as e:  # noqa: BLE001  - recorded on the trial, the study goes on
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-        _report(int(last.get("epoch", 0)), "failed", reason, profile, {}, t0)
+        oom = isinstance(e, (torch.OutOfMemoryError, MemoryError)) or any(t in str(e) for t in OOM_TEXTS)
+        _report(int(last.get("epoch", 0)), "oom" if oom else "failed", _reason(e), profile, {}, t0, where)
         return
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if result.status in ("diverged", "oom"):
-        status = result.status
         metrics = {k: v for k, v in last.items() if not (isinstance(v, float) and not math.isfinite(v))}
-        _report(result.epochs_run, status, result.reason, profile, {**metrics, "val_top1": NAN, "val_top5": NAN}, t0)
+        _report(result.epochs_run, result.status, result.reason, profile,
+                {**metrics, "val_top1": NAN, "val_top5": NAN}, t0, where)

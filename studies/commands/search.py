@@ -12,7 +12,8 @@ HELP = "run an architecture search study (default: the shipped quickstart on dig
 def add_arguments(parser):
     parser.add_argument("study", nargs="?", help="study YAML (default: the shipped quickstart study)")
     parser.add_argument("--resume", metavar="STUDY_DIR", help="continue an interrupted study from its folder")
-    parser.add_argument("--address", help="join this Ray cluster (e.g. auto or ray://HOST:10001) instead of a local Ray")
+    parser.add_argument("--address", help="join this Ray cluster from one of its nodes (auto or HOST:PORT) instead of "
+                                          "a local Ray; under `ray job submit` the job's cluster is joined")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///<root>/mlflow.db)")
     parser.add_argument("--root", help="folder for study results (default ./attnas-runs)")
     parser.add_argument("--trials", type=int, help="override budget.trials")
@@ -27,21 +28,26 @@ def quickstart_path() -> Path:
 def run(args) -> int:
     from search_space.errors import AttnasError
     from studies.config import StudyConfig
-    from studies.run import check_reachable, run_study
+    from studies.run import check_address, run_study
+    from studies.signals import StudyInterrupted
     from studies.study import Study
 
     if args.resume and args.study:
         raise AttnasError("--resume: given together with a study file; allowed: one of the two")
     overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri}
     if args.address:
-        check_reachable(args.address)   # before a study folder is made: a wrong address is one line, no hang
+        check_address(args.address)   # before a study folder is made: a wrong address is one line, no hang
     if args.resume:
         study = Study.open(args.resume, **overrides)
     else:
         cfg = StudyConfig.from_yaml(args.study or quickstart_path())
         study = Study.create(cfg.replace(**overrides))
     print(f"study folder: {study.dir}", flush=True)
-    study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout)
+    try:
+        study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout)
+    except StudyInterrupted as e:
+        print(f"\nstudy {study.dir.name} {e}; continue it with: attnas search --resume {study.dir}", flush=True)
+        return e.exit_code
     export_dir = study.dir / "export"
     print()
     print(study.summary())

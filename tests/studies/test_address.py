@@ -1,4 +1,5 @@
-"""--address: a cluster that is not there is one clear line, fast, and leaves no study folder behind."""
+"""--address: a cluster that is not there, or Ray Client (ray://, refused: the Jobs API is Ray's way for Tune),
+is one clear line, fast, and leaves no study folder behind."""
 import socket
 
 import pytest
@@ -14,8 +15,9 @@ def free_port() -> int:
 
 @pytest.mark.parametrize("address, message", [
     ("127.0.0.1:{port}", "--address: nothing answers at 127.0.0.1:{port}"),
-    ("ray://127.0.0.1:{port}", "--address: nothing answers at 127.0.0.1:{port}"),
-    ("nonsense", "--address: 'nonsense' is not allowed; allowed: 'auto', HOST:PORT or ray://HOST:PORT"),
+    ("ray://127.0.0.1:{port}", "(Ray Client) is not supported for a study; allowed: 'auto' or HOST:PORT on a node "
+                               "of the cluster, or submit the study with the Jobs API"),
+    ("nonsense", "--address: 'nonsense' is not allowed; allowed: 'auto' or HOST:PORT"),
 ])
 def test_unreachable_or_malformed_address(tmp_path, capsys, address, message):
     port = free_port()

@@ -9,6 +9,7 @@ import sys
 import time
 
 import optuna
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -117,3 +118,55 @@ def test_kill_dash_nine_then_resume(tmp_path, tiny_study):
             assert run.data.tags["status"] == rec.status and run.info.status != "RUNNING"
     for run in children.values():             # the rest: attempts the kill interrupted, set aside
         assert run.data.tags["status"] == "interrupted" and run.info.status == "KILLED"
+
+
+def _checkpointed(study_dir) -> dict:
+    path = study_dir / "checkpoints.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+@pytest.mark.slow
+def test_kill_dash_nine_mid_trial_resumes_from_its_checkpoint(tmp_path, tiny_study):
+    """A trial killed (driver kill -9) after epoch k goes on from epoch k on --resume: one history of epochs
+    1..E, one MLflow run, no epoch trained again (the resumed trial reports epoch k+1 first)."""
+    study_file = tmp_path / "study.yaml"
+    data = tiny_study("ckpt", tmp_path / "runs", budget={"trials": 3}, fidelity={"epochs": 6},
+                      scheduler={"type": "none"}, concurrency=1,
+                      data={"name": "synthetic", "image_size": 16, "classes": 4, "channels": 3, "num_train": 3000,
+                            "num_test": 16, "val_fraction": 0.1})
+    study_file.write_text(yaml.safe_dump(data))
+    study_dir = tmp_path / "runs" / "ckpt"
+    proc = subprocess.Popen(_attnas(str(study_file)), cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(c["epoch"] >= 2 for c in _checkpointed(study_dir).values()):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the study ended before it could be killed"
+    finally:
+        if proc.poll() is None:
+            _kill_tree(proc)
+    at_kill = _checkpointed(study_dir)
+    assert at_kill, "no checkpoint was remembered"
+    done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = {r.trial_id: r for r in read_trials(study_dir / "trials.jsonl")}
+    mapping = json.loads((study_dir / "mlflow_runs.json").read_text())
+    for key, ckpt in at_kill.items():
+        assert f"{key:<18} resumes from its checkpoint after epoch {ckpt['epoch']}" in done.stdout
+        rec = after[key]
+        assert rec.status == "finished" and [r["epoch"] for r in rec.history] == list(range(1, 7))
+        assert not [k for k in mapping if k.startswith(key + "~")], "the resumed trial got a second MLflow run"
+        client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+        steps = [m.step for m in client.get_metric_history(mapping[key], "train_loss")]
+        assert sorted(steps) == list(range(1, 7)), "an epoch was logged (trained) twice"
+        assert client.get_run(mapping[key]).info.status == "FINISHED"
+    assert _checkpointed(study_dir) == {}
+    trained = [r.arch_hash for r in after.values() if r.counts]
+    assert len(trained) == len(set(trained)) == 3

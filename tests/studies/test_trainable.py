@@ -14,7 +14,8 @@ SETTINGS = {"data": {"name": "synthetic", "image_size": 8, "classes": 4, "channe
 @pytest.fixture
 def reports(monkeypatch):
     got = []
-    monkeypatch.setattr(trainable.tune, "report", lambda row: got.append(dict(row)))
+    monkeypatch.setattr(trainable.tune, "report", lambda row, checkpoint=None: got.append(dict(row)))
+    monkeypatch.setattr(trainable.tune, "get_checkpoint", lambda: None)
     return got
 
 
@@ -47,3 +48,64 @@ def test_nan_loss_is_reported_as_diverged(reports):
     trainable.train_trial(config(), settings)
     assert reports[-1]["status"] == "diverged"
     assert "loss" in reports[-1]["reason"] and math.isnan(reports[-1]["val_top1"])
+
+
+@pytest.fixture
+def checkpoints(monkeypatch, tmp_path):
+    """Reports, with each reported checkpoint copied away (the trainable deletes its folder at the end)."""
+    import shutil
+    got, saved = [], {}
+
+    def report(row, checkpoint=None):
+        got.append(dict(row))
+        if checkpoint is not None:
+            saved[row["epoch"]] = shutil.copytree(checkpoint.path, tmp_path / f"ckpt-{row['epoch']}", dirs_exist_ok=True)
+    monkeypatch.setattr(trainable.tune, "report", report)
+    monkeypatch.setattr(trainable.tune, "get_checkpoint", lambda: None)
+    return got, saved
+
+
+def test_every_epoch_but_the_last_reports_a_checkpoint_and_resume_is_exact(checkpoints):
+    got, saved = checkpoints
+    settings = {**SETTINGS, "train": {**SETTINGS["train"], "epochs": 3}}
+    trainable.train_trial(config(), settings)
+    full = list(got)
+    assert sorted(saved) == [1, 2] and all(r["resumed_from"] == 0 for r in full)
+    assert trainable.read_meta(saved[2])["epoch"] == 2 and len(trainable.read_meta(saved[2])["history"]) == 2
+    got.clear()
+    trainable.train_trial(config(resume_from=str(saved[2])), settings)
+    assert [r["epoch"] for r in got] == [3] and got[0]["resumed_from"] == 2
+    assert got[0]["val_loss"] == full[-1]["val_loss"] and got[0]["train_loss"] == full[-1]["train_loss"]
+
+
+def test_a_checkpoint_of_another_train_config_is_not_used(checkpoints):
+    got, saved = checkpoints
+    trainable.train_trial(config(), SETTINGS)
+    got.clear()
+    other = {**SETTINGS, "train": {**SETTINGS["train"], "lr": 0.01}}
+    trainable.train_trial(config(resume_from=str(saved[1])), other)
+    assert [r["epoch"] for r in got] == [1, 2] and got[0]["resumed_from"] == 0
+
+
+def test_out_of_memory_is_reported_as_oom(reports, monkeypatch):
+    import torch
+    import trainers
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(trainers, "fit", oom)
+    trainable.train_trial(config(), SETTINGS)
+    assert [r["status"] for r in reports] == ["oom"] and "out of memory" in reports[0]["reason"]
+
+
+def test_latency_only_when_asked(reports):
+    trainable.train_trial(config(), {**SETTINGS, "latency": True})
+    assert reports[-1]["latency_ms"] > 0
+    reports.clear()
+    trainable.train_trial(config(), SETTINGS)
+    assert math.isnan(reports[-1]["latency_ms"])
+
+
+def test_cpu_without_ray_and_where_it_ran_is_reported(reports):
+    trainable.train_trial(config(), SETTINGS)
+    assert reports[-1]["device"] == "cpu" and reports[-1]["gpu_ids"] == ""

@@ -1,0 +1,89 @@
+"""How a study run is told to end early: Ctrl-C (SIGINT), SIGTERM or ``budget.time_limit_s``.
+
+:class:`StudyStopper` is a Ray Tune ``Stopper`` whose ``stop_all`` turns true after one of those; Tune then stops
+every trial and ``tuner.fit()`` returns, and the study records each trial still in flight as ``interrupted``
+(:meth:`studies.lifecycle.Lifecycle.interrupt_running`). Tune's own SIGINT handler is switched off
+(``TUNE_DISABLE_SIGINT_HANDLER``) so that one handler, this one, sees both signals. A second signal stops at
+once (KeyboardInterrupt), and the same records are still written on the way out.
+
+Exit codes follow the shell's convention for a process ended by a signal: 128 + the signal number, 130 after
+SIGINT and 143 after SIGTERM (:class:`StudyInterrupted`). The time limit is a budget: a study that spent it
+ends normally (exit 0).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from ray.tune import Stopper
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StudyInterrupted(Exception):
+    """The study was stopped by a signal after its in-flight trials were recorded."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum)
+
+
+class StudyStopper(Stopper):
+    """``stop_all`` once a signal arrived or ``time_left_s`` (None: no limit) has passed."""
+
+    def __init__(self, time_left_s: float | None = None, out=sys.stderr):
+        self.deadline = None if time_left_s is None else time.monotonic() + time_left_s
+        self.signum: int | None = None
+        self.out = out
+
+    @property
+    def reason(self) -> str | None:
+        """Why the study stopped: the signal's name, ``time_limit`` or None (it did not stop early)."""
+        if self.signum is not None:
+            return signal.Signals(self.signum).name
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "time_limit"
+        return None
+
+    def __call__(self, trial_id, result) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.reason is not None
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"attnas: {signal.Signals(signum).name} received: stopping; trials in flight are recorded as "
+              f"interrupted and `attnas search --resume` continues them (send it again to stop at once)",
+              file=self.out, flush=True)
+
+    @contextmanager
+    def catching(self):
+        """Handle SIGINT and SIGTERM while the block runs (main thread only; elsewhere nothing is installed)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        before = {s: signal.getsignal(s) for s in SIGNALS}
+        previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        for s in SIGNALS:
+            signal.signal(s, self._handle)
+        try:
+            yield self
+        finally:
+            for s, h in before.items():
+                signal.signal(s, h)
+            if previous_env is None:
+                os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+            else:
+                os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env

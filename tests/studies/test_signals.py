@@ -1,0 +1,117 @@
+"""Ctrl-C (SIGINT) and SIGTERM: in-flight trials recorded ``interrupted`` with their epochs and history, MLflow
+runs KILLED, exit 130 / 143, and ``--resume`` continues them from their checkpoints to the budget."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from analysis import read_trials
+from studies.signals import StudyInterrupted, StudyStopper
+
+
+def test_exit_codes_follow_the_shell_convention():
+    assert StudyInterrupted(signal.SIGINT).exit_code == 130
+    assert StudyInterrupted(signal.SIGTERM).exit_code == 143
+
+
+def test_stopper_stops_on_a_signal_and_on_the_time_limit(capsys):
+    stopper = StudyStopper(None)
+    assert not stopper.stop_all() and stopper.reason is None
+    with stopper.catching():
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stopper.stop_all() and stopper.reason == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt):       # a second signal stops at once
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert "SIGTERM received" in capsys.readouterr().err
+    assert StudyStopper(0.0).reason == "time_limit"
+
+
+def _study(tmp_path, tiny_study, name):
+    data = tiny_study(name, tmp_path / "runs", budget={"trials": 4}, fidelity={"epochs": 6}, scheduler={"type": "none"},
+                      data={"name": "synthetic", "image_size": 16, "classes": 4, "channels": 3, "num_train": 3000,
+                            "num_test": 16, "val_fraction": 0.1})
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, tmp_path / "runs" / name
+
+
+def _checkpointed(study_dir) -> dict:
+    try:
+        return json.loads((study_dir / "checkpoints.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _interrupt(tmp_path, study_file, study_dir, signum) -> subprocess.CompletedProcess:
+    """Start the study, send ``signum`` to the driver once a trial has a checkpoint, wait for its exit."""
+    proc = subprocess.Popen([sys.executable, "-m", "studies", "search", str(study_file)], cwd=tmp_path,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None and not _checkpointed(study_dir):
+            time.sleep(0.05)
+        assert proc.poll() is None, "the study ended before the signal"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _check_interrupted(tmp_path, study_dir, name) -> list:
+    records = read_trials(study_dir / "trials.jsonl")
+    stopped = [r for r in records if r.status == "interrupted"]
+    assert stopped, "no in-flight trial was recorded"
+    for r in stopped:                   # a trial that had not finished an epoch yet is in flight too
+        assert r.metrics["epochs"] == len(r.history) and r.reason.startswith("interrupted by SIG")
+    assert max(len(r.history) for r in stopped) >= 1
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    runs = json.loads((study_dir / "mlflow_runs.json").read_text())
+    assert client.get_run(runs["_study"]).info.status == "KILLED"
+    for r in stopped:
+        assert client.get_run(runs[r.trial_id]).info.status == "KILLED"
+    assert not [k for k, v in runs.items() if client.get_run(v).info.status == "RUNNING"]
+    return stopped
+
+
+@pytest.mark.slow
+def test_sigint_exits_130_then_resume_continues_from_the_checkpoints(tmp_path, tiny_study):
+    study_file, study_dir = _study(tmp_path, tiny_study, "sigint")
+    done = _interrupt(tmp_path, study_file, study_dir, signal.SIGINT)
+    assert done.returncode == 130, done.stderr[-3000:]
+    assert f"attnas search --resume {study_dir}" in done.stdout
+    stopped = _check_interrupted(tmp_path, study_dir, "sigint")
+    ckpts = _checkpointed(study_dir)
+    assert {r.trial_id for r in stopped if r.history} <= set(ckpts)
+
+    again = subprocess.run([sys.executable, "-m", "studies", "search", "--resume", str(study_dir)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    records = read_trials(study_dir / "trials.jsonl")
+    assert sum(r.counts for r in records) == 4
+    final = {r.trial_id: r for r in records}
+    for r in [r for r in stopped if r.trial_id in ckpts]:
+        assert f"{r.trial_id:<18} resumes from its checkpoint after epoch {ckpts[r.trial_id]['epoch']}" in again.stdout
+        assert final[r.trial_id].status == "finished" and len(final[r.trial_id].history) == 6
+    trained = [r.arch_hash for r in records if r.counts]
+    assert len(trained) == len(set(trained))
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_dir / "optuna.journal")))
+    assert not [t for t in optuna.load_study(study_name="sigint", storage=storage).get_trials()
+                if t.state.name == "RUNNING"]
+
+
+@pytest.mark.slow
+def test_sigterm_exits_143_with_interrupted_records(tmp_path, tiny_study):
+    study_file, study_dir = _study(tmp_path, tiny_study, "sigterm")
+    done = _interrupt(tmp_path, study_file, study_dir, signal.SIGTERM)
+    assert done.returncode == 143, done.stderr[-3000:]
+    _check_interrupted(tmp_path, study_dir, "sigterm")
