@@ -10,18 +10,64 @@ HELP = "run an architecture search study (default: the shipped quickstart on dig
 
 
 def add_arguments(parser):
-    parser.add_argument("study", nargs="?", help="study YAML (default: the shipped quickstart study)")
+    parser.add_argument("study", nargs="?", help="study YAML, or a shipped ablation by name (ablations/dca-connections"
+                                                 ".yaml, dca-connections); default: the shipped quickstart study")
     parser.add_argument("--resume", metavar="STUDY_DIR", help="continue an interrupted study from its folder")
     parser.add_argument("--address", help="join this Ray cluster (e.g. auto or ray://HOST:10001) instead of a local Ray")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///<root>/mlflow.db)")
     parser.add_argument("--root", help="folder for study results (default ./attnas-runs)")
     parser.add_argument("--trials", type=int, help="override budget.trials")
     parser.add_argument("--epochs", type=int, help="override fidelity.epochs")
+    parser.add_argument("--data", help="train on this data set instead of the study's (e.g. the paper's: cifar10, "
+                                       "cifar100, tinyimagenet, imagefolder); its native image size")
+    parser.add_argument("--data-dir", help="where --data (or the study's data set) is read from")
     parser.add_argument("--no-reuse-actors", action="store_true", help="start a fresh Ray actor for every trial")
 
 
 def quickstart_path() -> Path:
     return Path(str(resources.files("studies") / "quickstart.yaml"))
+
+
+def ablation_dir() -> Path:
+    return Path(str(resources.files("studies") / "ablations"))
+
+
+def ablation_names() -> list[str]:
+    """The shipped ablation studies (``studies/ablations/<name>.yaml``)."""
+    return sorted(p.stem for p in ablation_dir().glob("*.yaml"))
+
+
+def resolve_study(ref: str | None) -> Path:
+    """A study file: a path that exists wins; else a shipped ablation named ``<name>``, ``<name>.yaml`` or
+    ``ablations/<name>.yaml``; else one AttnasError line listing them."""
+    from search_space.errors import AttnasError
+
+    if ref is None:
+        return quickstart_path()
+    if Path(ref).is_file():
+        return Path(ref)
+    parts = Path(ref).parts
+    name = Path(ref).name
+    name = name[: -len(Path(name).suffix)] if Path(name).suffix in (".yaml", ".yml") else name
+    inside = len(parts) == 1 or (len(parts) == 2 and parts[0] == "ablations") or \
+        (len(parts) == 3 and parts[:2] == ("studies", "ablations"))
+    if inside and (ablation_dir() / f"{name}.yaml").is_file():
+        return ablation_dir() / f"{name}.yaml"
+    raise AttnasError(f"study: {ref!r} is neither a file nor a shipped ablation; allowed: a study YAML path or "
+                      f"one of {', '.join(ablation_names())}")
+
+
+def data_override(cfg, name: str | None, data_dir: str | None):
+    """``cfg`` on another data set (``--data``, at that set's native image size) or folder (``--data-dir``)."""
+    if name is None and data_dir is None:
+        return cfg
+    data = dict(cfg.data)
+    if name is not None and name != data.get("name", "digits"):
+        data = {k: v for k, v in data.items() if k not in ("image_size", "data_dir")}
+        data["name"] = name
+    if data_dir is not None:
+        data["data_dir"] = data_dir
+    return cfg.replace(data=data)
 
 
 def run(args) -> int:
@@ -30,6 +76,8 @@ def run(args) -> int:
     from studies.run import check_reachable, run_study
     from studies.study import Study
 
+    if args.resume and (args.data or args.data_dir):
+        raise AttnasError("--data: a resumed study keeps its data set; allowed: --data with a study file")
     if args.resume and args.study:
         raise AttnasError("--resume: given together with a study file; allowed: one of the two")
     overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri}
@@ -38,13 +86,18 @@ def run(args) -> int:
     if args.resume:
         study = Study.open(args.resume, **overrides)
     else:
-        cfg = StudyConfig.from_yaml(args.study or quickstart_path())
+        cfg = data_override(StudyConfig.from_yaml(resolve_study(args.study)), args.data, args.data_dir)
         study = Study.create(cfg.replace(**overrides))
     print(f"study folder: {study.dir}", flush=True)
     study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout)
     export_dir = study.dir / "export"
     print()
     print(study.summary())
+    rows = study.reported_rows()
+    if rows:
+        from analysis.reported import reported_table
+        print(f"\nmeasured vs reported ({study.dir / 'report' / 'reported.csv'}, reported.png):")
+        print(reported_table(rows))
     print(f"\nPareto-optimal configs: {export_dir}  (train one with: attnas train {export_dir}/<file>.yaml)")
     print(f"report: {study.dir / 'report'}")
     uri = study.tracking_uri
