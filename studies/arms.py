@@ -31,6 +31,8 @@ REPORTED_FIELDS = {
     "error_pct": "top-1 error (%)", "top5_error_pct": "top-5 error (%)",
     "params_m": "parameters (millions)", "macs_g": "multiply-accumulates (G)", "macs_m": "multiply-accumulates (M)",
     "dataset": "the data set of the paper's numbers (imagenet, cifar10, cifar100, tinyimagenet, ...)",
+    "classes": "the class count the paper's counts are at, where not its data set's",
+    "input_size": "the input the paper's counts are at (e.g. 3x224x224), where not its data set's",
     "table": "where in the paper", "note": "a remark (a reading, a caveat)",
 }
 """``reported`` keys. Papers that say "FLOPs" for multiply-adds are transcribed as ``macs_*``."""
@@ -173,7 +175,11 @@ def _reported(raw, where: str):
             raise AttnasError(f"{where}.{k}: unknown field; allowed: {', '.join(REPORTED_FIELDS)}")
         if k in _NUMERIC and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v == v or v < 0):
             raise AttnasError(f"{where}.{k}: {v!r} is not allowed; allowed: a number >= 0 ({REPORTED_FIELDS[k]})")
-        if k not in _NUMERIC and not isinstance(v, str):
+        if k == "classes" and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise AttnasError(f"{where}.classes: {v!r} is not allowed; allowed: an integer >= 1")
+        if k == "input_size" and not re.fullmatch(r"\d+x\d+x\d+", str(v)):
+            raise AttnasError(f"{where}.input_size: {v!r} is not allowed; allowed: CxHxW, e.g. 3x224x224")
+        if k not in _NUMERIC and k != "classes" and not isinstance(v, str):
             raise AttnasError(f"{where}.{k}: {v!r} is not allowed; allowed: text")
     if "top1_pct" in raw and "error_pct" in raw and abs(raw["top1_pct"] + raw["error_pct"] - 100) > 1e-6:
         raise AttnasError(f"{where}: top1_pct {raw['top1_pct']} and error_pct {raw['error_pct']} do not add to 100; "
@@ -204,7 +210,11 @@ def paper_counts(arm: Arm, dataset: str = "") -> tuple[float | None, float | Non
     from the config alone (``search_space.cost.estimate_cost``); (None, None) where it does not build there."""
     from search_space.cost import estimate_cost
 
-    classes, size = DATASET_SHAPES.get(str(arm.reported_for(dataset).get("dataset", "")).lower(), (None, None))
+    rep = arm.reported_for(dataset)
+    classes, size = DATASET_SHAPES.get(str(rep.get("dataset", "")).lower(), (None, None))
+    classes = rep.get("classes", classes)
+    if "input_size" in rep:
+        size = [int(x) for x in rep["input_size"].split("x")]
     try:
         cost = estimate_cost(arm.config(num_classes=classes, input_size=size))
     except AttnasError:

@@ -135,7 +135,11 @@ class StudyConfig:
 
         base_dir = Path(base_dir)
         arms = parse_arms(data.get("arms"), base_dir, "arms", need_name=True)
-        space = _load_space(data.get("space"), base_dir) if data.get("space") is not None or not arms else None
+        if data.get("space") is None and not arms:
+            from search_space.space import shipped_spaces
+            raise AttnasError(f"space: missing; allowed: an inline search space, a path to one, a shipped space "
+                              f"({', '.join(shipped_spaces())}), or arms to train as given (an ablation)")
+        space = _load_space(data.get("space"), base_dir) if data.get("space") is not None else None
         data_cfg = _mapping(data.get("data"), "data", _dataclass_fields("DataConfig"))
         fidelity = _mapping(data.get("fidelity"), "fidelity", ("epochs", "train_subset"))
         epochs = fidelity.get("epochs", 4)
