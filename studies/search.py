@@ -26,7 +26,9 @@ scrambled sequence needs one seed, and it keeps its position in the study's stor
 Encoding per sampler (``space.suggest(trial, flat=...)``): ``nsga2`` and ``qmc`` ask every dimension on every
 trial (a static vector: NSGA-II evolves only the intersection of completed trials' parameters and QMC fixes
 its space from the first trial); ``tpe`` (multivariate, grouped; constant liar when trials run in parallel)
-and ``random`` ask a dimension only where it applies.
+and ``random`` ask a dimension only where it applies; ``grid`` (:mod:`studies.grid`) asks define-by-run and hands
+out every distinct architecture once, in the space's walk order. A study of ``arms`` only has no space: the
+searcher hands out the arms and ends.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ def add_arguments(parser):
     parser.add_argument("--data", help="train on this data set instead of the study's (e.g. the paper's: cifar10, "
                                        "cifar100, tinyimagenet, imagefolder); its native image size")
     parser.add_argument("--data-dir", help="where --data (or the study's data set) is read from")
+    parser.add_argument("--image-size", type=int, help="resize the data to this side (e.g. 224 for ImageNet-scale arms)")
     parser.add_argument("--no-reuse-actors", action="store_true", help="start a fresh Ray actor for every trial")
 
 
@@ -57,9 +58,10 @@ def resolve_study(ref: str | None) -> Path:
                       f"one of {', '.join(ablation_names())}")
 
 
-def data_override(cfg, name: str | None, data_dir: str | None):
-    """``cfg`` on another data set (``--data``, at that set's native image size) or folder (``--data-dir``)."""
-    if name is None and data_dir is None:
+def data_override(cfg, name: str | None, data_dir: str | None, image_size: int | None = None):
+    """``cfg`` on another data set (``--data``, at that set's native image size unless ``--image-size``) or
+    folder (``--data-dir``)."""
+    if name is None and data_dir is None and image_size is None:
         return cfg
     data = dict(cfg.data)
     if name is not None and name != data.get("name", "digits"):
@@ -67,6 +69,8 @@ def data_override(cfg, name: str | None, data_dir: str | None):
         data["name"] = name
     if data_dir is not None:
         data["data_dir"] = data_dir
+    if image_size is not None:
+        data["image_size"] = image_size
     return cfg.replace(data=data)
 
 
@@ -76,7 +80,7 @@ def run(args) -> int:
     from studies.run import check_reachable, run_study
     from studies.study import Study
 
-    if args.resume and (args.data or args.data_dir):
+    if args.resume and (args.data or args.data_dir or args.image_size):
         raise AttnasError("--data: a resumed study keeps its data set; allowed: --data with a study file")
     if args.resume and args.study:
         raise AttnasError("--resume: given together with a study file; allowed: one of the two")
@@ -86,7 +90,8 @@ def run(args) -> int:
     if args.resume:
         study = Study.open(args.resume, **overrides)
     else:
-        cfg = data_override(StudyConfig.from_yaml(resolve_study(args.study)), args.data, args.data_dir)
+        cfg = data_override(StudyConfig.from_yaml(resolve_study(args.study)), args.data, args.data_dir,
+                            args.image_size)
         study = Study.create(cfg.replace(**overrides))
     print(f"study folder: {study.dir}", flush=True)
     study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout)

@@ -107,3 +107,5 @@ def test_data_switches_to_the_papers_data_at_its_native_size():
     assert paper.data == {"name": "cifar10", "val_fraction": 0.2, "seed": 0, "data_dir": "/data/cifar"}
     assert data_override(cfg, None, None) is cfg
     assert data_override(cfg, "digits", None).data["image_size"] == 32
+    assert data_override(cfg, "imagefolder", "/imagenet", 224).data == {
+        "name": "imagefolder", "val_fraction": 0.2, "seed": 0, "data_dir": "/imagenet", "image_size": 224}
