@@ -14,7 +14,8 @@ ARMS = {
     # seed 000 (FFT)
     "fft-ablation": 3, "fft-sizes": 3,
     # seed 001 (FA)
-    "fa-cifar10": 24, "fa-cifar100": 12, "fa-se-cifar100": 4, "fa-imagenet5": 4,
+    "fa-cifar10": 24, "fa-cifar100": 12, "fa-tinyimagenet": 12, "fa-se-tinyimagenet": 6, "fa-se-cifar100": 4,
+    "fa-imagenet5": 4,
     # seed 002 (DCA)
     "dca-modules": 27, "dca-connections": 4, "dca-depth": 9, "dca-channel-matching": 5, "dca-spatial-matching": 3,
     "dca-dimensions": 4,
@@ -80,11 +81,15 @@ def test_reported_numbers_are_the_tables():
 
 
 def test_the_papers_counts_where_the_zoo_reproduces_them():
-    """Where the zoo matches a table (seed-fidelity: DCA, FA's VGG/Inception/ResNeXt, the VAN variants), the
-    paper-setting counts of the arms are within 1 % of the reported parameters."""
-    for study, tol in (("dca-connections", 0.01), ("dca-depth", 0.01), ("van-mb-kernels", 0.01)):
+    """Where the zoo matches a table (DCA, FA with its stride-2 / max-pool Tiny-ImageNet forms, FFT's sizes, the VAN
+    variants), the paper-setting counts of the arms are within 1 % of the reported parameters (SE-VGG-19 on
+    Tiny-ImageNet, 20.45 M against 20.28 M, is the one FA row that is not: the same SE adds 0.31 M on CIFAR)."""
+    for study, tol in (("dca-connections", 0.01), ("dca-depth", 0.01), ("van-mb-kernels", 0.01),
+                       ("fa-cifar10", 0.01), ("fa-tinyimagenet", 0.01), ("fft-sizes", 0.01)):
         for row in arm_rows(StudyConfig.from_yaml(ablation_dir() / f"{study}.yaml").arms):
             rep = row["reported"]["params_m"] * 1e6
+            if (study, row["arm"]) == ("fa-tinyimagenet", "se-vgg19"):
+                continue
             assert abs(row["paper_params"] - rep) <= tol * rep, (study, row["arm"], row["paper_params"], rep)
 
 
