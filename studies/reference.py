@@ -81,6 +81,7 @@ def fixed_reference(cfg, space, archs=()) -> tuple[dict, str]:
     if needs_space:
         arch, macs, params = largest_architecture(space, flat=True) if space is not None else largest_arm(archs)
     ref, rule = {}, []
+    of = "the space's" if space is not None else "the arms'"
     for metric, direction in cfg.objectives:
         if direction == "max":
             ref[metric] = 0.0
@@ -90,10 +91,10 @@ def fixed_reference(cfg, space, archs=()) -> tuple[dict, str]:
             rule.append("macs = macs_budget")
         elif metric == "macs":
             ref[metric] = MARGIN * macs
-            rule.append(f"macs = {MARGIN} x the space's largest ({macs:.4g}, {arch.name})")
+            rule.append(f"macs = {MARGIN} x {of} largest ({macs:.4g}, {arch.name})")
         elif metric == "params":
             ref[metric] = MARGIN * params
-            rule.append(f"params = {MARGIN} x the space's largest ({params:.4g})")
+            rule.append(f"params = {MARGIN} x {of} largest ({params:.4g})")
         elif metric == "latency_ms":
             from search_space import build_model
             from trainers import profile_model

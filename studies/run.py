@@ -141,7 +141,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             rungs = "" if cfg.scheduler == "none" else \
                 f" (rungs at epochs {milestones(cfg.grace_period, cfg.reduction_factor, cfg.epochs)}, eta {cfg.reduction_factor:g})"
             print(f"study {study.dir.name}: {remaining} trial(s) to train, {cfg.concurrency} at a time, "
-                  f"sampler {cfg.sampler}, scheduler {cfg.scheduler}{rungs}", file=out, flush=True)
+                  f"sampler {cfg.sampler if space is not None else 'none (arms only)'}, scheduler {cfg.scheduler}{rungs}", file=out, flush=True)
             tuner.fit()
         for record in searcher.close("not run: the study's budget ended first"):
             lifecycle.answered(record)
