@@ -130,8 +130,10 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             lifecycle.interrupt_running(what)
         else:
             lifecycle.interrupt_running("the end of the Tune run")   # none expected: Tune ended every trial
-        for record in searcher.close("not run: the study's budget ended first"):
-            lifecycle.answered(record)
+            # what still waits (a twin's answer, a re-run) is closed only when the budget ended the study; after
+            # a stop it stays RUNNING in Optuna, for --resume
+            for record in searcher.close("not run: the study's budget ended first"):
+                lifecycle.answered(record)
         events.print_progress()
         study.publish(force=True)          # also waits for every queued MLflow call
         if stopper.signum is not None:
