@@ -11,7 +11,6 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from search_space import AttnasError
 
 from .cluster import alive_nodes, check_address, init_ray, probe_nodes  # noqa: F401  (re-exported)
 from .lifecycle import Lifecycle, TuneEvents
