@@ -1,7 +1,7 @@
 """Search efficiency, record and replay: how fast each searcher + early-stopping rule finds the Pareto front
 (accuracy vs MACs) of a recorded pool of architectures, on a simulated clock.
 
-Regenerate the data (about 30-40 min on one core of the 2-core dev box; resumable, appends per architecture):
+Regenerate the data (about 10 min on one core of the 2-core dev box; resumable, appends per architecture):
 
     nice -n 10 .venv/bin/python benchmarks/record_search_pool.py --out benchmarks/data/search_pool.jsonl
 
@@ -10,7 +10,8 @@ Replay (everything: 50 seeds x 7 methods x concurrency 2 and 8; ``--quick``: 8 s
     .venv/bin/python benchmarks/bench_search_efficiency.py [--seeds 50] [--concurrency 2 8] [--quick]
 
 **What is recorded** (``benchmarks/record_search_pool.py``, whose docstring has the details): the quickstart's
-space (studies/quickstart.yaml) with ``activation`` fixed to relu -- 297 distinct canonical architectures
+space (studies/quickstart.yaml) with ``activation`` fixed to relu and ``insertion_point`` to pre_add -- 204
+distinct canonical architectures
 (``ArchConfig.hash``) -- each trained once at full fidelity with the quickstart recipe (digits 16x16, 20 %
 validation, ``fidelity.epochs``, the study's training settings and seed), storing per epoch the validation
 top-1 and the measured epoch time, plus params, MACs (``trainers.count_macs``), the arch dict and its hash. The
@@ -36,7 +37,8 @@ looked up in the pool by hash. Methods:
   (``SuccessiveHalving("pareto_sh", ...)``: the same rule with ``promote`` on ``[[acc, macs]]``).
 
 The replay calls the scheduler's own ``record`` decision (and ``studies.scheduler.milestones`` for the rung
-epochs), so the benchmark runs the study's code, not a copy. Rungs at ``grace_period * eta^k < max epochs`` (quickstart: grace 2, eta 3, 5 epochs -> one rung, epoch 2). A
+epochs), so the benchmark runs the study's code, not a copy. Rungs at ``grace_period * eta^k < max epochs`` (quickstart: grace 2,
+eta 2, 4 epochs -> one rung, at epoch 2). A
 trial that finishes is told COMPLETE ``[val_top1, macs]``; a stopped one is told what the study tells it
 (``analysis.fidelity.corrected_accuracy`` of its rung accuracy, calibrated on the trials that went on past
 that rung to the end, with its MACs unchanged) -- the same for every scheduler, so only the stopping rule
@@ -67,7 +69,7 @@ hypervolume-vs-epochs over the first quarter of the horizon (``--area-share``; t
 methods differ -- with the whole horizon every method that does not get stuck ends near 1), normalised to 1
 (a run that ended early keeps its last value);
 and the share of the pool's true front among the finished trials of the first ``budget.trials`` (quickstart:
-20) counted trials.
+30) counted trials.
 
 Tables (one per concurrency): each metric as the method's median (or mean) divided by random search's, with
 the spread over seeds (IQR of the per-run values, in the same units; s.e. for means).
