@@ -104,6 +104,10 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                 n = probe_nodes(cfg.data_config().to_dict(), storage)
                 print(f"cluster: {n} node(s) can run trials; each has the data, the driver's attnas code and "
                       f"sees {storage}", file=out, flush=True)
+            gpus = ray.cluster_resources().get("GPU", 0)
+            if cfg.gpu > gpus:
+                print(f"note: resources.gpu {cfg.gpu:g} per trial but the Ray cluster has {gpus:g} GPU(s) now: "
+                      f"trials wait until a node with a GPU joins (Tune warns after 60 s)", file=out, flush=True)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),
                         "threads": max(1, int(cfg.cpus)), "gpu": cfg.gpu,
                         "latency": "latency_ms" in cfg.metrics}

@@ -39,7 +39,7 @@ class StudyInterrupted(Exception):
 class StudyStopper(Stopper):
     """``stop_all`` once a signal arrived or ``time_left_s`` (None: no limit) has passed."""
 
-    def __init__(self, time_left_s: float | None = None, out=sys.stderr):
+    def __init__(self, time_left_s: float | None = None, out=None):
         self.deadline = None if time_left_s is None else time.monotonic() + time_left_s
         self.signum: int | None = None
         self.out = out
@@ -65,7 +65,7 @@ class StudyStopper(Stopper):
         self.signum = signum
         print(f"attnas: {signal.Signals(signum).name} received: stopping; trials in flight are recorded as "
               f"interrupted and `attnas search --resume` continues them (send it again to stop at once)",
-              file=self.out, flush=True)
+              file=self.out or sys.stderr, flush=True)
 
     @contextmanager
     def catching(self):
