@@ -127,7 +127,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                   f"sampler {cfg.sampler}, scheduler {cfg.scheduler}{rungs}", file=out, flush=True)
             with stopper.catching():
                 tuner.fit()
-        reason = stopper.reason
+        reason = stopper.fired if stopper.signum is None else stopper.reason
         if reason is not None:
             what = "the study's time limit (budget.time_limit_s)" if reason == "time_limit" else reason
             lifecycle.interrupt_running(what)
