@@ -7,7 +7,7 @@ Optuna's user attribute ``status`` and MLflow's ``status`` tag all use these nam
 the one place that acts on them.
 
 Statuses that never trained (``duplicate``, ``rejected``, ``invalid``, ``not_run``) cost no budget;
-``interrupted`` is a trial the study process lost while it ran (kill, lost node, Ctrl-C): it costs no budget
+``interrupted`` is a trial the study process lost while it ran (kill, Ctrl-C, SIGTERM, the time limit): it costs no budget
 either, because a resumed study runs it again under the same Optuna trial.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Status:
 VOCABULARY = (
     Status("finished", "COMPLETE", "FINISHED", True, True, "trained for every epoch of the study's fidelity"),
     Status("stopped", "COMPLETE", "FINISHED", True, False,
-           "stopped early by the scheduler (at a rung) or the time limit; told with its accuracy mapped to the "
+           "stopped early by the scheduler (at a rung); told with its accuracy mapped to the "
            "full-fidelity scale (analysis.fidelity)"),
     Status("duplicate", "twin", None, False, False,
            "the architecture was already evaluated in this study: answered from that trial's record, not trained"),
@@ -41,7 +41,8 @@ VOCABULARY = (
     Status("oom", "FAIL", "FAILED", True, False, "out of memory while training"),
     Status("failed", "FAIL", "FAILED", True, False, "an exception while building, profiling or training"),
     Status("interrupted", None, "KILLED", False, False,
-           "the study process ended while the trial ran; a resumed study runs it again"),
+           "Ctrl-C, SIGTERM, the time limit or a kill ended the study while the trial ran; a resumed study "
+           "continues it from its checkpoint (from epoch 0 without one)"),
     Status("not_run", "FAIL", None, False, False, "suggested, but the study ended before it could run"),
 )
 STATUS = {s.name: s for s in VOCABULARY}

@@ -153,9 +153,9 @@ class Lifecycle:
             name = "stopped"
             decision = self.scheduler.stopped.get(key) if self.scheduler is not None else None
             reason = decision.reason(self.cfg.scheduler) if decision is not None else \
-                f"stopped after epoch {history[-1]['epoch']} by the study's time limit"
+                f"stopped by Tune after epoch {history[-1]['epoch']}"
         elif reported == "running":
-            name, reason = "not_run", "ended before its first epoch (the study's time limit)"
+            name, reason = "not_run", "ended before its first epoch"
         else:
             name, reason = "failed", reason or "trial ended without reporting a result"
         metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if _finite(last.get(k))}

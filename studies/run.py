@@ -11,7 +11,6 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from search_space import AttnasError
 
 from .cluster import alive_nodes, check_address, init_ray, probe_nodes  # noqa: F401  (re-exported)
 from .lifecycle import Lifecycle, TuneEvents
@@ -108,6 +107,10 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                 n = probe_nodes(cfg.data_config().to_dict(), storage)
                 print(f"cluster: {n} node(s) can run trials; each has the data, the driver's attnas code and "
                       f"sees {storage}", file=out, flush=True)
+            gpus = ray.cluster_resources().get("GPU", 0)
+            if cfg.gpu > gpus:
+                print(f"note: resources.gpu {cfg.gpu:g} per trial but the Ray cluster has {gpus:g} GPU(s) now: "
+                      f"trials wait until a node with a GPU joins (Tune warns after 60 s)", file=out, flush=True)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),
                         "threads": max(1, int(cfg.cpus)), "gpu": cfg.gpu,
                         "latency": "latency_ms" in cfg.metrics}
@@ -128,14 +131,16 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                   file=out, flush=True)
             with stopper.catching():
                 tuner.fit()
-        reason = stopper.reason
+        reason = stopper.fired if stopper.signum is None else stopper.reason
         if reason is not None:
             what = "the study's time limit (budget.time_limit_s)" if reason == "time_limit" else reason
             lifecycle.interrupt_running(what)
         else:
             lifecycle.interrupt_running("the end of the Tune run")   # none expected: Tune ended every trial
-        for record in searcher.close("not run: the study's budget ended first"):
-            lifecycle.answered(record)
+            # what still waits (a twin's answer, a re-run) is closed only when the budget ended the study; after
+            # a stop it stays RUNNING in Optuna, for --resume
+            for record in searcher.close("not run: the study's budget ended first"):
+                lifecycle.answered(record)
         events.print_progress()
         study.publish(force=True)          # also waits for every queued MLflow call
         if stopper.signum is not None:

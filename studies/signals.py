@@ -42,6 +42,8 @@ class StudyStopper(Stopper):
     def __init__(self, time_left_s: float | None = None, out=None):
         self.deadline = None if time_left_s is None else time.monotonic() + time_left_s
         self.signum: int | None = None
+        self.fired: str | None = None
+        """What stopped Tune (:attr:`reason` at the first ``stop_all`` that was true); None: nothing did."""
         self.out = out
 
     @property
@@ -57,7 +59,9 @@ class StudyStopper(Stopper):
         return False
 
     def stop_all(self) -> bool:
-        return self.reason is not None
+        if self.fired is None:
+            self.fired = self.reason
+        return self.fired is not None
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None:

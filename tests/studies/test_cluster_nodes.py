@@ -138,5 +138,4 @@ def test_a_trial_whose_node_dies_continues_on_another_node_from_its_checkpoint(c
     assert all(client.get_run(v).info.status == "FINISHED" for v in runs.values())
     steps = [m.step for m in client.get_metric_history(runs[killed["key"]], "train_loss")]
     assert sorted(steps) == list(range(1, 7))
-    import optuna
     assert {t.state.name for t in study.open_optuna().get_trials()} == {"COMPLETE"}

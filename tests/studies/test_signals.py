@@ -23,14 +23,14 @@ def test_exit_codes_follow_the_shell_convention():
 
 def test_stopper_stops_on_a_signal_and_on_the_time_limit(capsys):
     stopper = StudyStopper(None)
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signal.SIGTERM)       # Ray's driver installs one of its own
     assert not stopper.stop_all() and stopper.reason is None
     with stopper.catching():
         os.kill(os.getpid(), signal.SIGTERM)
         assert stopper.stop_all() and stopper.reason == "SIGTERM"
         with pytest.raises(KeyboardInterrupt):       # a second signal stops at once
             os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGTERM) is before     # the handler in place before is back
+    assert signal.getsignal(signal.SIGTERM) is before
     assert "SIGTERM received" in capsys.readouterr().err
     assert StudyStopper(0.0).reason == "time_limit"
 
@@ -116,3 +116,24 @@ def test_sigterm_exits_143_with_interrupted_records(tmp_path, tiny_study):
     done = _interrupt(tmp_path, study_file, study_dir, signal.SIGTERM)
     assert done.returncode == 143, done.stderr[-3000:]
     _check_interrupted(tmp_path, study_dir, "sigterm")
+
+
+@pytest.mark.slow
+def test_the_time_limit_interrupts_trials_in_flight_and_counts_as_a_spent_budget(tmp_path, tiny_study, ray_session):
+    import io
+
+    from studies.config import StudyConfig
+    from studies.run import run_study
+    from studies.study import Study
+
+    data = tiny_study("timed", tmp_path / "runs", budget={"trials": 6, "time_limit_s": 6}, fidelity={"epochs": 30},
+                      scheduler={"type": "none"},
+                      data={"name": "synthetic", "image_size": 16, "classes": 4, "channels": 3, "num_train": 3000,
+                            "num_test": 16, "val_fraction": 0.1})
+    study = run_study(Study.create(StudyConfig.from_dict(data)), out=io.StringIO(), progress_every_s=60)
+    stopped = [r for r in study.records if r.status == "interrupted"]
+    assert stopped and all(r.reason.startswith("interrupted by the study's time limit") for r in stopped)
+    client = MlflowClient(study.tracking_uri)
+    runs = json.loads((study.dir / "mlflow_runs.json").read_text())
+    assert client.get_run(runs["_study"]).info.status == "FINISHED"     # a budget (time) was spent
+    assert all(client.get_run(runs[r.trial_id]).info.status == "KILLED" for r in stopped)
