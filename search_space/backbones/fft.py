@@ -95,7 +95,7 @@ class InputTap(nn.Module):
 
 @BACKBONES.register("fft")
 class FFT(Backbone):
-    insertion_points = ("stream", "pre_add", "post_add", "conv")
+    insertion_points = ("stream", "pre_add", "post_add", "conv", "post_conv")
     num_stages = 4
     test_params = {"layers": 1, "dim": 32, "mlp_dim": 32, "heads": 2, "head_dim": 8, "patch": (1, 1, 1)}
 

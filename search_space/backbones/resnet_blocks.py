@@ -115,14 +115,22 @@ def residual_walk(net, stage: int, x: tuple, out: tuple, downsample: str, stride
     return net.attention(stage, "post_add", out)
 
 
+def _post_conv(ctx, stage: int, channels: int) -> list:
+    """The attention at ``post_conv`` (after the block's spatial conv-BN-activation), as a list to splice."""
+    attn = ctx.attention(stage, "post_conv", channels)
+    return [attn] if attn is not None else []
+
+
 def basic_block(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str) -> ResidualBlock:
-    """Two 3x3 convs (the first is the ``conv`` insertion point)."""
-    body = nn.Sequential(ctx.conv(stage, cin, planes, 3, stride), *conv_bn(planes, planes, 3, 1, act=None))
+    """Two 3x3 convs (the first is the ``conv`` insertion point, ``post_conv`` follows it)."""
+    body = nn.Sequential(ctx.conv(stage, cin, planes, 3, stride), *_post_conv(ctx, stage, planes),
+                         *conv_bn(planes, planes, 3, 1, act=None))
     return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, planes, stride), planes)
 
 
 def basic_walk(net, stage: int, x: tuple, planes: int, stride: int, downsample: str) -> tuple:
-    out = net.conv_bn(net.block_conv(stage, x, planes, 3, stride), planes, 3, 1, act=False)
+    s = net.attention(stage, "post_conv", net.block_conv(stage, x, planes, 3, stride))
+    out = net.conv_bn(s, planes, 3, 1, act=False)
     return residual_walk(net, stage, x, out, downsample, stride)
 
 
@@ -132,11 +140,12 @@ basic_block.walk = basic_walk
 
 def bottleneck_block(ctx, stage: int, cin: int, planes: int, stride: int, downsample: str,
                      groups: int = 1, base_width: int = 64) -> ResidualBlock:
-    """1x1 reduce -> 3x3 (strided, the ``conv`` point; torchvision's v1.5) -> 1x1 expand (x4)."""
+    """1x1 reduce -> 3x3 (strided, the ``conv`` point; torchvision's v1.5; ``post_conv`` follows it) -> 1x1
+    expand (x4)."""
     width = int(planes * (base_width / 64.0)) * groups
     cout = planes * 4
     body = nn.Sequential(*conv_bn(cin, width, 1, 1, act=ctx.arch.activation),
-                         ctx.conv(stage, width, width, 3, stride, groups=groups),
+                         ctx.conv(stage, width, width, 3, stride, groups=groups), *_post_conv(ctx, stage, width),
                          *conv_bn(width, cout, 1, 1, act=None))
     return ResidualBlock(ctx, stage, body, make_shortcut(downsample, cin, cout, stride), cout)
 
@@ -145,7 +154,7 @@ def bottleneck_walk(net, stage: int, x: tuple, planes: int, stride: int, downsam
                     base_width: int = 64) -> tuple:
     width = int(planes * (base_width / 64.0)) * groups
     s = net.block_conv(stage, net.conv_bn(x, width, 1, 1), width, 3, stride, groups=groups)
-    out = net.conv_bn(s, planes * 4, 1, 1, act=False)
+    out = net.conv_bn(net.attention(stage, "post_conv", s), planes * 4, 1, 1, act=False)
     return residual_walk(net, stage, x, out, downsample, stride)
 
 

@@ -23,7 +23,7 @@ def cifar_widths(width: float) -> list[int]:
 
 @BACKBONES.register("resnet_cifar")
 class CifarResNet(Backbone):
-    insertion_points = ("pre_add", "post_add", "conv")
+    insertion_points = ("pre_add", "post_add", "conv", "post_conv")
     num_stages = 3
     test_params = {"depth": 8, "width": 0.5}
 

@@ -26,7 +26,7 @@ def resnext_planes(width: float) -> list[int]:
 
 @BACKBONES.register("resnext_cifar")
 class CifarResNeXt(Backbone):
-    insertion_points = ("pre_add", "post_add", "conv")
+    insertion_points = ("pre_add", "post_add", "conv", "post_conv")
     num_stages = 3
     test_params = {"depth": 11, "cardinality": 2, "base_width": 4, "width": 0.25}
 
