@@ -126,8 +126,11 @@ def plot_reported(rows: Sequence[dict], path: str | Path, title: str = "") -> Pa
         if pts:
             xs, ys, names = zip(*pts)
             ax.scatter(xs, ys, color="tab:blue", zorder=3)
+            labels: dict = {}                      # arms at one point share one label
             for x, y, n in pts:
-                ax.annotate(n, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+                labels.setdefault((round(x, 6), round(y, 6)), []).append(n)
+            for (x, y), group in labels.items():
+                ax.annotate(", ".join(group), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
             lo, hi = min(xs + ys), max(xs + ys)
             pad = 0.05 * (hi - lo or abs(hi) or 1.0)
             ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--", zorder=1)

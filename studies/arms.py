@@ -71,7 +71,7 @@ class Arm:
             raise AttnasError(f"{label or 'arm ' + self.name}: {e}") from None
 
     def to_dict(self):
-        if isinstance(self.arch, str) and not self.set and not self.reported:
+        if isinstance(self.arch, str) and self.name == self.arch and not self.set and not self.reported:
             return self.arch
         out: dict = {"name": self.name, "arch": _plain(self.arch)}
         if self.set:

@@ -12,7 +12,7 @@ from studies.config import StudyConfig
 
 ARMS = {
     # seed 000 (FFT)
-    "fft-ablation": 3, "fft-sizes": 3,
+    "fft-ablation": 3, "fft-sizes": 3, "fft-baselines": 3,        # Tables III-IV: 3 of 7 rows are in the zoo
     # seed 001 (FA)
     "fa-cifar10": 24, "fa-cifar100": 12, "fa-tinyimagenet": 12, "fa-se-tinyimagenet": 6, "fa-se-cifar100": 4,
     "fa-imagenet5": 4,
@@ -24,7 +24,7 @@ ARMS = {
     "van-activation": 5, "van-res2net-replk": 4, "res2net-activation": 5, "res2net-attention": 9,
     "res2net-stem-downsample": 4, "res2net-combined": 5,
     # seed 004 (CSM)
-    "csm-imagenet": 12, "csm-cifar100": 8, "csm-order": 2,
+    "csm-ablation": 4, "csm-imagenet": 12, "csm-cifar100": 8, "csm-order": 2,
 }
 """Arms per shipped file: the rows of the table it reproduces."""
 NO_NUMBERS = {"csm-order"}          # the paper shows curves only
@@ -80,15 +80,20 @@ def test_reported_numbers_are_the_tables():
     assert fft.reported_for("cifar100")["top1_pct"] == 55.81 and fft.reported_for("flowers")["top1_pct"] == 88.42
 
 
+OFF_BY_MORE = {("fa-tinyimagenet", "se-vgg19"): "20.45 M vs 20.28 M: the same SE adds 0.31 M on CIFAR (Table I)",
+               ("dca-modules", "dca-se-mobilenetv2"): "3.64 M vs 3.60 M (1.1 %), documented in its preset"}
+
+
 def test_the_papers_counts_where_the_zoo_reproduces_them():
     """Where the zoo matches a table (DCA, FA with its stride-2 / max-pool Tiny-ImageNet forms, FFT's sizes, the VAN
-    variants), the paper-setting counts of the arms are within 1 % of the reported parameters (SE-VGG-19 on
-    Tiny-ImageNet, 20.45 M against 20.28 M, is the one FA row that is not: the same SE adds 0.31 M on CIFAR)."""
-    for study, tol in (("dca-connections", 0.01), ("dca-depth", 0.01), ("van-mb-kernels", 0.01),
-                       ("fa-cifar10", 0.01), ("fa-tinyimagenet", 0.01), ("fft-sizes", 0.01)):
+    variants, the report's Res2Net family), the paper-setting counts of the arms are within 1 % of the reported
+    parameters, except the rows of OFF_BY_MORE."""
+    for study, tol in (("dca-connections", 0.01), ("dca-depth", 0.01), ("dca-modules", 0.01),
+                       ("van-mb-kernels", 0.01), ("fa-cifar10", 0.01), ("fa-tinyimagenet", 0.01), ("fft-sizes", 0.01),
+                       ("res2net-stem-downsample", 0.01), ("res2net-combined", 0.01)):
         for row in arm_rows(StudyConfig.from_yaml(ablation_dir() / f"{study}.yaml").arms):
             rep = row["reported"]["params_m"] * 1e6
-            if (study, row["arm"]) == ("fa-tinyimagenet", "se-vgg19"):
+            if (study, row["arm"]) in OFF_BY_MORE:
                 continue
             assert abs(row["paper_params"] - rep) <= tol * rep, (study, row["arm"], row["paper_params"], rep)
 

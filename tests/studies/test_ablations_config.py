@@ -26,6 +26,8 @@ def test_warm_start_takes_presets_paths_and_inline_configs(tmp_path):
     # study.yaml is self-contained: the path is inlined, the preset stays a name; it reloads from anywhere
     saved = yaml.safe_load(cfg.to_yaml())
     assert saved["warm_start"][0] == "resnet20" and isinstance(saved["warm_start"][1]["arch"], dict)
+    renamed = StudyConfig.from_dict(study(space="quick", warm_start=[{"name": "base", "arch": "resnet20"}]))
+    assert StudyConfig.from_dict(renamed.to_dict()).warm_start == ("base",)
     again = StudyConfig.from_dict(saved, base_dir="/")
     assert again == cfg
 
