@@ -100,7 +100,7 @@ def test_by_parent_choices():
                        "backbone.depth": {"by": "backbone.type", "choices": {"resnet_cifar": [8], "resnet": [18]}},
                        "backbone.width": [0.25]}})
     archs = {sp.sample(s).name for s in range(20)}
-    assert archs == {"resnet_cifar8", "resnet18"}
+    assert archs == {"resnet_cifar8x0.25", "resnet18x0.25"}       # the name shows a width multiplier other than 1
     assert sp.size() == 2
 
 
