@@ -11,7 +11,8 @@ Eq. 2 writes F_out = Ms(F1) (x) F1; Ms is an (HW x HW) matrix, so "applied" is r
 the value map D (DANet's position attention module, which Fig. 3 and Eq. 5 follow), not an elementwise product.
 Defaults are the text's: B and C have C channels (``qk_reduction: 1``; DANet's C/8 is ``qk_reduction: 8``) and
 there is no residual (``residual: false``); ``residual: true`` adds DANet's gamma * E + A with a learnable gamma
-initialised to 0 (SAM then starts as the identity). The 1x1 convs have biases. ``order`` picks CAM -> SAM (the
+initialised to 0 (SAM then starts as the identity). ``value``: ``conv`` weights the value map D (Fig. 3, the text's
+"B, C and D"), ``input`` weights F1 itself, Eq. 2 read literally (F_out = Ms(F1) (x) F1). The 1x1 convs have biases. ``order`` picks CAM -> SAM (the
 paper's better one, Fig. 6) or SAM -> CAM. ``sam`` is the SAM alone, Table I's ResNet-50+SAM arm (CAM alone is
 ``se`` with r = 16, ReLU, sigmoid: Eq. 3-4 are SE's).
 
@@ -51,28 +52,30 @@ class SpatialAttentionModule(nn.Module):
     """SAM, Eq. 5 and 2: position-to-position attention over the H x W grid (with DANet's gamma-residual when
     ``residual``)."""
 
-    def __init__(self, channels: int, reduction: int, residual: bool):
+    def __init__(self, channels: int, reduction: int, residual: bool, value: str = "conv"):
         super().__init__()
         qk = reduced_width(channels, reduction)
         self.b = nn.Conv2d(channels, qk, 1)
         self.c = nn.Conv2d(channels, qk, 1)
-        self.d = nn.Conv2d(channels, channels, 1)
+        self.d = nn.Conv2d(channels, channels, 1) if value == "conv" else None
         self.gamma = nn.Parameter(torch.zeros(1)) if residual else None
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         n, ch, h, w = a.shape
-        b, c, d = self.b(a).flatten(2), self.c(a).flatten(2), self.d(a).flatten(2)   # (N, *, HW)
+        d = a if self.d is None else self.d(a)
+        b, c, d = self.b(a).flatten(2), self.c(a).flatten(2), d.flatten(2)          # (N, *, HW)
         m = torch.softmax(torch.bmm(b.transpose(1, 2), c), dim=1)                  # (N, HW_i, HW_j)
         e = torch.bmm(d, m).view(n, ch, h, w)
         return e if self.gamma is None else self.gamma * e + a
 
     @staticmethod
-    def cost(t, shape: tuple, reduction: int, residual: bool) -> None:
+    def cost(t, shape: tuple, reduction: int, residual: bool, value: str) -> None:
         c, h, w = shape
         hw, qk = h * w, reduced_width(c, reduction)
         t.conv(shape, qk, 1)
         t.conv(shape, qk, 1)
-        t.conv(shape, c, 1)
+        if value == "conv":
+            t.conv(shape, c, 1)
         t.macs += hw * qk * hw + c * hw * hw                      # the two bmm
         t.softmax(hw * hw)
         if residual:
@@ -86,10 +89,10 @@ class ChannelSpatialModule(Attention):
 
     def __init__(self, channels: int, *, order: Literal["cam_sam", "sam_cam"] = "cam_sam",
                  reduction: Annotated[int, Positive] = 16, qk_reduction: Annotated[int, Positive] = 1,
-                 residual: bool = False):
+                 residual: bool = False, value: Literal["conv", "input"] = "conv"):
         super().__init__()
         cam = ChannelAttentionModule(channels, reduction)
-        sam = SpatialAttentionModule(channels, qk_reduction, residual)
+        sam = SpatialAttentionModule(channels, qk_reduction, residual, value)
         self.body = nn.Sequential(cam, sam) if order == "cam_sam" else nn.Sequential(sam, cam)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +108,7 @@ class ChannelSpatialModule(Attention):
         t.conv((hidden, 1, 1), c, 1)
         t.ew(c)
         t.ew(n)
-        SpatialAttentionModule.cost(t, shape, p["qk_reduction"], p["residual"])
+        SpatialAttentionModule.cost(t, shape, p["qk_reduction"], p["residual"], p["value"])
         return shape
 
 
@@ -115,14 +118,15 @@ class SpatialAttention(Attention):
 
     dims = ("spatial",)
 
-    def __init__(self, channels: int, *, qk_reduction: Annotated[int, Positive] = 1, residual: bool = False):
+    def __init__(self, channels: int, *, qk_reduction: Annotated[int, Positive] = 1, residual: bool = False,
+                 value: Literal["conv", "input"] = "conv"):
         super().__init__()
-        self.sam = SpatialAttentionModule(channels, qk_reduction, residual)
+        self.sam = SpatialAttentionModule(channels, qk_reduction, residual, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.sam(x)
 
     @classmethod
     def cost(cls, t, shape, p):
-        SpatialAttentionModule.cost(t, shape, p["qk_reduction"], p["residual"])
+        SpatialAttentionModule.cost(t, shape, p["qk_reduction"], p["residual"], p["value"])
         return shape

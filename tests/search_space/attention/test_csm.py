@@ -6,7 +6,8 @@ from search_space.errors import AttnasError
 
 
 def eq5(sam, a):
-    b, c, d = sam.b(a).flatten(2), sam.c(a).flatten(2), sam.d(a).flatten(2)
+    b, c = sam.b(a).flatten(2), sam.c(a).flatten(2)
+    d = (a if sam.d is None else sam.d(a)).flatten(2)
     s = torch.einsum("nki,nkj->nij", b, c)                                        # S_ij = B_i . C_j
     mij = torch.exp(s) / torch.exp(s).sum(1, keepdim=True)                        # normalised over i (Eq. 5)
     return torch.einsum("nci,nij->ncj", d, mij).view(a.shape)
@@ -64,3 +65,11 @@ def test_qk_reduction_larger_than_channels_floors_at_one(make):
     assert sam.b.out_channels == sam.c.out_channels == 1
     with pytest.raises(AttnasError, match=r"^attention\.qk_reduction: 0 is not allowed; allowed: an integer >= 1"):
         make("csm", 8, qk_reduction=0)
+
+
+def test_value_input_weights_f1_itself_as_eq2_reads(make):
+    """``value: input``: F_out = Ms(F1) (x) F1 with no value conv (Eq. 2 literally)."""
+    m = make("sam", 8, value="input")
+    assert m.sam.d is None and sum(p.numel() for p in m.parameters()) == 2 * (8 * 8 + 8)
+    a = torch.randn(2, 8, 3, 4)
+    torch.testing.assert_close(m(a), eq5(m.sam, a), rtol=1e-4, atol=1e-5)
