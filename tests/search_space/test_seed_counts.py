@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from search_space import ArchConfig
-from search_space.cost import estimate_cost
+from search_space.cost import estimate_cost, thop_cost
 from search_space.presets import preset_path
 
 TABLE = Path(__file__).with_name("seed_tables.yaml")
@@ -132,3 +132,20 @@ def test_a_wrong_count_fails():
     assert failures(row) == ["params 25.5570M vs 26.0712M"]
     row = dict(BY_ID["002-1-r50"], tolerance={"params": 0.05})
     assert failures(row) == ["a row that does not hold within 1 % must say why (reason)"]
+
+
+THOP_ROWS = [r for r in ROWS if r.get("macs_counter") == "thop"]
+_THOP: dict = {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", THOP_ROWS, ids=[r["id"] for r in THOP_ROWS])
+def test_seed_macs_as_the_paper_counted_them(row):
+    """Rows whose paper counted with plain thop (report 003): thop_cost of the config within 1 % (or the row's
+    thop_tolerance, with its reason) of the printed MACs. Builds on the meta device, hence slow."""
+    arch = row_config(row)
+    if arch not in _THOP:
+        _THOP[arch] = thop_cost(arch).macs
+    tol = row.get("thop_tolerance", TOL)
+    assert tol == TOL or row.get("reason")
+    assert abs(_THOP[arch] / row["macs"] - 1) <= tol, f"thop MACs {_THOP[arch] / 1e9:.4f}G vs {row['macs'] / 1e9}G"
