@@ -5,7 +5,6 @@ import io
 import optuna
 import pytest
 
-from analysis import TrialRecord
 from search_space.errors import AttnasError
 from search_space.space import SearchSpace
 from studies.config import StudyConfig
