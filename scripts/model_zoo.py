@@ -5,6 +5,7 @@
 The counts come from search_space.cost.estimate_cost (the config alone, no build), which equals
 trainers.count_params / count_macs of the built model (tests/search_space/test_presets.py checks every preset).
 """
+import importlib.util
 from pathlib import Path
 
 from search_space import load_arch
@@ -21,12 +22,45 @@ def main() -> None:
         rows.append(f"| `{name}` | {arch.num_classes} | {size} | {params / 1e6:.3f} | "
                     f"{macs / 1e6:,.1f} | {preset_description(name)} |")
     out = Path(__file__).resolve().parent.parent / "docs" / "MODEL_ZOO.md"
+    seeds = seed_section(Path(__file__).resolve().parent.parent / "tests" / "search_space" / "test_seed_counts.py")
     out.write_text("# Model zoo\n\nEvery shipped preset (`attnas presets`), counted at its native input with "
                    "`attnas profile`'s rules (MACs: thop plus the attention operations thop does not see; "
                    "see trainers/profile.py), from the config alone by `search_space.cost.estimate_cost`, which "
                    "equals those counters on the built model. Regenerate with "
-                   "`.venv/bin/python scripts/model_zoo.py`.\n\n" + "\n".join(rows) + "\n")
+                   "`.venv/bin/python scripts/model_zoo.py`.\n\n" + "\n".join(rows) + "\n\n" + seeds)
     print(f"{len(rows) - 2} presets -> {out}")
+
+
+def seed_section(test_file: Path) -> str:
+    """Every count row of the seed papers' tables (tests/search_space/seed_tables.yaml) beside ours, as
+    tests/search_space/test_seed_counts.py checks it."""
+    spec = importlib.util.spec_from_file_location("test_seed_counts", test_file)
+    t = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(t)
+    fmt = lambda v, unit: "-" if v is None else f"{v / unit:,.3f}"  # noqa: E731
+    rows = ["| seed | table | row | reported params (M) | ours (M) | reported compute (G) | our MACs (G) | check |",
+            "|---|---|---|---|---|---|---|---|"]
+    counts = {"within 1 %": 0, "reading": 0, "no count": 0}
+    for r in t.ROWS:
+        params, macs = t.cost(r["id"])
+        bad = t.failures(r)
+        if r["params"] is None and r["macs"] is None:
+            kind = "no count"
+        elif r.get("reason"):
+            kind = "reading"
+        else:
+            kind = "within 1 %"
+        counts[kind] += 1
+        check = ("FAILS: " + "; ".join(bad)) if bad else kind if kind != "reading" else "reading: " + r["reason"]
+        rows.append(f"| {r['seed']} | {r['table']} | {r['row']} | {fmt(r['params'], 1e6)} | {params / 1e6:,.3f} | "
+                    f"{fmt(r['macs'], 1e9)} | {macs / 1e9:,.3f} | {check} |")
+    head = (f"## The seed papers' counts\n\nEvery parameter and MAC count row of the seed tables "
+            f"(tests/search_space/seed_tables.yaml, checked by tests/search_space/test_seed_counts.py): "
+            f"{counts['within 1 %']} rows within 1 % of both counts, {counts['reading']} held by a stated reading or "
+            f"wider tolerance (its reason given), {counts['no count']} rows of tables that print no count (their "
+            f"configs build and are costed). The compute column is the paper's own, in G (001's \"MFLOPs\" "
+            f"included, which are not MACs; 002: GFLOPs; 003: MACs); ours is estimate_cost at the row's input.\n\n")
+    return head + "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":

@@ -247,10 +247,17 @@ class ArchConfig:
 
     @property
     def name(self) -> str:
-        """A short readable label, e.g. ``resnet50+se@pre_add``."""
+        """A short readable label, e.g. ``resnet50+se@pre_add`` or ``resnet_cifar14x0.5-silu+eca@post_add``: the
+        width multiplier where it is not 1 and the activation where it is not relu, so that the rows of a front
+        that differ only there can be told apart."""
         bb = self.backbone
         depth = bb.params.get("depth")
         label = f"{bb.type}{depth if depth is not None else ''}"
+        width = bb.params.get("width")
+        if isinstance(width, (int, float)) and width != 1:
+            label += f"x{width:g}"
+        if self.activation != "relu":
+            label += f"-{self.activation}"
         if self.attention.type != "none":
             label += f"+{self.attention.type}@{self.insertion_point}"
         for point, comp in self.extra_attention.items():

@@ -34,6 +34,7 @@ class BuildContext:
         self.in_channels = arch.input_size[0]
         self.input_size = arch.input_size
         self.state = ForwardState()
+        self._cursor = 0
 
     def act(self) -> nn.Module:
         """A fresh instance of the backbone activation."""
@@ -64,15 +65,29 @@ class BuildContext:
                 msg = field + msg[len("attention"):]
             raise AttnasError(msg) from None
 
+    def _site(self, stage: int, point: str, channels: int):
+        """The shapes.Site of this request: the walk (shapes.py) lists the sites in build order, so the n-th
+        request of a build is the n-th site; a backbone whose walk disagrees fails here."""
+        sites = self._shapes().sites
+        site = sites[self._cursor] if self._cursor < len(sites) else None
+        self._cursor += 1
+        if site is None or (site.stage, site.point, site.shape[0]) != (stage, point, channels):
+            raise AssertionError(f"{self.arch.backbone.type}: request {self._cursor} ({stage}, {point}, {channels}) "
+                                 f"is not the walk's site {site}")
+        return site
+
     def attention(self, stage: int, point: str, channels: int) -> nn.Module | None:
         """The attention module for a block of ``stage`` (0-based) at ``point``, or None where there is none.
 
-        Attention that replaces a convolution (SK) is not returned here but by :meth:`conv`.
+        Attention that replaces a convolution (SK) is not returned here but by :meth:`conv`. A module with
+        ``spatial_args`` also gets the site's height and width.
         """
+        site = self._site(stage, point, channels)
         spec, field = self._spec(stage, point)
         if spec is None or ATTENTION.get(spec.type).replaces_conv:
             return None
-        return self._connect(self._make(spec, field, channels), spec, field, channels)
+        args = (channels, *site.shape[1:]) if ATTENTION.get(spec.type).spatial_args else (channels,)
+        return self._connect(self._make(spec, field, *args), spec, field, channels)
 
     def _connect(self, module: nn.Module, spec: Component, field: str, channels: int) -> nn.Module:
         """Wrap the main attention in the connection; ``channels``: those of the module's output."""
@@ -85,6 +100,7 @@ class BuildContext:
     def conv(self, stage: int, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1,
              point: str = "conv") -> nn.Module:
         """The block's spatial conv-BN-activation, or the attention that replaces it (e.g. SK) at ``point``."""
+        self._site(stage, point, cin)
         spec, field = self._spec(stage, point)
         if spec is not None and ATTENTION.get(spec.type).replaces_conv:
             return self._connect(self._make(spec, field, cin, cout, stride, groups), spec, field, cout)

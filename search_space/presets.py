@@ -47,6 +47,10 @@ RENAMED = {
 """Parameter renames of issue 10 (one name per knob across modules): component -> type -> old -> new.
 :func:`migrate` applies them (and the value ``act: none`` -> ``identity``) to a config written before."""
 
+REMOVED = {"attention": {"triplet_lkn": ("zpool_stats",)}}
+"""Parameters a module no longer has (issue 12: TripletLKN's learned 1x1 compression replaced its z-pool):
+component -> type -> names; :func:`migrate` drops them."""
+
 
 def migrate(data: dict) -> dict:
     """A config mapping with the renamed parameters of :data:`RENAMED` under their new names."""
@@ -59,6 +63,8 @@ def migrate(data: dict) -> dict:
         for old, new in RENAMED.get(kind, {}).get(comp.get("type"), {}).items():
             if old in comp:
                 comp[new] = comp.pop(old)
+        for name in REMOVED.get(kind, {}).get(comp.get("type"), ()):
+            comp.pop(name, None)
         if kind == "attention" and comp.get("act") == "none":
             comp["act"] = "identity"
         return comp

@@ -12,11 +12,15 @@
     concurrency: 2
     resources: {cpus: 1, gpu: 0}                 # per trial; gpu may be a fraction
     seed: 0
-    warm_start: [resnet20, se-resnet20]          # presets evaluated first, as reference trials
+    warm_start: [resnet20, se-resnet20]          # evaluated first, as reference trials: presets, paths, configs
+    arms: [{name: se, arch: se-resnet50, set: {...}, reported: {...}}]   # an ablation's arms (studies/arms.py)
     storage: {root: ./attnas-runs, tracking_uri: null, path: null}   # null: sqlite:///<root>/mlflow.db
     failures: {max_retries: 2}                   # Tune retries of a trial whose worker or node died
     macs_budget: null                            # reject candidates over this many MACs before training
     hypervolume_reference: null                  # {val_top1: 0, macs: ...}; null: fixed at the study's start
+
+With ``arms`` the space is optional (an ablation trains its arms and nothing else) and ``budget.trials``
+defaults to the number of arms (plus warm-start references, plus the space's size with ``sampler: grid``).
 
 Everything is checked once, here, and every bad value is an AttnasError naming its field.
 """
@@ -32,13 +36,15 @@ import yaml
 from search_space.errors import AttnasError
 from search_space.yaml_io import parse_yaml
 
+from .arms import parse_arms
+
 ACCURACY_METRICS = ("val_top1", "val_top5")
 COST_METRICS = ("macs", "params", "latency_ms")
-SAMPLERS = ("nsga2", "tpe", "random", "qmc")
+SAMPLERS = ("nsga2", "tpe", "random", "qmc", "grid")
 SCHEDULERS = ("pareto_sh", "asha", "none")
 TOP_FIELDS = ("name", "space", "data", "fidelity", "training", "objectives", "sampler", "scheduler", "budget",
               "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget", "hypervolume_reference",
-              "failures")
+              "failures", "arms")
 DEFAULT_ROOT = "./attnas-runs"
 DEFAULT_MAX_RETRIES = 2
 
@@ -69,6 +75,9 @@ def sampler_class(kind: str):
     """The Optuna sampler class behind a ``sampler.type``."""
     import optuna
 
+    if kind == "grid":
+        from .grid import GridSampler
+        return GridSampler
     return {"nsga2": optuna.samplers.NSGAIISampler, "tpe": optuna.samplers.TPESampler,
             "random": optuna.samplers.RandomSampler, "qmc": optuna.samplers.QMCSampler}[kind]
 
@@ -105,6 +114,9 @@ class StudyConfig:
     # cluster and fault tolerance (studies.cluster, studies.run)
     storage_path: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
+    # ---- architectures trained as given (studies/arms.py): warm-start references and ablation arms ----
+    warm_start_arms: tuple = ()
+    arms: tuple = ()
 
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -126,7 +138,13 @@ class StudyConfig:
         if not isinstance(name, str) or not name or any(c in name for c in "/\\ ") or name.startswith("."):
             raise _bad("name", name, "a non-empty name without spaces or slashes (it names the study folder)")
 
-        space = _load_space(data.get("space"), Path(base_dir))
+        base_dir = Path(base_dir)
+        arms = parse_arms(data.get("arms"), base_dir, "arms", need_name=True)
+        if data.get("space") is None and not arms:
+            from search_space.space import shipped_spaces
+            raise AttnasError(f"space: missing; allowed: an inline search space, a path to one, a shipped space "
+                              f"({', '.join(shipped_spaces())}), or arms to train as given (an ablation)")
+        space = _load_space(data.get("space"), base_dir) if data.get("space") is not None else None
         data_cfg = _mapping(data.get("data"), "data", _dataclass_fields("DataConfig"))
         fidelity = _mapping(data.get("fidelity"), "fidelity", ("epochs", "train_subset"))
         epochs = fidelity.get("epochs", 4)
@@ -148,7 +166,11 @@ class StudyConfig:
         kind = sampler.pop("type", "nsga2")
         if kind not in SAMPLERS:
             raise _bad("sampler.type", kind, ", ".join(SAMPLERS))
-        _check_sampler_options(kind, sampler)
+        if kind == "grid":
+            if sampler:
+                raise AttnasError(f"sampler.{next(iter(sampler))}: grid takes no options; allowed: type only")
+        else:
+            _check_sampler_options(kind, sampler)
 
         sched = _mapping(data.get("scheduler"), "scheduler", ("type", "grace_period", "reduction_factor", "max_t"))
         sched_type = sched.get("type", "pareto_sh")
@@ -164,7 +186,8 @@ class StudyConfig:
             raise _bad("scheduler.max_t", sched["max_t"], f"fidelity.epochs ({epochs}), or leave it out")
 
         budget = _mapping(data.get("budget"), "budget", ("trials", "time_limit_s"))
-        trials = budget.get("trials", 20)
+        warm_arms = parse_arms(data.get("warm_start"), base_dir, "warm_start")
+        trials = budget.get("trials", _default_trials(space, kind, warm_arms + arms))
         if not _int(trials) or trials < 1:
             raise _bad("budget.trials", trials, "an integer >= 1")
         time_limit = budget.get("time_limit_s")
@@ -184,16 +207,10 @@ class StudyConfig:
         if not _int(seed) or seed < 0:
             raise _bad("seed", seed, "an integer >= 0")
 
-        warm = data.get("warm_start") or []
-        if isinstance(warm, str) or not isinstance(warm, (list, tuple)):
-            raise _bad("warm_start", warm, "a list of preset names")
-        from search_space.presets import preset_names
-        known = preset_names()
-        for i, preset in enumerate(warm):
-            if preset not in known:
-                raise _bad(f"warm_start[{i}]", preset, ", ".join(known))
-        if len(set(warm)) != len(warm):
-            raise _bad("warm_start", list(warm), "each preset once")
+        names = [a.name for a in warm_arms + arms]
+        clash = next((n for n in names if names.count(n) > 1), None)
+        if clash is not None:
+            raise AttnasError(f"arms: {clash!r} is also a warm_start name; allowed: each name once")
 
         storage = _mapping(data.get("storage"), "storage", ("root", "tracking_uri", "path"))
         root = storage.get("root", DEFAULT_ROOT)
@@ -214,8 +231,9 @@ class StudyConfig:
                   training=training, objectives=objectives, sampler=kind, sampler_options=sampler,
                   scheduler=sched_type, grace_period=grace, reduction_factor=rf, trials=trials,
                   time_limit_s=time_limit, concurrency=concurrency, cpus=cpus, gpu=gpu, seed=seed,
-                  warm_start=tuple(warm), root=root, tracking_uri=uri, macs_budget=macs_budget,
-                  hypervolume_reference=hv_ref, storage_path=storage_path, max_retries=max_retries)
+                  warm_start=tuple(a.name for a in warm_arms), root=root, tracking_uri=uri, macs_budget=macs_budget,
+                  hypervolume_reference=hv_ref, storage_path=storage_path, max_retries=max_retries,
+                  warm_start_arms=warm_arms, arms=arms)
         cfg.data_config()      # DataConfig / TrainConfig validate their own fields
         try:
             cfg.train_config()
@@ -239,10 +257,21 @@ class StudyConfig:
         return TrainConfig.from_dict({**self.training, "epochs": self.epochs, "seed": self.seed}, prefix="training.")
 
     def search_space(self, **fixed_overrides):
-        """The SearchSpace, with ``fixed`` fields (num_classes, input_size) overridden from the dataset."""
+        """The SearchSpace, with ``fixed`` fields (num_classes, input_size) overridden from the dataset; None
+        for a study of arms only."""
         from search_space.space import SearchSpace
 
-        return SearchSpace.from_dict(self.space, **fixed_overrides)
+        return None if self.space is None else SearchSpace.from_dict(self.space, **fixed_overrides)
+
+    # ---- architectures trained as given ---------------------------------------------------------------
+    @property
+    def reference_names(self) -> list[str]:
+        """Names of the warm-start references, then of the arms: the order they are trained in."""
+        return [a.name for a in self.warm_start_arms + self.arms]
+
+    def reference_arm(self, name: str):
+        """The :class:`~studies.arms.Arm` of a warm-start reference or an arm, by name."""
+        return next(a for a in self.warm_start_arms + self.arms if a.name == name)
 
     @property
     def metrics(self) -> list[str]:
@@ -281,7 +310,7 @@ class StudyConfig:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
-            "space": _plain(self.space),
+            "space": None if self.space is None else _plain(self.space),
             "data": dict(self.data),
             "fidelity": {"epochs": self.epochs, "train_subset": self.train_subset},
             "training": dict(self.training),
@@ -293,11 +322,12 @@ class StudyConfig:
             "concurrency": self.concurrency,
             "resources": {"cpus": self.cpus, "gpu": self.gpu},
             "seed": self.seed,
-            "warm_start": list(self.warm_start),
+            "warm_start": [a.to_dict() for a in self.warm_start_arms],
             "storage": {"root": self.root, "tracking_uri": self.tracking_uri, "path": self.storage_path},
             "failures": {"max_retries": self.max_retries},
             "macs_budget": self.macs_budget,
             "hypervolume_reference": None if self.hypervolume_reference is None else dict(self.hypervolume_reference),
+            **({"arms": [a.to_dict() for a in self.arms]} if self.arms else {}),
         }
 
     def to_yaml(self) -> str:
@@ -344,6 +374,18 @@ def _dataclass_fields(name: str) -> tuple:
     import trainers
 
     return tuple(f.name for f in dataclasses.fields(getattr(trainers, name)))
+
+
+def _default_trials(space, sampler: str, arms: tuple) -> int:
+    """``budget.trials`` when not given: the arms alone, or with ``grid`` the space's size too; else 20."""
+    if space is None:
+        return max(1, len(arms))
+    if sampler == "grid":
+        from search_space.space import SearchSpace
+
+        from .grid import check_grid_size
+        return check_grid_size(SearchSpace.from_dict(space)) + len(arms)
+    return 20
 
 
 def _load_space(value, base_dir: Path) -> dict:

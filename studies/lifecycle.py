@@ -168,8 +168,8 @@ class Lifecycle:
         if accs:
             metrics["best_val_top1"] = max(accs)
         number = config["number"]
-        if number is None:       # references are numbered -1, -2, ... in warm_start order
-            number = -1 - list(self.cfg.warm_start).index(config["reference"])
+        if number is None:       # references are numbered -1, -2, ... in warm_start order, then the arms
+            number = -1 - self.cfg.reference_names.index(config["reference"])
         record = TrialRecord(trial_id=key, number=number, arch=config["arch"], arch_hash=config["arch_hash"],
                              status=name, reason=reason, metrics=metrics, history=history,
                              is_reference=config["reference"] is not None, reference_name=config["reference"])

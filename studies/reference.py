@@ -64,13 +64,24 @@ def largest_architecture(space, flat: bool = True) -> tuple[ArchConfig, float, f
     return best_arch, best, max(p for _, p in cache.values())
 
 
-def fixed_reference(cfg, space) -> tuple[dict, str]:
-    """({metric: reference value}, the rule as one line) for ``cfg``'s objectives over ``space``."""
+def largest_arm(archs) -> tuple[ArchConfig, float, float]:
+    """(architecture, its MACs, the largest parameter count) among a study's arms (a study without a space)."""
+    from .search import estimate_cost
+
+    costs = [(estimate_cost(a), a) for a in archs]
+    (macs, _), arch = max(costs, key=lambda c: c[0][0])
+    return arch, macs, max(c[0][1] for c in costs)
+
+
+def fixed_reference(cfg, space, archs=()) -> tuple[dict, str]:
+    """({metric: reference value}, the rule as one line) for ``cfg``'s objectives over ``space`` (over the
+    arms ``archs`` when the study has no space: "the space" below reads "the arms")."""
     needs_space = [m for m, d in cfg.objectives if d == "min" and not (m == "macs" and cfg.macs_budget is not None)]
     arch = macs = params = None
     if needs_space:
-        arch, macs, params = largest_architecture(space, flat=True)
+        arch, macs, params = largest_architecture(space, flat=True) if space is not None else largest_arm(archs)
     ref, rule = {}, []
+    of = "the space's" if space is not None else "the arms'"
     for metric, direction in cfg.objectives:
         if direction == "max":
             ref[metric] = 0.0
@@ -80,10 +91,10 @@ def fixed_reference(cfg, space) -> tuple[dict, str]:
             rule.append("macs = macs_budget")
         elif metric == "macs":
             ref[metric] = MARGIN * macs
-            rule.append(f"macs = {MARGIN} x the space's largest ({macs:.4g}, {arch.name})")
+            rule.append(f"macs = {MARGIN} x {of} largest ({macs:.4g}, {arch.name})")
         elif metric == "params":
             ref[metric] = MARGIN * params
-            rule.append(f"params = {MARGIN} x the space's largest ({params:.4g})")
+            rule.append(f"params = {MARGIN} x {of} largest ({params:.4g})")
         elif metric == "latency_ms":
             from search_space import build_model
             from trainers import profile_model

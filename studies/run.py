@@ -24,15 +24,15 @@ from .trainable import train_trial
 def nsga2_generations_note(cfg) -> str | None:
     """A line when NSGA-II cannot complete two generations within the budget (it counts only COMPLETE trials
     towards a generation; every trained trial the study tells is COMPLETE, failures are not)."""
-    if cfg.sampler != "nsga2":
+    if cfg.sampler != "nsga2" or cfg.space is None:
         return None
     pop = int(cfg.sampler_options.get("population_size", 50))
-    searched = cfg.trials - len(cfg.warm_start)
+    searched = cfg.trials - len(cfg.reference_names)
     if searched >= 2 * pop:
         return None
     suggest = max(2, searched // 3)
     return (f"note: sampler.population_size {pop} with {searched} searched trials (budget.trials {cfg.trials} "
-            f"minus {len(cfg.warm_start)} warm-start presets) completes {searched / pop:.1f} NSGA-II "
+            f"minus {len(cfg.reference_names)} warm-start references) completes {searched / pop:.1f} NSGA-II "
             f"generation(s): below 2, NSGA-II never breeds from what it learnt; population_size {suggest} "
             f"gives 3 generations")
 
@@ -67,7 +67,10 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
 
         num_classes, input_size = describe_dataset(cfg.data_config())   # shape only: the data is not loaded
         space = cfg.search_space(num_classes=num_classes, input_size=list(input_size))
-        print(study.fix_reference(space), file=out, flush=True)
+        # warm-start references and arms must build at the data's size: one line now, not failed trials
+        arms = [cfg.reference_arm(n).config(num_classes=num_classes, input_size=list(input_size))
+                for n in cfg.reference_names]
+        print(study.fix_reference(space, arms), file=out, flush=True)
         cfg = study.cfg
         note = nsga2_generations_note(cfg)
         if note:
@@ -76,7 +79,7 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
 
         study.tracker = MlflowTracker(study.tracking_uri, study.dir)
         study.tracker.start_study(study.dir.name, cfg.to_dict(), {
-            "sampler": cfg.sampler, "space_hash": space.hash, "objectives": ",".join(cfg.metrics)})
+            "sampler": cfg.sampler, "space_hash": space.hash if space is not None else "arms", "objectives": ",".join(cfg.metrics)})
         ot_study = study.open_optuna()
         lifecycle = Lifecycle(study, out=out)
         searcher = StudySearcher(cfg, space, study.optuna_storage, lifecycle, study.pending_references(),
@@ -124,7 +127,8 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             rungs = "" if cfg.scheduler == "none" else \
                 f" (rungs at epochs {milestones(cfg.grace_period, cfg.reduction_factor, cfg.epochs)}, eta {cfg.reduction_factor:g})"
             print(f"study {study.dir.name}: {remaining} trial(s) to train, {cfg.concurrency} at a time, "
-                  f"sampler {cfg.sampler}, scheduler {cfg.scheduler}{rungs}", file=out, flush=True)
+                  f"sampler {cfg.sampler if space is not None else 'none (arms only)'}, scheduler {cfg.scheduler}{rungs}",
+                  file=out, flush=True)
             with stopper.catching():
                 tuner.fit()
         reason = stopper.fired if stopper.signum is None else stopper.reason

@@ -2,7 +2,7 @@
 through its own ask/tell (public API only: ``Study.ask``/``Study.tell`` by trial number, storage user
 attributes by the storage's public lookups).
 
-What it hands Tune, in order: the warm-start presets (reference trials, never told to the sampler), trials a
+What it hands Tune, in order: the warm-start references and an ablation's arms (reference trials, never told to the sampler), trials a
 killed study left unfinished (re-run under their own Optuna trial), then new suggestions. A suggestion is
 screened before it becomes a Tune trial, and whatever needs no training is answered on the spot, without
 taking a slot or any of ``budget.trials``:
@@ -26,7 +26,9 @@ scrambled sequence needs one seed, and it keeps its position in the study's stor
 Encoding per sampler (``space.suggest(trial, flat=...)``): ``nsga2`` and ``qmc`` ask every dimension on every
 trial (a static vector: NSGA-II evolves only the intersection of completed trials' parameters and QMC fixes
 its space from the first trial); ``tpe`` (multivariate, grouped; constant liar when trials run in parallel)
-and ``random`` ask a dimension only where it applies.
+and ``random`` ask a dimension only where it applies; ``grid`` (:mod:`studies.grid`) asks define-by-run and hands
+out every distinct architecture once, in the space's walk order. A study of ``arms`` only has no space: the
+searcher hands out the arms and ends.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from ray.tune.search import Searcher
 
 from analysis import TrialRecord
 from analysis.status import status
-from search_space import ArchConfig, load_arch
+from search_space import ArchConfig
 from search_space.errors import AttnasError
 
 from .config import StudyConfig, sampler_class
@@ -67,8 +69,11 @@ def sampler_options(cfg: StudyConfig) -> dict:
     return options
 
 
-def make_sampler(cfg: StudyConfig, number: int = 0) -> optuna.samplers.BaseSampler:
-    """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding)."""
+def make_sampler(cfg: StudyConfig, number: int = 0, grid: list | None = None) -> optuna.samplers.BaseSampler:
+    """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding);
+    ``grid`` is the point list of :func:`studies.grid.grid_points` for ``sampler: grid``."""
+    if cfg.sampler == "grid":
+        return sampler_class("grid")(grid or [])
     seed = cfg.seed if cfg.sampler == "qmc" else derive_seed(cfg.seed, number)
     return sampler_class(cfg.sampler)(seed=seed, **sampler_options(cfg))
 
@@ -122,7 +127,11 @@ class StudySearcher(Searcher):
         self.running: dict[str, str] = {}                  # arch hash -> key of the trial training it
         self.waiting: dict[str, list[Suggestion]] = {}     # arch hash -> suggestions waiting for that twin
         self.covered: set[str] = set(covered)             # hashes the sampler has suggested (any outcome)
-        self.size = space.size()
+        self.size = 0 if space is None else space.size()
+        self.grid = None
+        if cfg.sampler == "grid" and space is not None:
+            from .grid import grid_points
+            self.grid = grid_points(space)
         self.macs_cache: dict[str, float] = {}
         self.answered = 0
         self.finished_reason: str | None = None
@@ -137,7 +146,7 @@ class StudySearcher(Searcher):
     def _ask(self) -> tuple[Suggestion, optuna.Trial]:
         number = len(self.study.get_trials(deepcopy=False))
         asker = optuna.load_study(study_name=self.cfg.name, storage=self.storage,
-                                  sampler=make_sampler(self.cfg, number))
+                                  sampler=make_sampler(self.cfg, number, self.grid))
         trial = asker.ask()
         try:
             arch = self.space.suggest(trial, flat=self.flat)
@@ -185,11 +194,13 @@ class StudySearcher(Searcher):
             return Searcher.FINISHED
         if self.references:
             name = self.references.pop(0)
-            arch = load_arch(name, num_classes=self.num_classes, input_size=list(self.input_size))
+            arch = self.cfg.reference_arm(name).config(num_classes=self.num_classes, input_size=list(self.input_size))
             return self._dispatch(f"ref-{name}", None, arch, reference=name)
         if self.reruns:
             s = self.reruns.pop(0)
             return self._dispatch(s.key, s.number, s.arch)
+        if self.space is None:
+            return self.finish("every arm has been trained")
         for _ in range(MAX_IDLE_ASKS):
             if self.size is not None and len(self.covered) >= self.size:
                 return self.finish(f"space exhausted: the sampler has suggested all {self.size} of its architectures")

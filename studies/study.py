@@ -62,6 +62,7 @@ class Study:
         path = self.dir / CHECKPOINTS_FILE
         self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
         """Trial key -> {path, epoch, arch_hash} of the last Tune checkpoint of a trial that has not ended."""
+        self._arm_rows = None
 
     def __getstate__(self):
         """Tune pickles its callbacks into its run folder; the live handles (lock, MLflow, Optuna) stay here."""
@@ -124,7 +125,7 @@ class Study:
 
     def pending_references(self) -> list[str]:
         done = {r.reference_name for r in self.records if r.is_reference and r.counts}
-        return [p for p in self.cfg.warm_start if p not in done]
+        return [p for p in self.cfg.reference_names if p not in done]
 
     def completed_by_hash(self) -> dict:
         """Arch hash -> the record that evaluated it (trained trials, references included). An ``oom`` record
@@ -164,13 +165,13 @@ class Study:
         """Tune's run folder: ``storage.path``, else ``<study>/ray``."""
         return Path(self.cfg.storage_path) if self.cfg.storage_path else self.dir / "ray"
 
-    def fix_reference(self, space) -> str:
+    def fix_reference(self, space, archs=()) -> str:
         """Fix the hypervolume reference point once (at the first start) and write it into study.yaml;
         returns the line that states it."""
         if self.cfg.hypervolume_reference is None:
             from .reference import fixed_reference
 
-            ref, rule = fixed_reference(self.cfg, space)
+            ref, rule = fixed_reference(self.cfg, space, archs)
             self.cfg = self.cfg.replace(hypervolume_reference=ref)
             (self.dir / STUDY_FILE).write_text(self.cfg.to_yaml())
             self.save_state(reference_rule=rule)
@@ -271,12 +272,36 @@ class Study:
         report_dir, export_dir = self.dir / "report", self.dir / "export"
         ref = self.cfg.reference_point
         files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref)
+        files += self.write_reported(records)
         export_front(records, objectives, export_dir, source=str(self.dir), reference=ref)
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
         self.tracker.log_study_files([export_dir], artifact_path="export")
         step = sum(r.counts for r in records)
         self.tracker.log_study_metric("hypervolume", self.hypervolume(records), step=step)
         self.tracker.log_study_metric("front_size", len(pareto_records(records, objectives)), step=step)
+
+    # ---- an ablation's arms beside their paper's numbers (analysis.reported) ------------------------
+    def reported_rows(self, records: list | None = None) -> list[dict]:
+        """One row per arm: measured and reported top-1, parameters and MACs ([] without arms)."""
+        if not self.cfg.arms:
+            return []
+        if getattr(self, "_arm_rows", None) is None:
+            from .arms import arm_rows
+            self._arm_rows = arm_rows(self.cfg.arms, self.cfg.data_config().name)
+        from analysis.reported import reported_rows
+        return reported_rows(self.records if records is None else records, self._arm_rows,
+                             trained_on=self.cfg.data_config().name)
+
+    def write_reported(self, records: list) -> list:
+        """``report/reported.csv``, ``.png`` and ``.txt`` (the printed table), for the parent run."""
+        rows = self.reported_rows(records)
+        if not rows:
+            return []
+        from analysis.reported import reported_table, write_reported
+        files = write_reported(rows, self.dir / "report", title=f"{self.cfg.name}: measured vs reported")
+        text = self.dir / "report" / "reported.txt"
+        text.write_text(reported_table(rows) + "\n")
+        return files + [text]
 
     def hypervolume(self, records: list | None = None) -> float:
         """The front's hypervolume at the study's fixed reference point."""

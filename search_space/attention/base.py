@@ -23,6 +23,9 @@ Metadata (defaults below):
   replaces_conv      constructor ``(in_channels, out_channels, stride, groups, *, params)``, output is the conv-BN-
                      activation's (SK); otherwise ``(channels, *, params)`` and the output has the input's shape.
   output_projection  it ends with its own 1x1 projection, so a host with one (VAN's proj_2) drops its own.
+  spatial_args       its constructor is ``(channels, height, width, *, params)``: it has weights over a spatial
+                     dimension (TripletLKN's learned compression of the collapsed H or W); the builder passes
+                     the site's size (shapes.py walks every site).
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ class Attention(nn.Module):
     insertion_points: ClassVar[tuple | None] = None
     replaces_conv: ClassVar[bool] = False
     output_projection: ClassVar[bool] = False
+    spatial_args: ClassVar[bool] = False
 
     @classmethod
     def cost(cls, t, shape: tuple, p: dict, *conv_args) -> tuple:
@@ -72,7 +76,7 @@ def check_attention(name: str, cls) -> None:
     where = f"attention {name!r} ({getattr(cls, '__qualname__', cls)})"
     if not (inspect.isclass(cls) and issubclass(cls, Attention)):
         raise TypeError(f"{where} is not a subclass of search_space.attention.base.Attention")
-    for attr in ("connectable", "replaces_conv", "output_projection"):
+    for attr in ("connectable", "replaces_conv", "output_projection", "spatial_args"):
         if not isinstance(getattr(cls, attr), bool):
             raise TypeError(f"{where}: {attr} must be a bool")
     if not isinstance(cls.dims, tuple) or not set(cls.dims) <= set(DIMS) or len(set(cls.dims)) != len(cls.dims):
@@ -85,7 +89,10 @@ def check_attention(name: str, cls) -> None:
         raise TypeError(f"{where}: replaces_conv and insertion_points == ('conv',) must go together")
     positional = [p.name for p in inspect.signature(cls.__init__).parameters.values()
                   if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
-    expected = list(CONV_ARGS) if cls.replaces_conv else ["channels"]
+    if cls.replaces_conv and cls.spatial_args:
+        raise TypeError(f"{where}: a conv-replacing module takes no spatial_args")
+    expected = list(CONV_ARGS) if cls.replaces_conv else ["channels", "height", "width"] if cls.spatial_args \
+        else ["channels"]
     if positional != expected:
         raise TypeError(f"{where}: positional arguments {positional} must be {expected}")
     if cls.cost.__func__ is Attention.cost.__func__:

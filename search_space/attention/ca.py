@@ -7,6 +7,11 @@
 
 mip = max(8, C // reduction) as in the authors' code (``reduced_width`` with min_width 8); the default act is
 the paper's h-swish.
+
+Report 003 (表2) prints CA-ResNet-50 at +0.42M / +0.73 GMACs over its Triplet-ResNet-50; Hou et al.'s module in
+every bottleneck adds 1.92M / 0.03G (thop: -0.02G), and no reduction, stage mask or insertion point gives both
+of the report's numbers, so the authors' module is kept and the row is held with its reason
+(tests/search_space/seed_tables.yaml, row 003-2-ca).
 """
 from __future__ import annotations
 

@@ -1,18 +1,21 @@
-"""Triplet Attention (Misra et al. 2021) with the z-pool and activation variants of report 003 (Sec. 3.1).
+"""Triplet Attention (Misra et al. 2021) with the z-pool and activation variants of report 003 (§三(一)).
 
 Three branches see the input rotated so that a different dimension is collapsed: C (plane H x W), H
 (plane C x W) and W (plane H x C). Each branch computes a 2-D map of its plane,
 
-    map = gate(act(BN(conv_kxk(ZPool(x_rot)))))                  (paper Sec. 3.2, Eq. 1-2)
+    map = gate(BN(act(conv_kxk(ZPool(x_rot)))))                  (paper Sec. 3.2, Eq. 1-2; report 图16)
     y   = (x * map_hw + rot^-1(x_cw * map_cw) + rot^-1(x_hc * map_hc)) / 3
 
 ZPool concatenates statistics of the collapsed dimension; the paper's ZPool is [max; mean] (report: {avg, max}).
 ``zpool_stats`` picks any subset of (max, avg, median, l1, l2, std), always concatenated in that order:
   max = amax; avg = mean; median = torch.median (the lower of the two middle values for an even count);
-  l1 = mean of |x| (a mean rather than a sum, so its scale does not grow with the collapsed size);
-  l2 = sqrt(mean(x^2)), the RMS (same reason); std = population standard deviation (divide by N).
-The paper has no activation between BN and the gate (``act: identity``); the report swaps one in
-(relu, gelu, celu, elu, leaky_relu, silu, sigmoid) and swaps the gate (tanh, softmax).
+  l1 = sum of |x| and l2 = sqrt(sum of x^2), the L1 and L2 norms the report names (表1: "L1 范数", "L2 范数"),
+  so their scale grows with the collapsed size (the BN after the conv absorbs it);
+  std = population standard deviation (divide by N; an extension).
+``act`` sits between the kxk conv and BN, where the report's 图16 puts it ("7x7conv: 该卷积层和 BatchNorm 层
+中间存在一个激活层,使用的是 relu 激活函数"): its baseline has ReLU there (the report presets set ``act: relu``);
+Misra et al.'s module has none, the default ``identity``. The report's 表3 swaps it (sigmoid, relu, gelu, celu,
+elu) and swaps the gate after BN (sigmoid, tanh, softmax; softmax over the whole map).
 """
 from __future__ import annotations
 
@@ -40,9 +43,9 @@ _STAT_FNS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
     "max": lambda x, d: x.amax(d, keepdim=True),
     "avg": lambda x, d: x.mean(d, keepdim=True),
     "median": lambda x, d: x.median(d, keepdim=True).values,
-    "l1": lambda x, d: x.abs().mean(d, keepdim=True),
+    "l1": lambda x, d: x.abs().sum(d, keepdim=True),
     # sqrt clamped away from 0 so an all-zero slice (after ReLU) gives a zero, not NaN, gradient
-    "l2": lambda x, d: x.pow(2).mean(d, keepdim=True).clamp_min(EPS).sqrt(),
+    "l2": lambda x, d: x.pow(2).sum(d, keepdim=True).clamp_min(EPS).sqrt(),
     "std": lambda x, d: x.var(d, keepdim=True, correction=0).clamp_min(EPS).sqrt(),
 }
 
@@ -112,7 +115,7 @@ class TripletFrame(Attention):
 
 
 class ZPoolGate(nn.Module):
-    """One branch of the paper (its 'AttentionGate'): ZPool -> conv kxk (no bias) -> BN -> act -> gate."""
+    """One branch of the paper (its 'AttentionGate'): ZPool -> conv kxk (no bias) -> act -> BN -> gate."""
 
     def __init__(self, stats: tuple[str, ...], kernel_size: int, act: str, gate: str):
         super().__init__()
@@ -123,7 +126,7 @@ class ZPoolGate(nn.Module):
         self.gate = make_gate(gate)
 
     def forward(self, xr: torch.Tensor) -> torch.Tensor:
-        return self.gate(self.act(self.bn(self.conv(zpool(xr, self.stats)))))
+        return self.gate(self.bn(self.act(self.conv(zpool(xr, self.stats)))))
 
 
 @ATTENTION.register("triplet")
@@ -143,8 +146,8 @@ class TripletAttention(TripletFrame):
         k = p["kernel_size"]
 
         def branch(t, rotated):
-            s = t.bn(t.conv(zpool_cost(t, rotated, p["zpool_stats"]), 1, k, padding=k // 2, bias=False))
+            s = t.conv(zpool_cost(t, rotated, p["zpool_stats"]), 1, k, padding=k // 2, bias=False)
             t.act(numel(s), p["act"])
-            t.gate(numel(s), p["gate"])
+            t.gate(numel(t.bn(s)), p["gate"])
 
         return frame_cost(t, shape, branch)

@@ -16,6 +16,10 @@ collapsed dimension is a spatial size unknown when the network is built.
 
 The encoder width m is CA's, max(min_width, S // 32) (``reduced_width`` with CA's reduction 32); with S <= 6
 pooled maps it is ``min_width``, CA's floor of 8 by default.
+
+What does not hold: the report's TripletCA-ResNet-50 costs 4.83 GMACs against its Triplet's 4.17 (thop, its
+counter); this encoder costs 0.05G less than Triplet's 7x7 convs, and no encoder within its +0.01M parameters
+adds 0.66G, so the parameter count is the reading kept (tests/search_space/seed_tables.yaml, row 003-2-tca).
 """
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def stages_walk(net, block, depths, widths, x: tuple, strides, downsample: str, 
 
 @BACKBONES.register("resnet")
 class ResNet(Backbone):
-    insertion_points = ("pre_add", "post_add", "conv")
+    insertion_points = ("pre_add", "post_add", "conv", "post_conv")
     num_stages = 4
 
     test_params = {"depth": 18, "width": 0.125}

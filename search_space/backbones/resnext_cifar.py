@@ -3,11 +3,12 @@ bottleneck blocks at 64/128/256 planes (outputs x4: 256/512/1024), strides 1/2/2
 
 The bottleneck's grouped 3x3 has ``cardinality`` groups of ``base_width * planes / 64`` channels each, so the
 paper's "C x d" names read ``cardinality x base_width``: 8x64d has 34.4M and 16x64d 68.1M parameters on
-CIFAR-10 (Table 7). The FA paper (001, Sec. IV-A) uses cardinality 8 and width 16, i.e. 8x16d (5.65M).
+CIFAR-10 (Table 7). The FA paper (001, Sec. IV-A) uses cardinality 8 and width 16, i.e. 8x16d (5.65M);
+``stem_stride: 2`` is its Tiny-ImageNet change (§IV-B, the first 3x3 conv at stride 2).
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ..constraints import Positive, Where
 from ..errors import AttnasError
@@ -25,16 +26,16 @@ def resnext_planes(width: float) -> list[int]:
 
 @BACKBONES.register("resnext_cifar")
 class CifarResNeXt(Backbone):
-    insertion_points = ("pre_add", "post_add", "conv")
+    insertion_points = ("pre_add", "post_add", "conv", "post_conv")
     num_stages = 3
     test_params = {"depth": 11, "cardinality": 2, "base_width": 4, "width": 0.25}
 
     def __init__(self, ctx, *, depth: Depth = 29, cardinality: Annotated[int, Positive] = 8,
-                 base_width: Annotated[int, Positive] = 64, width: float = 1.0):
+                 base_width: Annotated[int, Positive] = 64, width: float = 1.0, stem_stride: Literal[1, 2] = 1):
         super().__init__()
         planes = resnext_planes(width)
         n = (depth - 2) // 9
-        self.stem = make_stem("cifar", ctx.in_channels, planes[0], ctx.arch.activation)
+        self.stem = make_stem("cifar", ctx.in_channels, planes[0], ctx.arch.activation, stem_stride)
         stages, cout = build_stages(ctx, bottleneck_block, (n, n, n), planes, planes[0], (1, 2, 2), "conv",
                                     groups=cardinality, base_width=base_width)
         self.stages = ctx.body(stages)
@@ -54,9 +55,9 @@ class CifarResNeXt(Backbone):
         return self.head(self.stages(self.stem(x)))
 
     @classmethod
-    def walk(cls, net, *, depth, cardinality, base_width, width):
+    def walk(cls, net, *, depth, cardinality, base_width, width, stem_stride):
         planes = resnext_planes(width)
         n = (depth - 2) // 9
-        x = stem_walk(net, "cifar", net.input_size, planes[0])
+        x = stem_walk(net, "cifar", net.input_size, planes[0], stem_stride)
         net.classifier(stages_walk(net, bottleneck_block, (n, n, n), planes, x, (1, 2, 2), "conv",
                                    groups=cardinality, base_width=base_width))

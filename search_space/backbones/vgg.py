@@ -4,7 +4,9 @@ Five stages of 3x3 conv-BN-activation layers (biased convs, as torchvision), eac
 ``head: imagenet`` is torchvision's classifier (7x7 adaptive pool, FC-4096, FC-4096, FC-classes; VGG-19-BN
 has 143,678,248 parameters at 1000 classes); ``head: cifar`` is the common CIFAR form the FA paper
 (001, Sec. IV-A) uses: the two hidden FC layers deleted, one linear 512 -> classes after global pooling
-(20.04M parameters at 10 classes; the paper's Table I gives 20.03M).
+(20.04M parameters at 10 classes; the paper's Table I gives 20.03M). ``pool`` is that head's global pool:
+``avg``, or ``max``, the paper's Tiny-ImageNet change (§IV-B: "for VGG-19, we add a global max pooling before
+the last FC layer"; ``head: imagenet`` has its own 7x7 pool).
 
 Insertion points: ``post_conv`` after every conv-BN-activation (the SE-VGG-19 of 001: its 20.34M
 parameters with SE r=16 are SE after each of the 16 convs), ``pre_pool`` after each stage's last conv.
@@ -62,7 +64,7 @@ class VGG(Backbone):
     test_params = {"depth": 11, "width": 0.125}
 
     def __init__(self, ctx, *, depth: Literal[11, 13, 16, 19] = 19, head: Literal["cifar", "imagenet"] = "cifar",
-                 width: float = 1.0):
+                 width: float = 1.0, pool: Literal["avg", "max"] = "avg"):
         super().__init__()
         widths = vgg_widths(width)
         stages, cin = [], ctx.in_channels
@@ -76,15 +78,22 @@ class VGG(Backbone):
                                       nn.Linear(cin * 49, hidden), ctx.act(), nn.Dropout(0.5),
                                       nn.Linear(hidden, hidden), ctx.act(), nn.Dropout(0.5),
                                       nn.Linear(hidden, ctx.num_classes))
+        elif pool == "max":
+            self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(cin, ctx.num_classes))
         else:
             self.head = classifier(cin, ctx.num_classes)
         init_weights(self)
+
+    @classmethod
+    def canonical_params(cls, params: dict, field: str) -> dict:
+        """``pool`` is the cifar head's; the imagenet head pools to 7x7 itself."""
+        return params if params["head"] == "cifar" else {**params, "pool": "avg"}
 
     def forward(self, x):
         return self.head(self.stages(x))
 
     @classmethod
-    def walk(cls, net, *, depth, head, width):
+    def walk(cls, net, *, depth, head, width, pool):
         stages, x = [], net.input_size
         for i, (n, cout) in enumerate(zip(CONVS_PER_STAGE[depth], vgg_widths(width))):
             out = VGGStage.walk(net, i, x, cout, n)
@@ -100,6 +109,9 @@ class VGG(Backbone):
             net.linear(1, hidden, hidden)
             net.activate((hidden, 1, 1))
             net.linear(1, hidden, net.num_classes)
+        elif pool == "max":
+            net.reduce(x[0] * x[1] * x[2])                        # adaptive max-pool: 1 per input element
+            net.linear(1, x[0], net.num_classes)
         else:
             net.classifier(x)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 DENOMINATOR_EPS = 1e-6
-"""Smallest magnitude of G + alpha T~ in Eq. 5 (the equation divides by it; the sign is kept)."""
+"""Smallest |G| + |alpha T~| in Eq. 5 (where both terms are 0, f is 0)."""
 
 
 def direct(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
@@ -15,11 +15,17 @@ def direct(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
 
 
 def weighted(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-    """Eq. 5: f = G / (G + alpha T~) * G + alpha T~ / (G + alpha T~) * alpha T~ (weights from the terms
-    themselves, no parameters)."""
-    total = g + prior
-    total = torch.where(total >= 0, total.clamp_min(DENOMINATOR_EPS), total.clamp_max(-DENOMINATOR_EPS))
-    return (g * g + prior * prior) / total
+    """Eq. 5: f = G / (G + alpha T~) * G + alpha T~ / (G + alpha T~) * alpha T~, weights from the terms
+    themselves, no parameters.
+
+    Reading: the weights are taken from the magnitudes, f = (|G| G + |alpha T~| alpha T~) / (|G| + |alpha T~|),
+    which is Eq. 5 exactly wherever G and alpha T~ share a sign (the paper's case: the weights are then a convex
+    pair) and stays between the two terms where they do not. Eq. 5 taken literally divides by G + alpha T~,
+    which crosses zero when the terms have opposite signs (pre-sigmoid logits do), so f explodes there: the
+    DCA Table 2 ablation's weighted arm diverged in its first epoch (NaN loss) that way."""
+    wg, wp = g.abs(), prior.abs()
+    total = (wg + wp).clamp_min(DENOMINATOR_EPS)
+    return (wg * g + wp * prior) / total
 
 
 def softmax(g: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:

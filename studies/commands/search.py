@@ -10,7 +10,8 @@ HELP = "run an architecture search study (default: the shipped quickstart on dig
 
 
 def add_arguments(parser):
-    parser.add_argument("study", nargs="?", help="study YAML (default: the shipped quickstart study)")
+    parser.add_argument("study", nargs="?", help="study YAML, or a shipped ablation by name (ablations/dca-connections"
+                                                 ".yaml, dca-connections); default: the shipped quickstart study")
     parser.add_argument("--resume", metavar="STUDY_DIR", help="continue an interrupted study from its folder")
     parser.add_argument("--address", help="join this Ray cluster from one of its nodes (auto or HOST:PORT) instead of "
                                           "a local Ray; under `ray job submit` the job's cluster is joined")
@@ -18,11 +19,60 @@ def add_arguments(parser):
     parser.add_argument("--root", help="folder for study results (default ./attnas-runs)")
     parser.add_argument("--trials", type=int, help="override budget.trials")
     parser.add_argument("--epochs", type=int, help="override fidelity.epochs")
+    parser.add_argument("--data", help="train on this data set instead of the study's (e.g. the paper's: cifar10, "
+                                       "cifar100, tinyimagenet, imagefolder); its native image size")
+    parser.add_argument("--data-dir", help="where --data (or the study's data set) is read from")
+    parser.add_argument("--image-size", type=int, help="resize the data to this side (e.g. 224 for ImageNet-scale arms)")
     parser.add_argument("--no-reuse-actors", action="store_true", help="start a fresh Ray actor for every trial")
 
 
 def quickstart_path() -> Path:
     return Path(str(resources.files("studies") / "quickstart.yaml"))
+
+
+def ablation_dir() -> Path:
+    return Path(str(resources.files("studies") / "ablations"))
+
+
+def ablation_names() -> list[str]:
+    """The shipped ablation studies (``studies/ablations/<name>.yaml``)."""
+    return sorted(p.stem for p in ablation_dir().glob("*.yaml"))
+
+
+def resolve_study(ref: str | None) -> Path:
+    """A study file: a path that exists wins; else a shipped ablation named ``<name>``, ``<name>.yaml`` or
+    ``ablations/<name>.yaml``; else one AttnasError line listing them."""
+    from search_space.errors import AttnasError
+
+    if ref is None:
+        return quickstart_path()
+    if Path(ref).is_file():
+        return Path(ref)
+    parts = Path(ref).parts
+    name = Path(ref).name
+    name = name[: -len(Path(name).suffix)] if Path(name).suffix in (".yaml", ".yml") else name
+    inside = len(parts) == 1 or (len(parts) == 2 and parts[0] == "ablations") or \
+        (len(parts) == 3 and parts[:2] == ("studies", "ablations"))
+    if inside and (ablation_dir() / f"{name}.yaml").is_file():
+        return ablation_dir() / f"{name}.yaml"
+    raise AttnasError(f"study: {ref!r} is neither a file nor a shipped ablation; allowed: a study YAML path or "
+                      f"one of {', '.join(ablation_names())}")
+
+
+def data_override(cfg, name: str | None, data_dir: str | None, image_size: int | None = None):
+    """``cfg`` on another data set (``--data``, at that set's native image size unless ``--image-size``) or
+    folder (``--data-dir``)."""
+    if name is None and data_dir is None and image_size is None:
+        return cfg
+    data = dict(cfg.data)
+    if name is not None and name != data.get("name", "digits"):
+        data = {k: v for k, v in data.items() if k not in ("image_size", "data_dir")}
+        data["name"] = name
+    if data_dir is not None:
+        data["data_dir"] = data_dir
+    if image_size is not None:
+        data["image_size"] = image_size
+    return cfg.replace(data=data)
 
 
 def run(args) -> int:
@@ -32,6 +82,8 @@ def run(args) -> int:
     from studies.signals import StudyInterrupted
     from studies.study import Study
 
+    if args.resume and (args.data or args.data_dir or args.image_size):
+        raise AttnasError("--data: a resumed study keeps its data set; allowed: --data with a study file")
     if args.resume and args.study:
         raise AttnasError("--resume: given together with a study file; allowed: one of the two")
     overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri}
@@ -40,7 +92,8 @@ def run(args) -> int:
     if args.resume:
         study = Study.open(args.resume, **overrides)
     else:
-        cfg = StudyConfig.from_yaml(args.study or quickstart_path())
+        cfg = data_override(StudyConfig.from_yaml(resolve_study(args.study)), args.data, args.data_dir,
+                            args.image_size)
         study = Study.create(cfg.replace(**overrides))
     print(f"study folder: {study.dir}", flush=True)
     try:
@@ -51,6 +104,11 @@ def run(args) -> int:
     export_dir = study.dir / "export"
     print()
     print(study.summary())
+    rows = study.reported_rows()
+    if rows:
+        from analysis.reported import reported_table
+        print(f"\nmeasured vs reported ({study.dir / 'report' / 'reported.csv'}, reported.png):")
+        print(reported_table(rows))
     print(f"\nPareto-optimal configs: {export_dir}  (train one with: attnas train {export_dir}/<file>.yaml)")
     print(f"report: {study.dir / 'report'}")
     uri = study.tracking_uri

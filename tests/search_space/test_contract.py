@@ -142,7 +142,8 @@ def test_every_attention_runs_at_one_channel_and_a_1x1_map(attention):
     cls = ATTENTION.get(attention)
     params = ATTENTION.params(attention, {}, "attention")
     for c in (1, 3):
-        module = cls(c, c, 2, 1, **params) if cls.replaces_conv else cls(c, **params)
+        module = cls(c, c, 2, 1, **params) if cls.replaces_conv else cls(c, 1, 1, **params) if cls.spatial_args \
+            else cls(c, **params)
         assert module.eval()(torch.randn(2, c, 1, 1)).shape == (2, c, 1, 1)
 
 
@@ -167,7 +168,8 @@ def test_declared_dca_shapes_are_the_traced_ones(attention, shape):
         given = {k: v for k, v in given.items() if k in keyword_params(cls)}
         params = ATTENTION.params(attention, given, "attention")
         c, h, w = shape
-        module = (cls(c, c, 1, 1, **params) if cls.replaces_conv else cls(c, **params)).eval()
+        module = (cls(c, c, 1, 1, **params) if cls.replaces_conv else cls(c, h, w, **params) if cls.spatial_args
+                  else cls(c, **params)).eval()
         tracer = _Tracer()
         with torch.no_grad():
             module(torch.randn(1, c, h, w), link=tracer)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from search_space import ArchConfig, AttnasError, SearchSpace, build_model
-from search_space.arch_config import allowed_points
+from search_space.arch_config import allowed_points, load_arch
 from search_space.cost import estimate_cost
 from search_space.layers import ACTIVATION_NAMES, GATE_NAMES, make_act, make_gate
 from search_space.registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
@@ -139,3 +139,16 @@ def test_layer_rules(layer, shape, cost):
     model = nn.Sequential(layer)
     assert (t.params, t.macs) == (count_params(model), count_macs(model, shape))
     assert out == tuple(model(torch.zeros(1, *shape)).shape[1:])
+
+
+def test_thop_cost_is_plain_thop_on_the_built_model():
+    """thop_cost: the counter report 003 printed (module rules only); same parameters as estimate_cost, and on a
+    network without functional ops its MACs differ from ours only by the rules for BN, activations and adds."""
+    import thop
+    from search_space.cost import thop_cost
+
+    arch = load_arch("resnet20")
+    model = build_model(arch).eval()
+    macs, params = thop.profile(model, inputs=(torch.randn(1, *arch.input_size),), verbose=False)
+    assert thop_cost(arch) == (int(params), int(macs))
+    assert thop_cost(arch).params == estimate_cost(arch).params

@@ -45,8 +45,15 @@ def connect_block(function, kind, channels, state, attention, **connection):
 def test_connection_functions_on_hand_tensors():
     g, p = torch.tensor([1.0, 2.0, -0.5]), torch.tensor([3.0, 0.5, 1.5])   # p = alpha * T~
     assert torch.allclose(direct(g, p), torch.tensor([4.0, 2.5, 1.0]))                        # Eq. 4
-    want = torch.tensor([(1 + 9) / 4, (4 + 0.25) / 2.5, (0.25 + 2.25) / 1.0])                  # Eq. 5
+    want = torch.tensor([(1 + 9) / 4, (4 + 0.25) / 2.5, (-0.25 + 2.25) / 2.0])   # Eq. 5; opposite signs: |.| weights
     assert torch.allclose(weighted(g, p), want)
+    big_g, big_p = torch.randn(10_000) * 3, torch.randn(10_000) * 3       # Eq. 5 read literally explodes near G = -aT
+    f = weighted(big_g, big_p)
+    assert torch.isfinite(f).all()
+    assert ((f >= torch.minimum(big_g, big_p) - 1e-5) & (f <= torch.maximum(big_g, big_p) + 1e-5)).all()
+    same = (big_g * big_p) > 0
+    literal = (big_g * big_g + big_p * big_p) / (big_g + big_p)
+    assert torch.allclose(f[same], literal[same], rtol=1e-4, atol=1e-5)   # equal to Eq. 5 where the signs agree
     eg, ep = torch.exp(-g), torch.exp(-p)                                                       # Eq. 6
     assert torch.allclose(softmax(g, p), eg / (eg + ep) * g + ep / (eg + ep) * p)
     assert torch.allclose(weighted(g, torch.zeros(3)), g)                                       # alpha = 0

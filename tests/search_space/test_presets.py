@@ -72,3 +72,12 @@ def test_preset_trains_a_step_at_native_input(name):
     out = model(torch.randn(2, *arch.input_size))
     assert out.shape == (2, arch.num_classes)
     out.logsumexp(1).mean().backward()
+
+
+def test_migrate_renames_and_drops_removed_parameters():
+    from search_space.presets import migrate
+
+    old = {"attention": {"type": "triplet_lkn", "zpool_stats": ["max", "avg"], "conv_act": "none",
+                         "local_kernel": 3}}
+    assert migrate(old)["attention"] == {"type": "triplet_lkn", "act": "identity", "local_kernel_size": 3}
+    load_arch({"backbone": {"type": "resnet_cifar", "depth": 8}, **migrate(old)})

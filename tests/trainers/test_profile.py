@@ -20,9 +20,11 @@ def fcm_macs(model, shape) -> float:
     return counter.get_total_flops() / 2
 
 
-def _module(name, channels=32):
+def _module(name, channels=32, hw=(16, 16)):
     cls = ATTENTION.get(name)
     torch.manual_seed(0)
+    if cls.spatial_args:                          # weights over the site's height and width (TripletLKN)
+        return cls(channels, *hw)
     return cls(channels, channels, 1, 1) if cls.replaces_conv else cls(channels)
 
 

@@ -49,10 +49,15 @@ def test_median_zpool_uses_the_median():
     torch.testing.assert_close(zpool(x, ("median",)), x.median(1, keepdim=True).values)
 
 
-def test_l1_l2_std_zpool():
+def test_l1_l2_are_the_norms_the_report_names_and_std_the_population_std():
+    """003 表1's {l1, max} and {l2, max}: the L1 norm sum|x| and the L2 norm sqrt(sum x^2) of the collapsed
+    dimension (not their means)."""
     x = torch.tensor([3.0, -4.0, 0.0, 1.0]).view(1, 4, 1, 1)
     got = zpool(x, ("l1", "l2", "std")).flatten()
-    torch.testing.assert_close(got, torch.tensor([2.0, (26.0 / 4) ** 0.5, x.flatten().std(unbiased=False).item()]))
+    torch.testing.assert_close(got, torch.tensor([8.0, 26.0 ** 0.5, x.flatten().std(unbiased=False).item()]))
+    x = torch.randn(2, 6, 3, 5)
+    torch.testing.assert_close(zpool(x, ("l1",)), x.norm(p=1, dim=1, keepdim=True))
+    torch.testing.assert_close(zpool(x, ("l2",)), x.norm(p=2, dim=1, keepdim=True))
 
 
 def test_all_stats_in_canonical_order_and_gradients_finite(make):
@@ -71,6 +76,17 @@ def test_bad_zpool_rejected_naming_the_field(stats, match):
     data = {"backbone": {"type": "resnet_cifar", "depth": 8}, "attention": {"type": "triplet", "zpool_stats": stats}}
     with pytest.raises(AttnasError, match=rf"^attention\.{match}"):
         ArchConfig.from_dict(data, check_fits=False)
+
+
+def test_act_sits_between_the_conv_and_bn(make):
+    """003 图16: 7x7 conv -> activation -> BN -> gate (ReLU in the report's baseline)."""
+    m = make("triplet", 6, act="relu").train()
+    for p in m.parameters():
+        torch.nn.init.normal_(p)
+    x = torch.randn(2, 6, 5, 4)
+    b = m.branches[2]
+    want = x * torch.sigmoid(b.bn(torch.relu(F.conv2d(paper_zpool(x), b.conv.weight, padding=3))))
+    torch.testing.assert_close(b(x) * x, want)
 
 
 def test_act_and_gate_swaps(make):

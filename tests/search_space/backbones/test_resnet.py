@@ -71,3 +71,16 @@ def test_attention_goes_where_asked(point):
     assert has == [True, False, True]
     other = [type(getattr(b, "attn_post" if point == "pre_add" else "attn_pre")).__name__ for b in blocks]
     assert set(other) == {"Identity"}
+
+
+def test_cifar_stem_stride_two_for_tiny_imagenet():
+    """001 §IV-B: the first 3x3 conv at stride 2 on Tiny-ImageNet, so 64x64 inputs meet CIFAR's 32x32 maps."""
+    for backbone in ({"type": "resnet_cifar", "depth": 20}, {"type": "resnext_cifar", "depth": 11, "base_width": 4}):
+        tiny = ArchConfig.from_dict({"backbone": {**backbone, "stem_stride": 2}, "input_size": [3, 64, 64]})
+        cifar = ArchConfig.from_dict({"backbone": backbone, "input_size": [3, 32, 32]})
+        model = build_model(tiny).eval()
+        assert model.backbone.stem(torch.randn(1, 3, 64, 64)).shape[2:] == (32, 32)
+        assert n_params(tiny.to_dict()) == n_params(cifar.to_dict())
+    # only the cifar stem has the stride: with another stem it folds to 1
+    a = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "stem": "conv7", "stem_stride": 2}})
+    assert a.backbone.params["stem_stride"] == 1

@@ -53,3 +53,16 @@ def test_forward_shapes(head, size):
 def test_input_too_small_is_rejected():
     with pytest.raises(AttnasError, match="input_size"):
         ArchConfig.from_dict({"backbone": {"type": "vgg", "width": 0.125}, "input_size": [3, 16, 16]})
+
+
+def test_global_max_pool_head_for_tiny_imagenet():
+    """001 §IV-B: "for VGG-19, we add a global max pooling before the last FC layer" (Tiny-ImageNet)."""
+    data = {"backbone": {"type": "vgg", "depth": 19, "pool": "max"}, "num_classes": 200, "input_size": [3, 64, 64]}
+    model = build_model(ArchConfig.from_dict(data)).eval()
+    assert isinstance(model.backbone.head[0], torch.nn.AdaptiveMaxPool2d)
+    x = torch.randn(1, 3, 64, 64)
+    feats = model.backbone.stages(x)
+    torch.testing.assert_close(model(x), model.backbone.head[2](feats.amax((2, 3))))
+    # the imagenet head has its own pool: ``pool`` folds to its default there
+    a = ArchConfig.from_dict({"backbone": {"type": "vgg", "head": "imagenet", "pool": "max", "width": 0.125}})
+    assert a.backbone.params["pool"] == "avg"
