@@ -93,6 +93,8 @@ class Lifecycle:
         self.running.add(key)
         self.study.start_run(key, ArchConfig.from_dict(config["arch"], check_fits=False), config["number"],
                              config["reference"])
+        if history:
+            self.study.fill_epochs(key, history)
 
     def reported(self, config: dict, result: dict) -> None:
         """One epoch's report. An epoch the history already holds (a retried trial that lost reports after

@@ -205,6 +205,10 @@ class Study:
         else:
             self.background.submit(key, self.tracker.start_trial, *args)
 
+    def fill_epochs(self, key: str, rows: list[dict]) -> None:
+        """Log to the trial's run the epochs of ``rows`` it lacks (see :meth:`MlflowTracker.fill_epochs`)."""
+        self.background.submit(key, self.tracker.fill_epochs, key, [dict(r) for r in rows])
+
     def log_epoch(self, key: str, epoch: int, row: dict) -> None:
         self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
 

@@ -117,6 +117,15 @@ class MlflowTracker:
         if items:
             self.client.log_batch(self.runs[trial_id], metrics=items, synchronous=True)
 
+    def fill_epochs(self, trial_id: str, rows: list[dict]) -> int:
+        """Log the epochs of ``rows`` that the trial's run lacks (a resumed trial's checkpoint history: a kill
+        can come after an epoch's checkpoint and before its queued MLflow call); returns how many."""
+        logged = {m.step for m in self.client.get_metric_history(self.runs[trial_id], "train_loss")}
+        missing = [r for r in rows if int(r["epoch"]) not in logged]
+        for row in missing:
+            self.log_epoch(trial_id, int(row["epoch"]), row)
+        return len(missing)
+
     def end_trial(self, trial_id: str, status: str, reason: str, metrics: dict) -> None:
         """Close the trial's run with ``status``'s run status (:mod:`analysis.status`; KILLED for a status
         without one, e.g. a trial that never got to train); nothing when the trial has no run."""
