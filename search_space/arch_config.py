@@ -197,12 +197,18 @@ class ArchConfig:
         folded = [bb_cls.canonical_stage_mask(p, self.stage_mask) for p in placed]
         mask = tuple(any(m[i] for m in folded) for i in range(n))
         if not any(mask):
-            return dataclasses.replace(self, attention=NONE, insertion_point=points[0], stage_mask=(False,) * n,
+            return dataclasses.replace(self, backbone=self._folded_backbone(bb_cls, frozenset()), attention=NONE,
+                                       insertion_point=points[0], stage_mask=(False,) * n,
                                        extra_attention=FrozenDict(), connection=NONE)
         main = self.insertion_point if self.connection.type != "none" else next(p for p in points if p in placed)
+        backbone = self._folded_backbone(bb_cls, frozenset(placed))
         attention = placed.pop(main)
-        return dataclasses.replace(self, attention=attention, insertion_point=main, stage_mask=mask,
-                                   extra_attention=FrozenDict(placed))
+        return dataclasses.replace(self, backbone=backbone, attention=attention, insertion_point=main,
+                                   stage_mask=mask, extra_attention=FrozenDict(placed))
+
+    def _folded_backbone(self, bb_cls, points: frozenset) -> Component:
+        params = bb_cls.fold_params(dict(self.backbone.params), points)
+        return self.backbone if params == dict(self.backbone.params) else Component(self.backbone.type, params)
 
     # ---- I/O ------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

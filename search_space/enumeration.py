@@ -462,7 +462,10 @@ class Plan:
                 point = next((p for p, src in sources.items() if src == slot), None)
                 parts = self.partition(slot, tables[slot], s, point)
             classes = [(b1 & b2, vals + (v,)) for b1, vals in classes for b2, v in parts if b1 & b2]
-        classes = [(bits, (self.backbone_values(s, bits),) + vals) for bits, vals in classes]
+        placed = frozenset(([rep.insertion_point] if rep.attention.type != "none" else []) + list(rep.extra_attention))
+        fold = BACKBONES.get(rep.backbone.type).fold_params
+        classes = [(bits, (tuple(dict.fromkeys(freeze(fold(dict(b), placed)) for b in self.backbone_values(s, bits))),)
+                    + vals) for bits, vals in classes]
         bits = 0
         for b, vals in classes:
             if all(vals):

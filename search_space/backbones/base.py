@@ -38,6 +38,13 @@ class Backbone(nn.Module):
         return cls.num_stages
 
     @classmethod
+    def fold_params(cls, params: dict, points: frozenset) -> dict:
+        """``params`` with every parameter that cannot apply when attention sits only at ``points`` set to its
+        default, so equivalent configs share one hash (e.g. Res2Net's ``branch_attention`` without attention at
+        ``branch``). The default: every parameter applies."""
+        return params
+
+    @classmethod
     def canonical_stage_mask(cls, point: str, mask: tuple) -> tuple:
         """The mask with stages that have no attention at ``point`` set False, so equivalent configs share
         one hash (e.g. a point that exists only on some stages)."""

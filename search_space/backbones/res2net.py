@@ -135,6 +135,13 @@ class Res2Net(Backbone):
         return self.head(self.stages(self.stem(x)))
 
     @classmethod
+    def fold_params(cls, params: dict, points: frozenset) -> dict:
+        """``branch_attention`` applies only with attention at ``branch``; elsewhere it folds to ``shared``."""
+        if "branch" in points or params.get("branch_attention", "shared") == "shared":
+            return params
+        return {**params, "branch_attention": "shared"}
+
+    @classmethod
     def walk(cls, net, *, depth, base_width, scale, width, stem, stem_act, downsample, branch_attention):
         widths = resnet_widths(width)
         x = stem_walk(net, stem, net.input_size, widths[0], act=stem_act)

@@ -146,6 +146,15 @@ SPACES = {
                        "backbone.mlp_ratios": [[8, 8, 4, 4], [2, 2, 2]],
                        "attention.type": ["none", "se"],
                        "stage_mask": ["1111", "0011", "111", "001"]}},
+    "res2net-branch-folds": {   # branch_attention applies only with attention at `branch` (main or extra)
+        "fixed": {"backbone": {"type": "res2net", **{k: v for k, v in BACKBONES.get("res2net").test_params.items()
+                                                     if k != "branch_attention"}},
+                  "input_size": [3, 32, 32]},
+        "dimensions": {"backbone.branch_attention": ["shared", "per_branch"],
+                       "attention.type": ["none", "se", "eca"],
+                       "insertion_point": ["pre_add", "branch"],
+                       "stage_mask": ["1111", "0000", "0011"],
+                       "extra_attention.branch.type": ["none", "se"]}},
     "when-and-by": {
         "fixed": {"backbone": {"type": "resnet_cifar"}, "input_size": [3, 16, 16]},
         "dimensions": {"backbone.depth": [8, 14],
@@ -224,3 +233,14 @@ def test_size_is_exact_for_every_backbone_parameter(name, module_values):
     space = SearchSpace.from_dict({"fixed": {"backbone.type": name, "input_size": list(cls.test_input_size),
                                              **fixed}, "dimensions": dims})
     assert check_exact(space) > 1
+
+
+def test_res2net_branch_attention_folds_without_attention_at_branch():
+    from search_space import ArchConfig
+    bb = {"type": "res2net", **BACKBONES.get("res2net").test_params}
+    def arch(how, point):
+        return ArchConfig.from_dict({"backbone": {**bb, "branch_attention": how}, "input_size": [3, 32, 32],
+                                     "attention": {"type": "se"}, "insertion_point": point}, check_fits=False)
+    assert arch("shared", "pre_add").hash == arch("per_branch", "pre_add").hash      # one architecture
+    assert arch("shared", "branch").hash != arch("per_branch", "branch").hash        # two
+    assert SearchSpace.from_dict(SPACES["res2net-branch-folds"]).size() == 21

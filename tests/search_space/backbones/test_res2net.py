@@ -93,8 +93,8 @@ def test_st_is_se_in_branches_and_triplet_after_last_1x1(modules):
 def test_first_block_of_a_stage_is_not_hierarchical():
     # 'stage' blocks give each 3x3 its own split; later blocks add the previous sub-branch output
     torch.manual_seed(0)
-    arch = ArchConfig.from_dict({"backbone": {"type": "res2net", "base_width": 32, "scale": 3, "width": 0.125,
-                                              "branch_attention": "per_branch"}}, check_fits=False)
+    arch = ArchConfig.from_dict({"backbone": {"type": "res2net", "base_width": 32, "scale": 3, "width": 0.125}},
+                                check_fits=False)   # one shared (identity) module per block: hooked, it sees every branch
     model = build_model(arch).eval()
     firsts = [m for m in model.modules() if isinstance(m, HierarchicalBranches)]
     for block, hierarchical in ((firsts[0], False), (firsts[1], True)):
@@ -104,10 +104,10 @@ def test_first_block_of_a_stage_is_not_hierarchical():
         base = block.convs[1](y[:, w:2 * w])
         full = block.convs[1](y[:, w:2 * w] + block.convs[0](y[:, :w]))
         outs = []
-        block.attns[1].register_forward_hook(lambda m, i, o: outs.append(o))
+        block.attns[0].register_forward_hook(lambda m, i, o: outs.append(o))
         block(x)
         expected = full if hierarchical else base
-        assert torch.allclose(outs[0], expected, atol=1e-6)
+        assert torch.allclose(outs[1], expected, atol=1e-6)            # the second sub-branch's output
 
 
 def test_forward_shapes_small():
