@@ -143,8 +143,8 @@ def _merge_cost(t, function: str, g: tuple, p: tuple) -> None:
     if function == "direct":
         t.ew(both)
     elif function == "weighted":
-        t.ew(both, 7)                                             # +, >=, clamp_min, clamp_max, where, +, /
-        t.ew(ng + np_)                                            # g * g, p * p
+        t.ew(ng + np_, 2)                                         # |g|, |p|; |g| * g, |p| * p
+        t.ew(both, 4)                                             # |g| + |p|, clamp_min, +, /
     else:                                                         # on the broadcast G and p:
         t.ew(both, 5)                                             # -g, -p; w0 * g, w1 * p, +
         t.softmax(2 * both)
