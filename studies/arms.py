@@ -73,18 +73,18 @@ class Arm:
     def to_dict(self):
         if isinstance(self.arch, str) and self.name == self.arch and not self.set and not self.reported:
             return self.arch
-        out: dict = {"name": self.name, "arch": _plain(self.arch)}
+        out: dict = {"name": self.name, "arch": plain(self.arch)}
         if self.set:
             out["set"] = dict(self.set)
         if self.reported:
-            out["reported"] = _plain(self.reported)
+            out["reported"] = plain(self.reported)
         return out
 
 
 def apply_set(data: dict, changes: Mapping[str, Any]) -> dict:
     """``data`` (an ArchConfig mapping) with each dotted path of ``changes`` set (``attention.reduction: 8``;
     ``attention: {type: se}`` replaces the whole component)."""
-    out = _plain(data)
+    out = plain(data)
     for path, value in changes.items():
         parts = str(path).split(".")
         node = out
@@ -96,7 +96,7 @@ def apply_set(data: dict, changes: Mapping[str, Any]) -> dict:
                 child = {}
             node[p] = child
             node = child
-        node[parts[-1]] = _plain(value)
+        node[parts[-1]] = plain(value)
     return out
 
 
@@ -147,7 +147,7 @@ def parse_arms(raw, base_dir: Path, field_name: str, *, need_name: bool = False)
         changes = entry.get("set") or {}
         if not isinstance(changes, Mapping):
             raise AttnasError(f"{where}.set: {changes!r} is not allowed; allowed: a mapping dotted.field -> value")
-        arm = Arm(name=name, arch=_plain(arch), set=_plain(changes),
+        arm = Arm(name=name, arch=plain(arch), set=plain(changes),
                   reported=_reported(entry.get("reported"), f"{where}.reported"))
         arm.config(label=where)     # builds at the config's own size: a typo is one line now, not a failed trial
         arms.append(arm)
@@ -189,11 +189,12 @@ def _reported(raw, where: str):
     return dict(raw)
 
 
-def _plain(v):
+def plain(v):
+    """Plain dicts and lists (YAML-safe) of nested mappings and sequences."""
     if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     return v
 
 

@@ -36,7 +36,7 @@ import yaml
 from search_space.errors import AttnasError
 from search_space.yaml_io import parse_yaml
 
-from .arms import parse_arms
+from .arms import parse_arms, plain
 
 ACCURACY_METRICS = ("val_top1", "val_top5")
 COST_METRICS = ("macs", "params", "latency_ms")
@@ -310,7 +310,7 @@ class StudyConfig:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
-            "space": None if self.space is None else _plain(self.space),
+            "space": None if self.space is None else plain(self.space),
             "data": dict(self.data),
             "fidelity": {"epochs": self.epochs, "train_subset": self.train_subset},
             "training": dict(self.training),
@@ -360,13 +360,6 @@ def _absolute_data_dir(data_cfg: dict, base_dir: Path) -> dict:
     return data_cfg
 
 
-def _plain(v):
-    if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
-
 
 def _dataclass_fields(name: str) -> tuple:
     import dataclasses
@@ -395,7 +388,7 @@ def _load_space(value, base_dir: Path) -> dict:
 
     value = resolve_space(value, base_dir)
     SearchSpace.from_dict(value)   # raises AttnasError naming the dimension
-    return _plain(value)
+    return plain(value)
 
 
 def _objectives(raw) -> tuple:

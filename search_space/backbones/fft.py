@@ -36,7 +36,7 @@ from ..constraints import Fraction, NonNegative, Positive, Where
 from ..errors import AttnasError
 from ..registry import BACKBONES
 from .base import Backbone
-from .fft_blocks import FFTBlock, PatchEmbedding, fft_block_walk
+from .fft_blocks import FFTBlock, PatchEmbedding, check_head_dim, fft_block_walk
 from .resnet import build_stages, init_weights, stages_walk
 from .resnet_blocks import basic_block, make_stem, stem_walk
 
@@ -139,12 +139,7 @@ class FFT(Backbone):
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        """head_dim 0 (dim // heads) needs heads to divide dim."""
-        if params["head_dim"] == 0 and params["dim"] % params["heads"]:
-            raise AttnasError(f"{field}.heads: {params['heads']} does not divide {field}.dim {params['dim']} "
-                              f"(head_dim 0 splits dim across heads); allowed: a divisor of {params['dim']}, "
-                              f"or a head_dim >= 1")
-        return params
+        return check_head_dim(params, field)
 
     def streams(self, img: torch.Tensor) -> list[torch.Tensor]:
         """The three attended feature maps (outputs of stages 2, 3, 4 of ResNet-18, each through its RAM)."""

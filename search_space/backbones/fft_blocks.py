@@ -10,6 +10,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import AttnasError
+
+
+def check_head_dim(params: dict, field: str) -> dict:
+    """A transformer backbone's ``params`` as given; head_dim 0 (dim // heads) needs heads to divide dim."""
+    if params["head_dim"] == 0 and params["dim"] % params["heads"]:
+        raise AttnasError(f"{field}.heads: {params['heads']} does not divide {field}.dim {params['dim']} "
+                          f"(head_dim 0 splits dim across heads); allowed: a divisor of {params['dim']}, "
+                          f"or a head_dim >= 1")
+    return params
+
 
 class MultiHeadSelfAttention(nn.Module):
     """MSA with ``heads`` heads of ``head_dim`` each (inner width heads * head_dim, independent of ``dim``)."""

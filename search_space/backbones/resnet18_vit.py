@@ -20,7 +20,7 @@ from ..errors import AttnasError
 from ..registry import BACKBONES
 from .base import Backbone
 from .fft import init_transformer, resnet_map_sizes
-from .fft_blocks import PatchEmbedding, TransformerBlock, transformer_walk
+from .fft_blocks import PatchEmbedding, TransformerBlock, check_head_dim, transformer_walk
 from .resnet import build_stages, init_weights, stages_walk
 from .resnet_blocks import basic_block, make_stem, stem_walk
 
@@ -63,12 +63,7 @@ class ResNet18ViT(Backbone):
 
     @classmethod
     def canonical_params(cls, params: dict, field: str) -> dict:
-        """head_dim 0 (dim // heads) needs heads to divide dim."""
-        if params["head_dim"] == 0 and params["dim"] % params["heads"]:
-            raise AttnasError(f"{field}.heads: {params['heads']} does not divide {field}.dim {params['dim']} "
-                              f"(head_dim 0 splits dim across heads); allowed: a divisor of {params['dim']}, "
-                              f"or a head_dim >= 1")
-        return params
+        return check_head_dim(params, field)
 
     def forward(self, img):
         tokens = self.blocks(self.embed(self.stages(self.stem(img))))
