@@ -74,6 +74,15 @@ def test_pool_front_and_reference(pool):
     assert pool.hv_true > 0 and pool.front
 
 
+def test_nadir_reference_bounds_the_true_front(pool):
+    nadir = bench.Pool.from_rows(pool.header, list(pool.records.values()), reference="nadir")
+    front = np.array([[nadir.records[h]["val_top1"][-1], nadir.records[h]["macs"]] for h in nadir.front])
+    span = front.max(axis=0) - front.min(axis=0)
+    assert nadir.reference == (pytest.approx(front[:, 0].min() - 0.1 * span[0]),
+                               pytest.approx(front[:, 1].max() + 0.1 * span[1]))
+    assert nadir.front == pool.front and 0 < nadir.hv_true < pool.hv_true
+
+
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_random_without_stopping_trains_every_architecture_once(pool, cfg, concurrency):
     horizon = EPOCHS * len(pool.records)
