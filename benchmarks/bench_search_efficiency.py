@@ -100,6 +100,7 @@ from analysis.fidelity import calibration_pairs, corrected_accuracy  # noqa: E40
 from analysis.hypervolume import hypervolume  # noqa: E402
 from analysis.pareto import non_dominated_sort, pareto_front  # noqa: E402
 from record_search_pool import DEFAULT_OUT, read_pool  # noqa: E402
+from search_space.arch_config import ArchConfig  # noqa: E402
 from search_space.space import SearchSpace  # noqa: E402
 from studies.config import StudyConfig  # noqa: E402
 from studies.reference import MARGIN  # noqa: E402
@@ -128,7 +129,13 @@ class Pool:
         ``nadir`` -- the true front's worst accuracy and largest MACs, each 10 % of the front's range beyond,
         so that the hypervolume measures the front's region only (with ``study`` most of the volume is the
         large, easy box below every accurate architecture, and a handful of trials reach 95 %)."""
-        records = {r["hash"]: r for r in rows if r["status"] == "finished"}
+        # keyed by the hash of the stored arch under the current canonical form: a parameter added since the
+        # recording (with the default that was the old behaviour) changes the hash, not the architecture
+        records = {}
+        for r in rows:
+            if r["status"] == "finished":
+                h = ArchConfig.from_dict(r["arch"], check_fits=False).hash
+                records[h] = {**r, "hash": h}
         if len(records) < header["space_size"]:
             print(f"note: {source} holds {len(records)} of the {header['space_size']} architectures of its space; "
                   f"suggestions of unrecorded ones are told FAIL and asked again", file=sys.stderr)
@@ -313,6 +320,7 @@ def simulate(pool: Pool, method: Method, seed: int, concurrency: int, horizon: i
             rec = pool.records.get(h)
             if rec is None:                     # only with an incomplete pool file
                 study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
+                dups += 1                       # bounded like duplicates: a pool that lacks them all ends the run
                 continue
             running[h] = Running(ot_trial, h, rec)
             out.trials += 1

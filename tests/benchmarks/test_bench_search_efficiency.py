@@ -127,3 +127,14 @@ def test_metrics_on_a_hand_trace():
 def test_rung_epochs():
     assert bench.rung_epochs(2, 3, 5) == [2]
     assert bench.rung_epochs(1, 3, 27) == [1, 3, 9]
+
+
+def test_pool_is_keyed_by_the_current_canonical_hash(pool):
+    """A pool recorded before a parameter was added (its arch dicts lack it, their hashes differ) still matches
+    what the space suggests now."""
+    rows = []
+    for h, r in pool.records.items():
+        arch = {**r["arch"], "backbone": {k: v for k, v in r["arch"]["backbone"].items() if k != "stem_stride"}}
+        rows.append({**r, "arch": arch, "hash": "stale" + h[:7]})
+    again = bench.Pool.from_rows(pool.header, rows)
+    assert set(again.records) == set(pool.records) and again.front == pool.front
