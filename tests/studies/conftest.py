@@ -1,4 +1,7 @@
-"""One local Ray session for every study test in this folder (starting Ray costs seconds)."""
+"""One local Ray session for every study test in this folder (starting Ray costs seconds), and helpers the
+study tests share."""
+import json
+
 import pytest
 
 
@@ -37,3 +40,11 @@ def make_tiny_study(name: str, root, **over) -> dict:
     }
     data.update(over)
     return data
+
+
+def checkpointed(study_dir) -> dict:
+    """The study's remembered checkpoints (trial key -> entry); {} before the first or while it is rewritten."""
+    try:
+        return json.loads((study_dir / "checkpoints.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}

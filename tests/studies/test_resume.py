@@ -15,6 +15,8 @@ from mlflow.tracking import MlflowClient
 
 from analysis import read_trials
 
+from .conftest import checkpointed
+
 BUDGET = 6
 
 
@@ -41,6 +43,21 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _kill_when(study_file, cwd, ready, poll_s: float) -> None:
+    """Start ``attnas search study_file`` and ``kill -9`` its whole tree once ``ready()`` holds (within 600 s);
+    the study must still be running then."""
+    proc = subprocess.Popen(_attnas(str(study_file)), cwd=cwd, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(poll_s)
+        assert proc.poll() is None, "the study ended before it could be killed"
+    finally:
+        if proc.poll() is None:
+            _kill_tree(proc)
+
+
 def _kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL the study process group and every process it started (Ray's daemons included)."""
     family = _descendants(proc.pid)
@@ -64,18 +81,7 @@ def test_kill_dash_nine_then_resume(tmp_path, tiny_study):
     study_dir = tmp_path / "runs" / "killed"
     trials = study_dir / "trials.jsonl"
 
-    proc = subprocess.Popen(_attnas(str(study_file)), cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and proc.poll() is None:
-            if trials.exists() and len(trials.read_text().splitlines()) >= 2:
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, "the study ended before it could be killed"
-    finally:
-        if proc.poll() is None:
-            _kill_tree(proc)
+    _kill_when(study_file, tmp_path, lambda: trials.exists() and len(trials.read_text().splitlines()) >= 2, 0.2)
     before = {r.trial_id: r for r in read_trials(trials)}
     assert 2 <= len(before) < BUDGET
 
@@ -121,14 +127,6 @@ def test_kill_dash_nine_then_resume(tmp_path, tiny_study):
         assert run.data.tags["status"] == "interrupted" and run.info.status == "KILLED"
 
 
-def _checkpointed(study_dir) -> dict:
-    path = study_dir / "checkpoints.json"
-    try:
-        return json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError:
-        return {}
-
-
 @pytest.mark.slow
 def test_kill_dash_nine_mid_trial_resumes_from_its_checkpoint(tmp_path, tiny_study):
     """A trial killed (driver kill -9) after epoch k goes on from epoch k on --resume: one history of epochs
@@ -140,19 +138,8 @@ def test_kill_dash_nine_mid_trial_resumes_from_its_checkpoint(tmp_path, tiny_stu
                             "num_test": 16, "val_fraction": 0.1})
     study_file.write_text(yaml.safe_dump(data))
     study_dir = tmp_path / "runs" / "ckpt"
-    proc = subprocess.Popen(_attnas(str(study_file)), cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(c["epoch"] >= 2 for c in _checkpointed(study_dir).values()):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the study ended before it could be killed"
-    finally:
-        if proc.poll() is None:
-            _kill_tree(proc)
-    at_kill = _checkpointed(study_dir)
+    _kill_when(study_file, tmp_path, lambda: any(c["epoch"] >= 2 for c in checkpointed(study_dir).values()), 0.05)
+    at_kill = checkpointed(study_dir)
     assert at_kill, "no checkpoint was remembered"
     done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, capture_output=True, text=True,
                           timeout=900)
@@ -168,6 +155,6 @@ def test_kill_dash_nine_mid_trial_resumes_from_its_checkpoint(tmp_path, tiny_stu
         steps = [m.step for m in client.get_metric_history(mapping[key], "train_loss")]
         assert sorted(steps) == list(range(1, 7)), "an epoch was logged (trained) twice"
         assert client.get_run(mapping[key]).info.status == "FINISHED"
-    assert _checkpointed(study_dir) == {}
+    assert checkpointed(study_dir) == {}
     trained = [r.arch_hash for r in after.values() if r.counts]
     assert len(trained) == len(set(trained)) == 3

@@ -15,6 +15,8 @@ from mlflow.tracking import MlflowClient
 from analysis import read_trials
 from studies.signals import StudyInterrupted, StudyStopper
 
+from .conftest import checkpointed
+
 
 def test_exit_codes_follow_the_shell_convention():
     assert StudyInterrupted(signal.SIGINT).exit_code == 130
@@ -44,20 +46,13 @@ def _study(tmp_path, tiny_study, name):
     return path, tmp_path / "runs" / name
 
 
-def _checkpointed(study_dir) -> dict:
-    try:
-        return json.loads((study_dir / "checkpoints.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def _interrupt(tmp_path, study_file, study_dir, signum) -> subprocess.CompletedProcess:
     """Start the study, send ``signum`` to the driver once a trial has a checkpoint, wait for its exit."""
     proc = subprocess.Popen([sys.executable, "-m", "studies", "search", str(study_file)], cwd=tmp_path,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and proc.poll() is None and not _checkpointed(study_dir):
+        while time.monotonic() < deadline and proc.poll() is None and not checkpointed(study_dir):
             time.sleep(0.05)
         assert proc.poll() is None, "the study ended before the signal"
         proc.send_signal(signum)
@@ -91,7 +86,7 @@ def test_sigint_exits_130_then_resume_continues_from_the_checkpoints(tmp_path, t
     assert done.returncode == 130, done.stderr[-3000:]
     assert f"attnas search --resume {study_dir}" in done.stdout
     stopped = _check_interrupted(tmp_path, study_dir, "sigint")
-    ckpts = _checkpointed(study_dir)
+    ckpts = checkpointed(study_dir)
     assert {r.trial_id for r in stopped if r.history} <= set(ckpts)
 
     again = subprocess.run([sys.executable, "-m", "studies", "search", "--resume", str(study_dir)], cwd=tmp_path,
