@@ -99,8 +99,7 @@ import optuna  # noqa: E402
 from analysis.fidelity import calibration_pairs, corrected_accuracy  # noqa: E402
 from analysis.hypervolume import hypervolume  # noqa: E402
 from analysis.pareto import non_dominated_sort, pareto_front  # noqa: E402
-from record_search_pool import DEFAULT_OUT, read_pool  # noqa: E402
-from search_space.arch_config import ArchConfig  # noqa: E402
+from record_search_pool import DEFAULT_OUT, current_hash, read_pool  # noqa: E402
 from search_space.space import SearchSpace  # noqa: E402
 from studies.config import StudyConfig  # noqa: E402
 from studies.reference import MARGIN  # noqa: E402
@@ -129,12 +128,10 @@ class Pool:
         ``nadir`` -- the true front's worst accuracy and largest MACs, each 10 % of the front's range beyond,
         so that the hypervolume measures the front's region only (with ``study`` most of the volume is the
         large, easy box below every accurate architecture, and a handful of trials reach 95 %)."""
-        # keyed by the hash of the stored arch under the current canonical form: a parameter added since the
-        # recording (with the default that was the old behaviour) changes the hash, not the architecture
-        records = {}
+        records = {}                    # keyed by each arch's hash under the current canonical form
         for r in rows:
             if r["status"] == "finished":
-                h = ArchConfig.from_dict(r["arch"], check_fits=False).hash
+                h = current_hash(r)
                 records[h] = {**r, "hash": h}
         if len(records) < header["space_size"]:
             print(f"note: {source} holds {len(records)} of the {header['space_size']} architectures of its space; "

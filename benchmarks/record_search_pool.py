@@ -107,6 +107,14 @@ def read_pool(path: Path) -> tuple[dict, list[dict]]:
     return header, [json.loads(ln) for ln in lines[1:]]
 
 
+def current_hash(record: dict) -> str:
+    """The hash of a recorded arch under the current canonical form: a parameter added since the recording
+    (with the default that was the old behaviour) changes the hash, not the architecture."""
+    from search_space.arch_config import ArchConfig
+
+    return ArchConfig.from_dict(record["arch"], check_fits=False).hash
+
+
 def train_one(arch, data, train_cfg) -> dict:
     import torch
 
@@ -173,7 +181,7 @@ def main(argv=None) -> int:
         if diff:
             raise SystemExit(f"{args.out}: recorded with a different {', '.join(diff)}; pass a new --out to "
                              f"record a new pool")
-        done = {r["hash"] for r in records}
+        done = {current_hash(r) for r in records}
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(header, sort_keys=True) + "\n")
