@@ -109,11 +109,13 @@ def write_hypervolume_csv(records: Sequence[TrialRecord], objectives: Sequence[t
 
 
 def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], path: str | Path, *,
-               study_name: str = "", x: str = "macs", y: str = "val_top1") -> Path:
+               study_name: str = "", x: str = "macs", y: str = "val_top1",
+               others: Sequence[TrialRecord] = ()) -> Path:
     """A PNG of ``y`` (maximised; default validation top-1) against ``x`` (minimised; default MACs): every
     trial grey, stopped ones hollow, diverged/failed as crosses, the Pareto set of ``objectives`` highlighted
     with its staircase, warm-start presets ringed and labelled. The x axis is logarithmic when its
-    values span more than 20x."""
+    values span more than 20x. ``others`` (records trained at another fidelity than ``records``) are marked
+    apart, as triangles, and join no front."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -145,6 +147,11 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
         # the staircase joins the front's points that are also optimal in the two plotted metrics
         stair = sorted(pts[i] for i in pareto_front(pts, ["min", "max"]))
         ax.step(*zip(*stair), where="post", color="tab:blue", lw=1.5, zorder=3)
+    other = [(r.metric(x) * xf, r.metric(y) * yf) for r in others
+             if r.counts and r.metric(x) is not None and r.metric(y) is not None]
+    if other:
+        ax.scatter(*zip(*other), marker="^", s=30, facecolors="none", edgecolors="tab:purple", zorder=2,
+                   label=f"another fidelity ({len(other)}; not on the front)")
     refs = [r for r in shown if r.is_reference]
     if refs:
         ax.scatter([r.metric(x) * xf for r in refs], [r.metric(y) * yf for r in refs], s=130, marker="D",
@@ -169,7 +176,7 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
     ax.set_title(f"{study_name + ': ' if study_name else ''}{ylabel.split(' (')[0]} vs {xlabel.split(' (')[0]}"
                  f"\n{len(records)} trials ({detail or 'none'})", fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    if shown:
+    if shown or other:
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
     fig.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.88)   # fixed margins: one draw pass, not two
     fig.savefig(path, format="png")
@@ -210,10 +217,10 @@ def summary_table(records: Sequence[TrialRecord], objectives: Sequence[tuple[str
 
 def write_report(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], out_dir: str | Path, *,
                  study_name: str = "", reference: Sequence[float] | None = None,
-                 budgets: Mapping[str, float] | None = None) -> list[Path]:
+                 budgets: Mapping[str, float] | None = None, others: Sequence[TrialRecord] = ()) -> list[Path]:
     """Write ``front.csv``, ``front.png`` and ``hypervolume.csv`` into ``out_dir``; returns their paths
     (what the study logs to its parent MLflow run after each trial)."""
     out_dir = Path(out_dir)
     return [write_front_csv(records, objectives, out_dir / "front.csv"),
-            plot_front(records, objectives, out_dir / "front.png", study_name=study_name),
+            plot_front(records, objectives, out_dir / "front.png", study_name=study_name, others=others),
             write_hypervolume_csv(records, objectives, out_dir / "hypervolume.csv", reference, budgets)]

@@ -48,17 +48,24 @@ def _delta(measured, reported, relative: bool):
 
 
 def reported_rows(records: Sequence[TrialRecord], arms: Sequence[dict], trained_on: str = "") -> list[dict]:
-    """One row per arm (in arm order) with :data:`COLUMNS`; an arm not trained yet has status ``pending``."""
+    """One row per arm (in arm order) with :data:`COLUMNS`; an arm not trained yet has status ``pending``; an arm
+    answered from an earlier one of the same network (a duplicate) has status ``same as <arm>`` and its numbers."""
     by_name: dict[str, TrialRecord] = {}
+    by_id = {r.trial_id: r for r in records}
     for r in records:
-        if r.is_reference and (r.reference_name not in by_name or r.counts):
+        if r.is_reference and (r.reference_name not in by_name or r.counts or r.status == "duplicate"):
             by_name[r.reference_name] = r
     rows = []
     for arm in arms:
         rep = dict(arm.get("reported") or {})
         rec = by_name.get(arm["arm"])
+        status = rec.status if rec is not None else "pending"
+        if rec is not None and rec.status == "duplicate" and rec.twin in by_id:
+            twin = by_id[rec.twin]
+            status = f"same as {twin.reference_name or twin.trial_id}"
+            rec = twin
         top1 = rec.metric("val_top1") if rec is not None and rec.status == "finished" else None
-        row = {"arm": arm["arm"], "status": rec.status if rec is not None else "pending",
+        row = {"arm": arm["arm"], "status": status,
                "measured_top1": top1, "reported_top1": reported_value(rep, "top1"),
                "measured_params": arm.get("paper_params"), "reported_params": reported_value(rep, "params"),
                "measured_macs": arm.get("paper_macs"), "reported_macs": reported_value(rep, "macs"),

@@ -43,6 +43,15 @@ class TrialRecord:
     is_reference: bool = False
     reference_name: str | None = None
     told: list | None = None
+    fidelity: dict = field(default_factory=dict)
+    """What the trial was trained (or answered) at: epochs, train_subset, data, image_size (part of identity)."""
+    provenance: dict = field(default_factory=dict)
+    """Where, how and when it trained: node, device (with the GPU's name), gpu_ids, precision, torch, cuda,
+    started_at and ended_at (UTC, ISO 8601); empty for a trial that trained nothing."""
+    log: str | None = None
+    """The file holding a failed trial's full traceback (``<study>/logs/<trial>.log``)."""
+    twin: str | None = None
+    """For a ``duplicate``: the trial it was answered from."""
 
     def __post_init__(self):
         self.status = ALIASES.get(self.status, self.status)
@@ -78,7 +87,8 @@ class TrialRecord:
             raise AttnasError(f"trial.{missing[0]}: missing; allowed: a record with {', '.join(names)}")
         kinds = {str: "a string", int: "an integer", dict: "a mapping", list: "a list", bool: "true or false"}
         for name, kind in (("trial_id", str), ("number", int), ("arch", dict), ("arch_hash", str), ("reason", str),
-                           ("metrics", dict), ("history", list), ("is_reference", bool)):
+                           ("metrics", dict), ("history", list), ("is_reference", bool), ("fidelity", dict),
+                           ("provenance", dict)):
             if name in data and (not isinstance(data[name], kind) or (kind is int and isinstance(data[name], bool))):
                 raise AttnasError(f"trial.{name}: {data[name]!r} is not allowed; allowed: {kinds[kind]}")
         if data.get("told") is not None and not isinstance(data["told"], list):

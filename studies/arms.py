@@ -15,6 +15,9 @@ CIFAR-10, CIFAR-100 and Tiny-ImageNet), and the table uses the one for the data 
 (:mod:`analysis.reported`). Paths are read at load time and kept inline, so the study folder's
 ``study.yaml`` is self-contained; preset names stay names. ``num_classes`` and ``input_size`` always come
 from the study's data set when an arm is trained.
+
+An arm equal by hash to one evaluated before is answered from it (its table row says which), unless it is a
+seed replicate: ``replicate: N`` (an integer >= 1) trains it again with training seed ``seed + N``.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ REPORTED_FIELDS = {
 }
 """``reported`` keys. Papers that say "FLOPs" for multiply-adds are transcribed as ``macs_*``."""
 _NUMERIC = ("top1_pct", "top5_pct", "error_pct", "top5_error_pct", "params_m", "macs_g", "macs_m")
-ARM_FIELDS = ("name", "arch", "set", "reported")
+ARM_FIELDS = ("name", "arch", "set", "reported", "replicate")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -49,6 +52,8 @@ class Arm:
     arch: Any
     set: Mapping[str, Any] = field(default_factory=dict)
     reported: Any = field(default_factory=dict)
+    replicate: int = 0
+    """0: deduplicated by hash; N >= 1: a seed replicate, trained with training seed ``seed + N``."""
 
     def reported_for(self, dataset: str = "") -> dict:
         """The paper's numbers for ``dataset`` (a list's entry with that ``dataset``, else its first)."""
@@ -71,13 +76,16 @@ class Arm:
             raise AttnasError(f"{label or 'arm ' + self.name}: {e}") from None
 
     def to_dict(self):
-        if isinstance(self.arch, str) and self.name == self.arch and not self.set and not self.reported:
+        if isinstance(self.arch, str) and self.name == self.arch and not self.set and not self.reported \
+                and not self.replicate:
             return self.arch
         out: dict = {"name": self.name, "arch": plain(self.arch)}
         if self.set:
             out["set"] = dict(self.set)
         if self.reported:
             out["reported"] = plain(self.reported)
+        if self.replicate:
+            out["replicate"] = self.replicate
         return out
 
 
@@ -147,8 +155,12 @@ def parse_arms(raw, base_dir: Path, field_name: str, *, need_name: bool = False)
         changes = entry.get("set") or {}
         if not isinstance(changes, Mapping):
             raise AttnasError(f"{where}.set: {changes!r} is not allowed; allowed: a mapping dotted.field -> value")
+        replicate = entry.get("replicate", 0)
+        if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
+            raise AttnasError(f"{where}.replicate: {replicate!r} is not allowed; allowed: an integer >= 1 (a seed "
+                              f"replicate, trained with seed + N) or 0")
         arm = Arm(name=name, arch=plain(arch), set=plain(changes),
-                  reported=_reported(entry.get("reported"), f"{where}.reported"))
+                  reported=_reported(entry.get("reported"), f"{where}.reported"), replicate=replicate)
         arm.config(label=where)     # builds at the config's own size: a typo is one line now, not a failed trial
         arms.append(arm)
     names = [a.name for a in arms]

@@ -61,7 +61,8 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    kwargs = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+    # Ray's warnings and the workers' output reach the console (a failed trial's traceback is also in its log file)
+    kwargs = dict(logging_level=logging.WARNING, log_to_driver=True, configure_logging=True)
     if address:
         check_address(address)
         try:

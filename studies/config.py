@@ -251,6 +251,13 @@ class StudyConfig:
             data["train_subset"] = self.train_subset
         return DataConfig.from_dict(data, prefix="data.")
 
+    def fidelity(self) -> dict:
+        """What a trial is trained at, part of its identity (a record answers a duplicate and joins the front
+        only at the study's current fidelity): epochs, train_subset, data set and image size."""
+        data = self.data_config()
+        return {"epochs": self.epochs, "train_subset": data.train_subset, "data": data.name,
+                "image_size": data.image_size}
+
     def train_config(self):
         from trainers import TrainConfig
 
@@ -272,6 +279,10 @@ class StudyConfig:
     def reference_arm(self, name: str):
         """The :class:`~studies.arms.Arm` of a warm-start reference or an arm, by name."""
         return next(a for a in self.warm_start_arms + self.arms if a.name == name)
+
+    def reference_number(self, name: str) -> int:
+        """A reference's or arm's trial number in records: -1, -2, ... in :attr:`reference_names` order."""
+        return -1 - self.reference_names.index(name)
 
     @property
     def metrics(self) -> list[str]:
@@ -300,6 +311,8 @@ class StudyConfig:
                 data["scheduler"]["grace_period"] = min(data["scheduler"]["grace_period"], value)
             elif key in ("root", "tracking_uri", "path"):
                 data["storage"][key] = value
+            elif key == "time_limit_s":           # "none" lifts the limit (--time-limit none)
+                data["budget"]["time_limit_s"] = None if value == "none" else value
             elif key in ("grace_period", "reduction_factor"):
                 data["scheduler"][key] = value
             else:

@@ -30,7 +30,6 @@ Optuna state and MLflow run status); nothing else in ``studies`` decides what a 
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -40,25 +39,17 @@ from ray import tune
 
 from analysis import TrialRecord, append_trial, pareto_records
 from analysis.fidelity import calibration_pairs, corrected_accuracy
-from analysis.status import STATUSES, status
+from analysis.status import STATUSES, answers, finite, status, trial_key
 from search_space import ArchConfig
 
-from .trainable import EPOCH_KEYS, PROFILE_KEYS, read_meta
+from .trainable import EPOCH_KEYS, PROFILE_KEYS, PROVENANCE_KEYS, lost, read_meta, utc_now
 
 TRAINABLE_ENDINGS = ("finished", "diverged", "failed", "oom")
 """Final ``status`` values a trainable reports; a trial that ends after a ``running`` report was stopped."""
 
 
-def trial_key(number: int | None, reference: str | None) -> str:
-    return f"ref-{reference}" if reference else f"t{number:04d}"
-
-
 def _epoch_row(result: dict) -> dict:
     return {"epoch": int(result["epoch"]), **{k: result.get(k) for k in EPOCH_KEYS}}
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class Lifecycle:
@@ -66,6 +57,7 @@ class Lifecycle:
 
     def __init__(self, study, out=sys.stdout):
         self.study, self.cfg, self.out = study, study.cfg, out
+        self.fidelity = study.cfg.fidelity()      # written on every record (part of its identity)
         self.searcher = None            # StudySearcher, once the Tune run starts
         self.scheduler = None           # SuccessiveHalving, or None
         self.histories: dict[str, list] = {}
@@ -138,8 +130,10 @@ class Lifecycle:
         return ended
 
     # ---- end ----------------------------------------------------------------------------------------
-    def ended(self, config: dict, last: dict, error: str | None = None) -> TrialRecord:
-        """Record a trial Tune ran: from its last report (or ``error``) and the scheduler's decision."""
+    def ended(self, config: dict, last: dict, error: str | None = None, error_text: str = "") -> TrialRecord:
+        """Record a trial Tune ran: from its last report (or ``error``, the one line of the Tune error whose
+        full text is ``error_text``: ``lost`` when it says the worker or node was lost or the trainable raised
+        a transient error, else ``failed``) and the scheduler's decision."""
         key = config["key"]
         self.running.discard(key)
         self.configs.pop(key, None)
@@ -148,7 +142,10 @@ class Lifecycle:
         reported = last.get("status")
         reason = last.get("reason", "") or ""
         if error is not None:
-            name, reason = "failed", error
+            name, reason = ("lost" if lost(error_text or error) else "failed"), error
+            if name == "lost":
+                reason = f"lost on each of Tune's {1 + self.cfg.max_retries} tries (failures.max_retries " \
+                         f"{self.cfg.max_retries}): {error}"
         elif reported in TRAINABLE_ENDINGS or reported == "interrupted":
             name = reported
         elif reported == "running" and history:
@@ -160,19 +157,26 @@ class Lifecycle:
             name, reason = "not_run", "ended before its first epoch"
         else:
             name, reason = "failed", reason or "trial ended without reporting a result"
-        metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if _finite(last.get(k))}
+        metrics = {k: last[k] for k in ("val_top1", "val_top5", *PROFILE_KEYS) if finite(last.get(k))}
         metrics.update(epochs=int(history[-1]["epoch"]) if history else 0, wall_time_s=float(last.get("wall_time_s", 0.0) or 0.0))
-        if _finite(last.get("resumed_from")) and last["resumed_from"] > 0:
+        if finite(last.get("resumed_from")) and last["resumed_from"] > 0:
             metrics["resumed_from_epoch"] = int(last["resumed_from"])   # its last attempt went on from there
-        accs = [float(r["val_top1"]) for r in history if _finite(r.get("val_top1"))]
+        accs = [float(r["val_top1"]) for r in history if finite(r.get("val_top1"))]
         if accs:
             metrics["best_val_top1"] = max(accs)
         number = config["number"]
-        if number is None:       # references are numbered -1, -2, ... in warm_start order, then the arms
-            number = -1 - self.cfg.reference_names.index(config["reference"])
+        if number is None:
+            number = self.cfg.reference_number(config["reference"])
+        provenance = {k: last[k] for k in PROVENANCE_KEYS if last.get(k) not in (None, "")}
+        if "started_at" in provenance:
+            provenance["ended_at"] = utc_now()
         record = TrialRecord(trial_id=key, number=number, arch=config["arch"], arch_hash=config["arch_hash"],
                              status=name, reason=reason, metrics=metrics, history=history,
-                             is_reference=config["reference"] is not None, reference_name=config["reference"])
+                             is_reference=config["reference"] is not None, reference_name=config["reference"],
+                             provenance=provenance)
+        text = last.get("traceback") or error_text
+        if name in ("failed", "lost", "oom") and text:
+            record.log = self.study.write_log(key, text)
         return self.end(record)
 
     def answered(self, record: TrialRecord) -> TrialRecord:
@@ -181,6 +185,8 @@ class Lifecycle:
 
     def end(self, record: TrialRecord) -> TrialRecord:
         """The one path every ending takes (order in the module docstring)."""
+        if not record.fidelity:
+            record.fidelity = dict(self.fidelity)
         if record.told is None and record.status != "duplicate":
             record.told = self.told_values(record)
         append_trial(self.study.trials_path, record)
@@ -221,12 +227,12 @@ class Lifecycle:
                       for i, (m, d) in enumerate(objectives)]
         else:
             return None
-        return values if all(_finite(v) for v in values) else None
+        return values if all(finite(v) for v in values) else None
 
     def curves(self, metric: str) -> list[dict]:
         """Per-epoch ``metric`` of every finished trial (references included), as {epoch: value}."""
-        return [{int(r["epoch"]): float(r[metric]) for r in rec.history if _finite(r.get(metric))}
-                for rec in self.study.records if rec.status == "finished"]
+        return [{int(r["epoch"]): float(r[metric]) for r in rec.history if finite(r.get(metric))}
+                for rec in self.study.current() if rec.status == "finished"]
 
     # ---- repair on resume ---------------------------------------------------------------------------
     def repair(self, ot_study: optuna.Study) -> dict:
@@ -241,7 +247,7 @@ class Lifecycle:
                  "mlflow_strays": 0}
         records = self.study.records
         searched = {r.number: r for r in records if not r.is_reference}
-        evaluated = {r.arch_hash: r for r in records if r.counts and r.status != "oom"}
+        evaluated = self.study.completed_by_hash()
         reruns, waiting, duplicates = [], [], []
         rerun_hashes: set[str] = set()
         for t in ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -280,7 +286,9 @@ class Lifecycle:
     def print_trial(self, r: TrialRecord) -> None:
         acc, macs = r.metric("val_top1"), r.metric("macs")
         name = ArchConfig.from_dict(r.arch, check_fits=False).name if r.arch else "-"
-        extra = "" if r.status in ("finished", "stopped") else f" ({r.reason})"
+        extra = "" if r.status in ("finished", "stopped") else f" ({r.reason.splitlines()[0] if r.reason else ''})"
+        if r.log:
+            extra += f"; traceback: {r.log}"
         told = f"  told {100 * r.told[0]:5.1f}%" if r.status == "stopped" and r.told else ""
         self.say(f"  {r.trial_id:<18} {r.status:<10} {name:<36} "
                  f"top-1 {'-' if acc is None else f'{100 * acc:5.1f}%'}  "
@@ -290,10 +298,10 @@ class Lifecycle:
     def progress_line(self, elapsed: float) -> str:
         recs = self.study.records
         counts = {s: sum(r.status == s for r in recs) for s in STATUSES}
-        front = pareto_records(recs, list(self.cfg.objectives))
+        front = pareto_records(self.study.current(recs), list(self.cfg.objectives))
         accs = [r.metric("val_top1") for r in recs if r.status == "finished" and r.metric("val_top1") is not None]
         best = f"{100 * max(accs):.1f}%" if accs else "-"
-        failed = counts["failed"] + counts["diverged"] + counts["oom"]
+        failed = counts["failed"] + counts["diverged"] + counts["oom"] + counts["lost"]
         answered = " ".join(f"{s} {counts[s]}" for s in ("duplicate", "rejected", "invalid") if counts[s])
         return (f"[{elapsed:6.0f}s] budget {self.study.counted()}/{self.cfg.trials}, {len(self.running)} running"
                 f" | finished {counts['finished']} stopped {counts['stopped']} failed {failed}"
@@ -301,10 +309,14 @@ class Lifecycle:
                 f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.hypervolume():.4g}")
 
 
-def _error_line(trial) -> str:
-    """The last line of a Tune trial's error (its error file, else the error itself)."""
+def _error_text(trial) -> str:
+    """The full text of a Tune trial's error (its error file, else the error itself)."""
     path = trial.error_file
-    text = open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
+    return open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
+
+
+def _error_line(text: str) -> str:
+    """The last line of an error's text: what the console and the record's reason show."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return (lines[-1] if lines else "trial process failed")[:500]
 
@@ -335,10 +347,11 @@ class TuneEvents(tune.Callback):
         self.lifecycle.ended(trial.config, trial.last_result or {})
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.lifecycle.ended(trial.config, trial.last_result or {}, error=_error_line(trial))
+        text = _error_text(trial)
+        self.lifecycle.ended(trial.config, trial.last_result or {}, error=_error_line(text), error_text=text)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        self.lifecycle.recovered(trial.config, _error_line(trial))
+        self.lifecycle.recovered(trial.config, _error_line(_error_text(trial)))
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         self.lifecycle.checkpointed(trial.config, checkpoint.path)

@@ -45,7 +45,7 @@ def make_scheduler(cfg):
 
 
 def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = True, out=sys.stdout,
-              progress_every_s: float = 2.0, trainable=train_trial) -> Study:
+              progress_every_s: float = 2.0, trainable=train_trial, stopper: StudyStopper | None = None) -> Study:
     """Run (or continue) ``study`` until its budget is spent; returns the study with its records.
 
     Ctrl-C or SIGTERM end it early: every trial in flight is recorded ``interrupted`` (its checkpoint kept for
@@ -55,12 +55,19 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
     trial (Optuna user attribute ``mlflow_errors``, ``mlflow_errors.json``).
 
     ``trainable(config, settings)`` is :func:`~studies.trainable.train_trial` unless a caller (the overhead
-    benchmark, tests) swaps in another function with the same reporting contract."""
+    benchmark, tests) swaps in another function with the same reporting contract. ``stopper`` (the CLI's, which
+    it installs at its first line) handles the signals; one is made and installed here when none is given."""
+    stopper = stopper if stopper is not None else StudyStopper(out=out)
+    with stopper.installed():
+        return _run_study(study, address, reuse_actors, out, progress_every_s, trainable, stopper)
+
+
+def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, stopper) -> Study:
     cfg = study.cfg
     quiet_ray_logs()
     study.lock()
     started_ray = False
-    lifecycle = stopper = None
+    lifecycle = None
     parent = "KILLED"
     try:
         from trainers import describe_dataset
@@ -72,6 +79,9 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
                 for n in cfg.reference_names]
         print(study.fix_reference(space, arms), file=out, flush=True)
         cfg = study.cfg
+        note = study.fidelity_note()
+        if note:
+            print(note, file=out, flush=True)
         note = nsga2_generations_note(cfg)
         if note:
             print(note, file=out, flush=True)
@@ -90,18 +100,23 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
         scheduler = make_scheduler(cfg)
         if isinstance(scheduler, SuccessiveHalving):
             lifecycle.scheduler = scheduler
-            scheduler.rebuild(study.records)
+            scheduler.rebuild(study.current())
         remaining = study.remaining()
         events = TuneEvents(lifecycle, progress_every_s=progress_every_s)
         time_left = None
         if cfg.time_limit_s is not None:
             time_left = cfg.time_limit_s - float(study.state.get("elapsed_s", 0.0))
-        stopper = StudyStopper(time_left, out=out)
-        if remaining > 0 and time_left is not None and time_left <= 0:
-            print(f"study {study.dir.name}: budget.time_limit_s ({cfg.time_limit_s:g} s) is spent; raise it "
-                  f"(--resume with a larger limit in study.yaml) to train the {remaining} trial(s) left", file=out)
+        stopper.start_clock(time_left)
+        limit_spent = remaining > 0 and time_left is not None and time_left <= 0
+        if limit_spent:
+            interrupted = sum(r.status == "interrupted" for r in study.records)
+            print(f"study {study.dir.name}: budget.time_limit_s ({cfg.time_limit_s:g} s) is spent; "
+                  f"`attnas search --resume {study.dir} --time-limit SECONDS` (a larger limit, or none) trains the "
+                  f"{remaining} trial(s) left; {interrupted} interrupted trial(s) keep their checkpoints",
+                  file=out, flush=True)
         elif remaining > 0:
             started_ray = init_ray(address)
+            stopper.reinstall()               # ray.init installs a SIGTERM handler of its own
             storage = study.storage_path()
             if alive_nodes() > 1:
                 n = probe_nodes(cfg.data_config().to_dict(), storage)
@@ -132,7 +147,9 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             with stopper.catching():
                 tuner.fit()
         reason = stopper.fired if stopper.signum is None else stopper.reason
-        if reason is not None:
+        if limit_spent:
+            pass        # nothing ran: interrupted trials stay interrupted (Optuna RUNNING, checkpoints kept)
+        elif reason is not None:
             what = "the study's time limit (budget.time_limit_s)" if reason == "time_limit" else reason
             lifecycle.interrupt_running(what)
         else:
@@ -148,19 +165,23 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
         parent = "FINISHED"
         return study
     except BaseException as e:
-        if lifecycle is not None and lifecycle.running:
-            signal_name = stopper.reason if stopper is not None and stopper.signum is not None else None
-            lifecycle.interrupt_running(signal_name or f"an error in the study process ({type(e).__name__})")
-        if isinstance(e, KeyboardInterrupt) and stopper is not None and stopper.signum is not None:
+        with stopper.deferred():
+            if lifecycle is not None and lifecycle.running:
+                signal_name = stopper.reason if stopper.signum is not None else None
+                lifecycle.interrupt_running(signal_name or f"an error in the study process ({type(e).__name__})")
+        if isinstance(e, KeyboardInterrupt) and stopper.signum is not None:
             raise StudyInterrupted(stopper.signum) from None    # the second signal: stopped at once
         raise
     finally:
-        try:
-            _close(study, parent, out)
-        finally:
-            study.unlock()
-            if started_ray:
-                ray.shutdown()
+        with stopper.deferred():          # a signal now waits until every run is closed
+            try:
+                _close(study, "KILLED" if stopper.signum is not None else parent, out)
+            finally:
+                study.unlock()
+                if started_ray:
+                    ray.shutdown()
+        if stopper.signum is not None and parent == "FINISHED":
+            raise StudyInterrupted(stopper.signum)         # noted while the runs were being closed
 
 
 def _close(study: Study, parent: str, out, timeout_s: float = 60.0) -> None:

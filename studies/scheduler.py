@@ -26,12 +26,12 @@ seeded low rungs with fully trained results). On resume the rungs are rebuilt fr
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from analysis.pareto import pareto_ranks
+from analysis.status import finite as _finite
 from analysis.rungs import promote, rung_quota
 
 
@@ -140,7 +140,3 @@ class SuccessiveHalving(FIFOScheduler):
 
     def restore(self, checkpoint_path: str):
         """See :meth:`save`."""
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -3,12 +3,15 @@ through its own ask/tell (public API only: ``Study.ask``/``Study.tell`` by trial
 attributes by the storage's public lookups).
 
 What it hands Tune, in order: the warm-start references and an ablation's arms (reference trials, never told to the sampler), trials a
-killed study left unfinished (re-run under their own Optuna trial), then new suggestions. A suggestion is
+killed study left unfinished (re-run under their own Optuna trial), then new suggestions. A reference or arm
+equal by hash to one already evaluated (or training) is answered from it like a suggestion, unless the arm is
+a seed replicate (``replicate: N``: trained again with training seed ``seed + N``). A suggestion is
 screened before it becomes a Tune trial, and whatever needs no training is answered on the spot, without
 taking a slot or any of ``budget.trials``:
 
-* an architecture (``ArchConfig.hash``) already evaluated in the study is a ``duplicate``: recorded from its
-  twin's record and told to the sampler with the same values the twin was told;
+* an architecture (``ArchConfig.hash``) already evaluated in the study at its current fidelity, with an outcome
+  that belongs to the architecture (:func:`analysis.status.answers`: not ``oom`` or ``lost``), is a
+  ``duplicate``: recorded from its twin's record and told to the sampler with the same values the twin was told;
 * one whose twin is still training waits (its Optuna trial stays RUNNING; TPE's constant liar sees it as
   running) and is answered when the twin ends; the other slots keep getting new suggestions;
 * one over ``macs_budget`` is ``rejected`` (told accuracy 0 with a violated ``macs_budget`` constraint, which
@@ -40,7 +43,7 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from analysis import TrialRecord
-from analysis.status import status
+from analysis.status import answers, status, trial_key
 from search_space import ArchConfig
 from search_space.errors import AttnasError
 
@@ -97,13 +100,15 @@ def estimate_macs(arch: ArchConfig) -> float:
 class Suggestion:
     """An Optuna trial the searcher holds: its number and architecture (None: it did not build)."""
 
-    number: int
+    number: int | None
     arch: ArchConfig | None
     error: str = ""
+    reference: str | None = None
+    """The warm-start reference or arm this is (number None), else None."""
 
     @property
     def key(self) -> str:
-        return f"t{self.number:04d}"
+        return trial_key(self.number, self.reference)
 
 
 class StudySearcher(Searcher):
@@ -178,7 +183,9 @@ class StudySearcher(Searcher):
         if state == "COMPLETE" and (values is None or len(values) != len(self.cfg.metrics)
                                     or not all(np.isfinite(values))):
             raise ValueError(f"no finite value for every objective ({values!r})")
-        self.set_attrs(record.number, status=record.status, reason=record.reason[:1000])
+        self.set_attrs(record.number, status=record.status, reason=record.reason[:1000], fidelity=record.fidelity,
+                       **({"provenance": record.provenance} if record.provenance else {}),
+                       **({"log": record.log} if record.log else {}))
         frozen = self.study.tell(record.number, values, state=TrialState[state])
         if frozen.state.name != state:
             raise ValueError(f"Optuna recorded the trial as {frozen.state.name}, not {state}")
@@ -192,10 +199,20 @@ class StudySearcher(Searcher):
     def suggest(self, trial_id: str):
         if self.finished_reason is not None:
             return Searcher.FINISHED
-        if self.references:
+        while self.references:
             name = self.references.pop(0)
-            arch = self.cfg.reference_arm(name).config(num_classes=self.num_classes, input_size=list(self.input_size))
-            return self._dispatch(f"ref-{name}", None, arch, reference=name)
+            arm = self.cfg.reference_arm(name)
+            s = Suggestion(None, arm.config(num_classes=self.num_classes, input_size=list(self.input_size)),
+                           reference=name)
+            if arm.replicate:               # a seed replicate trains whatever trained before
+                return self._dispatch(s.key, None, s.arch, reference=name, replicate=arm.replicate)
+            h = s.arch.hash
+            if h in self.completed:
+                self.lifecycle.answered(self.duplicate(s, self.completed[h]))
+            elif h in self.running:
+                self.waiting.setdefault(h, []).append(s)
+            else:
+                return self._dispatch(s.key, None, s.arch, reference=name)
         if self.reruns:
             s = self.reruns.pop(0)
             return self._dispatch(s.key, s.number, s.arch)
@@ -236,23 +253,27 @@ class StudySearcher(Searcher):
         self.lifecycle.say(f"search ended: {reason}")
         return Searcher.FINISHED
 
-    def _dispatch(self, key: str, number: int | None, arch: ArchConfig, reference: str | None = None) -> dict:
-        self.running[arch.hash] = key
+    def _dispatch(self, key: str, number: int | None, arch: ArchConfig, reference: str | None = None,
+                  replicate: int = 0) -> dict:
+        self.running.setdefault(arch.hash, key)
         ckpt = self.checkpoints.get(key)
         resume = ckpt["path"] if ckpt and ckpt.get("arch_hash") == arch.hash else None
         return {"key": key, "number": number, "reference": reference, "arch": arch.to_dict(),
-                "arch_hash": arch.hash, "resume_from": resume}
+                "arch_hash": arch.hash, "resume_from": resume, "replicate": replicate}
 
     def _record(self, s: Suggestion, status_name: str, reason: str, metrics: dict | None = None) -> TrialRecord:
         arch = s.arch.to_dict() if s.arch is not None else {}
-        return TrialRecord(trial_id=s.key, number=s.number, arch=arch, arch_hash=s.arch.hash if s.arch else "",
-                           status=status_name, reason=reason, metrics=dict(metrics or {}))
+        number = s.number if s.reference is None else self.cfg.reference_number(s.reference)
+        return TrialRecord(trial_id=s.key, number=number, arch=arch, arch_hash=s.arch.hash if s.arch else "",
+                           status=status_name, reason=reason, metrics=dict(metrics or {}),
+                           is_reference=s.reference is not None, reference_name=s.reference)
 
     def duplicate(self, s: Suggestion, twin: TrialRecord) -> TrialRecord:
         """The record answering suggestion ``s`` from its ``twin``'s."""
         rec = self._record(s, "duplicate", f"same architecture as trial {twin.trial_id} ({twin.status}): "
                                            f"not trained again", metrics=twin.metrics)
         rec.told = None if twin.told is None else list(twin.told)
+        rec.twin = twin.trial_id
         return rec
 
     def trial_ended(self, record: TrialRecord) -> list[TrialRecord]:
@@ -260,18 +281,24 @@ class StudySearcher(Searcher):
         the duplicates that waited for it, as records to answer."""
         if self.running.get(record.arch_hash) == record.trial_id:
             del self.running[record.arch_hash]
-        if record.counts and record.status != "oom" and record.arch_hash not in self.completed:
-            self.completed[record.arch_hash] = record      # an OOM answers no duplicate (Study.completed_by_hash)
+        if answers(record, self.cfg.fidelity()) and record.arch_hash not in self.completed:
+            self.completed[record.arch_hash] = record      # a transient ending answers nothing (analysis.status)
+        elif record.counts and record.arch_hash not in self.completed:
+            self.covered.discard(record.arch_hash)         # ... and leaves it to be suggested again
         twin = self.completed.get(record.arch_hash)
         if twin is None:
-            if record.status == "oom" and self.waiting.get(record.arch_hash):
-                self.reruns.append(self.waiting[record.arch_hash].pop(0))   # the first twin trains it again
+            if record.counts and self.waiting.get(record.arch_hash):
+                s = self.waiting[record.arch_hash].pop(0)   # the first twin trains it again
+                if s.reference is not None:
+                    self.references.insert(0, s.reference)
+                else:
+                    self.reruns.append(s)
             return []
         return [self.duplicate(s, twin) for s in self.waiting.pop(record.arch_hash, [])]
 
     def close(self, reason: str) -> list[TrialRecord]:
         """Suggestions still waiting or to re-run when the study ends: records with status ``not_run``."""
-        left = [s for group in self.waiting.values() for s in group] + self.reruns
+        left = [s for group in self.waiting.values() for s in group if s.reference is None] + self.reruns
         self.waiting, self.reruns = {}, []
         return [self._record(s, "not_run", reason) for s in sorted(left, key=lambda s: s.number)]
 

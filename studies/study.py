@@ -24,7 +24,7 @@ import yaml
 
 from analysis import (TRIALS_FILE, TrialRecord, export_front, hypervolume, pareto_records, read_trials,
                       summary_table, write_report)
-from analysis.status import status
+from analysis.status import answers, status
 from analysis.trials import front_candidates, objective_matrix
 from search_space import ArchConfig
 from search_space.errors import AttnasError
@@ -75,18 +75,21 @@ class Study:
     @classmethod
     def create(cls, cfg: StudyConfig) -> "Study":
         """A new study folder ``<root>/<name>``; if that name is taken, ``<name>-2``, ``-3``, ..."""
+        from .locks import file_lock
+
         root = Path(cfg.root).resolve()
-        name, k = cfg.name, 1
-        while (root / name / STUDY_FILE).exists():
-            k += 1
-            name = f"{cfg.name}-{k}"
-        if name != cfg.name:
-            cfg = StudyConfig.from_dict({**cfg.to_dict(), "name": name})
-        study_dir = root / name
-        study_dir.mkdir(parents=True, exist_ok=True)
-        # the saved config is self-contained (space inline) and pins the storage locations used
-        cfg = cfg.replace(root=str(root), tracking_uri=cfg.tracking_uri or default_tracking_uri(root))
-        (study_dir / STUDY_FILE).write_text(cfg.to_yaml())
+        with file_lock(root / ".attnas-create.lock"):    # studies started at once in one root get distinct names
+            name, k = cfg.name, 1
+            while (root / name / STUDY_FILE).exists():
+                k += 1
+                name = f"{cfg.name}-{k}"
+            if name != cfg.name:
+                cfg = StudyConfig.from_dict({**cfg.to_dict(), "name": name})
+            study_dir = root / name
+            study_dir.mkdir(parents=True, exist_ok=True)
+            # the saved config is self-contained (space inline) and pins the storage locations used
+            cfg = cfg.replace(root=str(root), tracking_uri=cfg.tracking_uri or default_tracking_uri(root))
+            (study_dir / STUDY_FILE).write_text(cfg.to_yaml())
         return cls(cfg, study_dir)
 
     @classmethod
@@ -124,18 +127,56 @@ class Study:
         return max(0, self.cfg.trials - self.counted())
 
     def pending_references(self) -> list[str]:
-        done = {r.reference_name for r in self.records if r.is_reference and r.counts}
+        done = {r.reference_name for r in self.records if r.is_reference and (r.counts or r.status == "duplicate")}
         return [p for p in self.cfg.reference_names if p not in done]
 
     def completed_by_hash(self) -> dict:
-        """Arch hash -> the record that evaluated it (trained trials, references included). An ``oom`` record
-        answers nothing: running out of memory says more about what shared the device than about the
-        architecture, so a later suggestion of it is trained again."""
-        return {r.arch_hash: r for r in self.records if r.counts and r.status != "oom"}
+        """Arch hash -> the first record that answers a later suggestion of it at the study's fidelity
+        (:func:`analysis.status.answers`; references included). A transient ending (``oom``, ``lost``) answers
+        nothing: it says more about the machine than about the architecture, so it is trained again."""
+        out: dict = {}
+        fidelity = self.cfg.fidelity()
+        for r in self.records:
+            if answers(r, fidelity):
+                out.setdefault(r.arch_hash, r)
+        return out
+
+    def current(self, records: list | None = None) -> list:
+        """The records at the study's current fidelity (those written before fidelities were recorded count as
+        current): what the front, the hypervolume, the exports and the rungs use."""
+        fidelity = self.cfg.fidelity()
+        return [r for r in (self.records if records is None else records) if not r.fidelity or r.fidelity == fidelity]
+
+    def other_fidelities(self, records: list | None = None) -> list:
+        """The records trained at another fidelity than the study's current one."""
+        current = {id(r) for r in self.current(records)}
+        return [r for r in (self.records if records is None else records) if id(r) not in current]
+
+    def fidelity_note(self) -> str | None:
+        """One line when some records were trained at another fidelity (a resume with other --epochs, data or
+        image size); None otherwise."""
+        others = [r for r in self.other_fidelities() if r.counts]
+        if not others:
+            return None
+        now = self.cfg.fidelity()
+        was = sorted({", ".join(f"{k} {v}" for k, v in r.fidelity.items() if now.get(k) != v) for r in others})
+        return (f"note: this study now trains at {', '.join(f'{k} {v}' for k, v in now.items())}; "
+                f"{len(others)} trained record(s) at {' / '.join(was)} stay in trials.jsonl but answer no "
+                f"duplicate and are left out of the front, hypervolume, exports and rungs (marked on the plot)")
+
+    def write_log(self, key: str, text: str) -> str:
+        """Write a failed trial's full traceback to ``<study>/logs/<key>.log``; returns the path."""
+        path = self.dir / "logs" / f"{key}.log"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n")
+        return str(path)
 
     def suggested_hashes(self) -> set:
-        """Hashes of every architecture the sampler has suggested (any outcome)."""
-        return {r.arch_hash for r in self.records if not r.is_reference and r.arch_hash}
+        """Hashes of the architectures the sampler has suggested, but for those whose only trained outcome was
+        transient (``oom``, ``lost``: still to be evaluated)."""
+        answered = set(self.completed_by_hash())
+        return {r.arch_hash for r in self.records if not r.is_reference and r.arch_hash
+                and (r.arch_hash in answered or not r.counts)}
 
     def save_state(self, **changes) -> None:
         self.state.update(changes)
@@ -193,13 +234,15 @@ class Study:
         return ot
 
     # ---- MLflow runs (called by the lifecycle) ----------------------------------------------------
-    def start_run(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False) -> None:
+    def start_run(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False,
+                  fidelity: dict | None = None) -> None:
         tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
         if reference:
             tags["reference_name"] = reference
         if number is not None:
             tags["optuna_number"] = str(number)
-        args = (key, f"{key} {arch.name}", arch.to_flat_dict(), arch.to_yaml(), tags)
+        params = {**arch.to_flat_dict(), **{f"fidelity.{k}": v for k, v in (fidelity or self.cfg.fidelity()).items()}}
+        args = (key, f"{key} {arch.name}", params, arch.to_yaml(), tags)
         if wait:
             self.tracker.start_trial(*args)
         else:
@@ -218,7 +261,9 @@ class Study:
         if record.status != "interrupted":
             self.save_checkpoint(record.trial_id, None)
         self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
-                               record.reason, dict(record.metrics))
+                               record.reason, dict(record.metrics), tags=run_tags(record))
+        if record.log:
+            self.background.submit(record.trial_id, self.tracker.log_trial_file, record.trial_id, record.log)
 
     def repair_runs(self, fixed: dict) -> None:
         """The MLflow side of a resume (see :mod:`studies.lifecycle`): strays deleted, runs of ended trials
@@ -236,7 +281,7 @@ class Study:
                 continue
             rec = by_key.get(key)
             if rec is not None:
-                tracker.end_trial(key, rec.status, rec.reason, rec.metrics)
+                tracker.end_trial(key, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
                 fixed["mlflow_closed"] += 1
             else:
                 tracker.end_trial(key, "interrupted", "interrupted: the study process ended; run again on resume", {})
@@ -249,10 +294,11 @@ class Study:
             if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None \
                     and rec.status != "interrupted" and by_key[rec.trial_id] is rec:
                 self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_fits=False),
-                               rec.number if not rec.is_reference else None, rec.reference_name, wait=True)
+                               rec.number if not rec.is_reference else None, rec.reference_name, wait=True,
+                               fidelity=rec.fidelity or None)
                 for row in rec.history:
                     tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
-                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics)
+                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
                 fixed["mlflow_closed"] += 1
 
     # ---- the live report -------------------------------------------------------------------------
@@ -268,10 +314,15 @@ class Study:
             self.background.flush()
 
     def _publish(self, records: list) -> None:
+        """Front, hypervolume and exports from the records at the study's fidelity; the others are marked on
+        the plot."""
         objectives = list(self.cfg.objectives)
         report_dir, export_dir = self.dir / "report", self.dir / "export"
         ref = self.cfg.reference_point
-        files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref)
+        others = self.other_fidelities(records)
+        records = self.current(records)
+        files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref,
+                             others=others)
         files += self.write_reported(records)
         export_front(records, objectives, export_dir, source=str(self.dir), reference=ref)
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
@@ -306,58 +357,94 @@ class Study:
     def hypervolume(self, records: list | None = None) -> float:
         """The front's hypervolume at the study's fixed reference point."""
         objectives = list(self.cfg.objectives)
-        cands = front_candidates(self.records if records is None else records, objectives)
+        cands = front_candidates(self.current(records), objectives)
         if not cands or self.cfg.reference_point is None:
             return 0.0
         return hypervolume(objective_matrix(cands, objectives), self.cfg.reference_point,
                            [d for _, d in objectives])
 
     def summary(self) -> str:
-        return summary_table(self.records, list(self.cfg.objectives), reference=self.cfg.reference_point)
+        """The best trials at the study's fidelity, then where they trained (:func:`trained_on`)."""
+        lines = [summary_table(self.current(), list(self.cfg.objectives), reference=self.cfg.reference_point)]
+        note = self.fidelity_note()
+        return "\n".join(lines + ([note] if note else []) + trained_on(self.records, self.cfg.gpu))
 
 
-class OneLine(logging.Filter):
-    """Ray Tune's warnings and errors as one line each (no traceback), prefixed ``ray tune:``; messages known
-    to be harmless for a study are dropped by their text (:data:`HARMLESS_TUNE_MESSAGES`)."""
+def run_tags(record: TrialRecord) -> dict:
+    """The MLflow tags that say where, how and when ``record`` trained, and at what fidelity."""
+    tags = {f"attnas.{k}": str(v) for k, v in record.provenance.items()}
+    tags.update({f"attnas.fidelity.{k}": str(v) for k, v in record.fidelity.items()})
+    if record.log:
+        tags["attnas.log"] = record.log
+    return tags
+
+
+def trained_on(records: list, gpu: float) -> list[str]:
+    """One line "trained on: ..." (devices with precision and trial counts, nodes, torch/CUDA, UTC span) and,
+    when the study asked for GPUs (``gpu`` > 0) and a trial trained on a CPU, one warning line."""
+    done = [r for r in records if r.provenance.get("device")]
+    if not done:
+        return []
+    by = {}
+    for r in done:
+        key = f"{r.provenance['device']} {r.provenance.get('precision', '?')}"
+        by[key] = by.get(key, 0) + 1
+    nodes = {r.provenance.get("node") for r in done if r.provenance.get("node")}
+    builds = sorted({f"torch {r.provenance.get('torch', '?')}, CUDA {r.provenance.get('cuda') or '-'}" for r in done})
+    starts = sorted(r.provenance["started_at"] for r in done if r.provenance.get("started_at"))
+    ends = sorted(r.provenance["ended_at"] for r in done if r.provenance.get("ended_at"))
+    span = f", {starts[0]} to {ends[-1]} UTC" if starts and ends else ""
+    lines = [f"trained on: {', '.join(f'{k} ({n} trial(s))' for k, n in by.items())}; {len(nodes)} node(s); "
+             f"{'; '.join(builds)}{span}"]
+    on_cpu = [r.trial_id for r in done if r.provenance["device"] == "cpu"]
+    if gpu > 0 and on_cpu:
+        lines.append(f"warning: resources.gpu {gpu:g} asked for a GPU per trial, but {len(on_cpu)} trial(s) trained "
+                     f"on the CPU ({', '.join(on_cpu[:8])}{', ...' if len(on_cpu) > 8 else ''}): their node had no "
+                     f"usable CUDA device")
+    return lines
+
+
+class Harmless(logging.Filter):
+    """Drops Ray Tune log records known to be harmless for a study, by their text
+    (:data:`HARMLESS_TUNE_MESSAGES`, each with why); every other record passes whole, traceback included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        if any(m in text for m in HARMLESS_TUNE_MESSAGES):
-            return False
-        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = \
-            f"ray tune: {record.levelname.lower()}: {text.strip().splitlines()[0] if text.strip() else ''}", (), None, None, None
-        return True
+        return not any(m in text for m in HARMLESS_TUNE_MESSAGES)
 
 
 HARMLESS_TUNE_MESSAGES = (
-    "Trial task failed for trial",       # the study records and prints the trial's error itself
+    "Trial task failed for trial",       # the study writes the trial's traceback to <study>/logs/<trial>.log
     "Trials did not complete",           # after a stop: the study records the in-flight trials as interrupted
     "Experiment has been interrupted",   # Tune's resume hint: a study resumes with attnas search --resume
     "Tune detects GPUs, but no trials are using GPUs",   # resources.gpu: 0 is the study's choice
     "Failed to fetch metrics for",       # Tune's ResultGrid after a stop: the study does not use it
 )
+HARMLESS_SOURCES = ("ray.tune.tune", "ray.tune.execution.tune_controller", "ray.tune.analysis.experiment_analysis")
+"""The Tune modules whose loggers write the messages above."""
+HARMLESS_WARNINGS = (
+    # the study sets TPE's group option itself (sampler_options), knowing it is experimental
+    r"Argument ``group`` is an experimental feature",
+    # sampler: qmc is a documented choice of the study file
+    r"QMCSampler is experimental",
+)
 
 
 def quiet_ray_logs() -> None:
-    """Ray's and Tune's progress tables off (the study prints its own progress); Tune's warnings stay on, one
-    line each (:class:`OneLine`)."""
+    """Ray's and Tune's progress tables off (the study prints its own progress). No library logger is muted:
+    Ray's and Tune's warnings and errors reach the console whole; the few known to be harmless are dropped by
+    their text (:class:`Harmless`, :data:`HARMLESS_WARNINGS`), each with why."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1000")
-    for name in ("ray", "ray.train", "ray.air", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    tune_log = logging.getLogger("ray.tune")      # Tune's modules log to children of this logger
-    tune_log.setLevel(logging.WARNING)
-    if not any(isinstance(f, OneLine) for h in tune_log.handlers for f in h.filters):
-        handler = logging.StreamHandler()        # stderr, at the time of each record
-        handler.addFilter(OneLine())
-        tune_log.addHandler(handler)
-        tune_log.propagate = False
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", message="Define-by-run function passed", category=UserWarning)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    for name in HARMLESS_SOURCES:     # a logger's filters see the records made at it, so each module's own
+        log = logging.getLogger(name)
+        if not any(isinstance(f, Harmless) for f in log.filters):
+            log.addFilter(Harmless())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)    # Optuna's per-trial INFO lines; warnings stay
+    for message in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=optuna.exceptions.ExperimentalWarning)
 
 
 def dump_yaml(data) -> str:

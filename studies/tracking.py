@@ -15,15 +15,16 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from analysis.status import finite as _finite
 from analysis.status import status as status_of
 
 RUNS_FILE = "mlflow_runs.json"
+STORE_ATTEMPTS = 5
+"""Tries to open a SQLite store that another program (``mlflow ui``) creates or migrates at the same moment."""
 FINAL_METRICS = ("val_top1", "val_top5", "macs", "params", "latency_ms", "epochs", "wall_time_s")
 EPOCH_METRICS = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s")
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
 
 
 def flat_params(d: dict, prefix: str = "") -> dict:
@@ -40,10 +41,41 @@ def flat_params(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI (None for any other store)."""
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def open_client(uri: str, attempts: int = STORE_ATTEMPTS) -> MlflowClient:
+    """An ``MlflowClient`` on ``uri`` whose store exists at MLflow's current schema.
+
+    Opening a SQLite store creates and migrates it when it is new; two processes doing that at once both fail
+    (alembic: "Online migration expected to match one row"). Every attnas process opens a SQLite store under
+    one file lock (``<db>.lock``), so the first creates it and the others find it made; a program that does not
+    take the lock (``mlflow ui`` opening the same new file) can still race, so a failed opening is tried again,
+    ``attempts`` times in all, after the other side had time to finish."""
+    db = sqlite_path(uri)
+    if db is None:
+        return MlflowClient(tracking_uri=uri)
+    from .locks import file_lock
+
+    for attempt in range(1, attempts + 1):
+        with file_lock(db.with_name(db.name + ".lock")):
+            try:
+                client = MlflowClient(tracking_uri=uri)
+                client.search_experiments(max_results=1)      # the store answers at its current schema
+                return client
+            except Exception:  # noqa: BLE001  - another creator's half-made schema: tried again, else raised
+                if attempt == attempts:
+                    raise
+        time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
 class MlflowTracker:
     def __init__(self, tracking_uri: str, study_dir: Path):
         self.uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.client = open_client(tracking_uri)
         self.study_dir = Path(study_dir)
         self.runs_file = self.study_dir / RUNS_FILE
         self.runs: dict = json.loads(self.runs_file.read_text()) if self.runs_file.exists() else {}
@@ -56,8 +88,8 @@ class MlflowTracker:
         exp = self.client.get_experiment_by_name(name)
         if exp is None:
             location = None
-            if self.uri.startswith("sqlite:///"):
-                db = Path(self.uri[len("sqlite:///"):])
+            db = sqlite_path(self.uri)
+            if db is not None:
                 location = (db.parent / "mlartifacts").resolve().as_uri()
             self.experiment_id = self.client.create_experiment(name, artifact_location=location)
             self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind", "custom_model_development")
@@ -126,17 +158,24 @@ class MlflowTracker:
             self.log_epoch(trial_id, int(row["epoch"]), row)
         return len(missing)
 
-    def end_trial(self, trial_id: str, status: str, reason: str, metrics: dict) -> None:
+    def end_trial(self, trial_id: str, status: str, reason: str, metrics: dict, tags: dict | None = None) -> None:
         """Close the trial's run with ``status``'s run status (:mod:`analysis.status`; KILLED for a status
-        without one, e.g. a trial that never got to train); nothing when the trial has no run."""
+        without one, e.g. a trial that never got to train), with ``tags`` (where, how and when it trained);
+        nothing when the trial has no run."""
         run_id = self.runs.get(trial_id)
         if run_id is None:
             return
         now = int(time.time() * 1000)
         items = [Metric(k, float(metrics[k]), now, 0) for k in FINAL_METRICS if _finite(metrics.get(k))]
-        tags = [RunTag("status", status), RunTag("reason", reason[:5000])]
+        tags = [RunTag("status", status), RunTag("reason", reason[:5000]),
+                *(RunTag(k[:250], str(v)[:5000]) for k, v in (tags or {}).items())]
         self.client.log_batch(run_id, metrics=items, tags=tags, synchronous=True)
         self.client.set_terminated(run_id, status=status_of(status).run_status or "KILLED")
+
+    def log_trial_file(self, trial_id: str, path: str) -> None:
+        """Attach a file (a failed trial's traceback log) to the trial's run, under ``logs/``."""
+        if trial_id in self.runs:
+            self.client.log_artifact(self.runs[trial_id], path, artifact_path="logs")
 
     def set_aside(self, trial_id: str) -> None:
         """Keep an interrupted trial's run under ``<trial_id>~<n>`` so that its re-run gets a new run."""

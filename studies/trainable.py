@@ -7,9 +7,17 @@ Tune's strict metric check and the scheduler see a consistent stream) plus ``sta
 * ``diverged`` (non-finite loss), ``oom`` (out of memory, while profiling or training) and ``failed`` (any
   other exception while building, profiling or training; ``reason`` holds the exception) in one final report;
 
-and where it ran: ``node`` (Ray node id), ``gpu_ids`` (the GPU ids Ray assigned, comma-separated; empty for a
-CPU trial), ``device`` (what it trained on) and ``resumed_from`` (the epoch its checkpoint held; 0: from
-scratch).
+and where, how and when it ran (:data:`PROVENANCE_KEYS`): ``node`` (Ray node id), ``gpu_ids`` (the GPU ids Ray
+assigned, comma-separated; empty for a CPU trial), ``device`` (``cpu``, or ``cuda:N (GPU name)``), ``precision``
+(what ``fit`` trains in on that device: fp32, bf16 or fp16), ``torch`` and ``cuda`` (versions; ``cuda`` empty for
+a CPU build), ``started_at`` (UTC, ISO 8601; a trial continued from a checkpoint keeps its first start) and
+``resumed_from`` (the epoch its checkpoint held; 0: from scratch). A failed report also carries ``traceback``.
+
+**Failures** are classified (:func:`transient`): an exception that says more about the machine than the
+architecture (a CUDA initialisation or driver error, in :func:`trainers.prepare_device` too) is raised, so that
+Tune runs the trial again (``failures.max_retries``) and, when the retries are spent, the study records it
+``lost``, which answers no later duplicate; any other exception (the config does not build, forward or backward
+raises) is reported ``failed``, which does.
 
 **Device.** A trial trains on ``cuda`` when Ray assigned it a GPU and CUDA works in the worker, else on the CPU
 (a logical GPU on a CPU machine hands out an id but no device). :func:`trainers.prepare_device` frees what the
@@ -27,7 +35,7 @@ again resumes from ``config["resume_from"]`` (the last checkpoint the study saw,
 
 A trial the scheduler stops simply ends after a ``running`` report; the lifecycle records it as stopped. The
 trainable never raises for a bad architecture or a failed fit: the study goes on and the trial keeps its
-reason. Duplicates never get here: the searcher answers them without a Tune trial.
+reason and traceback. Duplicates never get here: the searcher answers them without a Tune trial.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ray import tune
@@ -48,6 +57,37 @@ CHECKPOINT_FILE = "fit.pt"
 META_FILE = "meta.json"
 MEMORY_HEADROOM = 0.95
 """Share of a trial's ``gpu`` fraction its process may allocate (the CUDA context comes on top)."""
+PROVENANCE_KEYS = ("node", "device", "gpu_ids", "precision", "torch", "cuda", "started_at")
+"""What every report says about where, how and when the trial trained (the record adds ``ended_at``)."""
+TRANSIENT_TEXTS = ("CUDA driver", "initialization error", "CUDA-capable device", "busy or unavailable",
+                   "uncorrectable ECC", "unspecified launch failure", "NCCL error")
+"""CUDA errors that say the device or its driver failed, not the architecture (initialisation, driver, ECC)."""
+LOST_ERRORS = ("TransientTrialError", "RayActorError", "ActorDiedError", "ActorUnavailableError",
+               "WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ObjectLostError", "OutOfMemoryError")
+"""Names in a Tune trial error that mean its worker or node was lost (or the trainable raised a transient error)."""
+
+
+class TransientTrialError(RuntimeError):
+    """Raised by the trainable for a failure of the machine, not the architecture: Tune runs the trial again."""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _device_failure(text: str) -> bool:
+    return ("CUDA" in text or "cuda" in text or "NCCL" in text) and any(t in text for t in TRANSIENT_TEXTS)
+
+
+def transient(e: BaseException) -> bool:
+    """Whether exception ``e`` is a CUDA initialisation or driver error (see :data:`TRANSIENT_TEXTS`)."""
+    return _device_failure(f"{type(e).__name__}: {e}")
+
+
+def lost(error_text: str) -> bool:
+    """Whether a Tune trial's error (its error file) says the trial was lost (its worker or node died, or a
+    transient device failure) rather than failed by itself: the one classification of a Tune error."""
+    return any(name in error_text for name in LOST_ERRORS) or _device_failure(error_text)
 
 
 def placement() -> dict:
@@ -80,8 +120,9 @@ def _restore(checkpoint, into: Path, train: dict, arch_hash: str) -> dict | None
 
 
 def _report(epoch: int, status: str, reason: str, profile: dict, metrics: dict, t0: float, where: dict,
-            checkpoint=None) -> None:
-    row = {"epoch": epoch, "status": status, "reason": reason, "wall_time_s": time.perf_counter() - t0, **where}
+            checkpoint=None, **extra) -> None:
+    row = {"epoch": epoch, "status": status, "reason": reason, "wall_time_s": time.perf_counter() - t0, **where,
+           **extra}
     row.update({k: float(metrics.get(k, NAN)) for k in EPOCH_KEYS})
     row.update({k: float(profile.get(k, NAN)) for k in PROFILE_KEYS})
     tune.report(row, checkpoint=checkpoint)
@@ -103,18 +144,25 @@ def train_trial(config: dict, settings: dict) -> None:
     from trainers import DataConfig, TrainConfig, cached_dataset, fit, prepare_device, profile_model
     from trainers.fit import OOM_TEXTS
 
+    from trainers.precision import device_precision
+
     torch.set_num_threads(max(1, int(settings.get("threads", 1))))
-    where = placement()
+    placed = placement()
     gpu = float(settings.get("gpu", 0) or 0)
-    device = prepare_device(memory_fraction=MEMORY_HEADROOM * gpu if 0 < gpu < 1 else None,
-                            want_gpu=bool(where["gpu_ids"]))
-    where = {"node": where["node"], "gpu_ids": ",".join(where["gpu_ids"]), "device": str(device), "resumed_from": 0}
+    where = {"node": placed["node"], "gpu_ids": ",".join(placed["gpu_ids"]), "device": "", "precision": "",
+             "torch": torch.__version__, "cuda": torch.version.cuda or "", "started_at": utc_now(), "resumed_from": 0}
     profile: dict = {}
     last: dict = {}
     work = Path(tempfile.mkdtemp(prefix="attnas-trial-"))
     try:
+        device = prepare_device(memory_fraction=MEMORY_HEADROOM * gpu if 0 < gpu < 1 else None,
+                                want_gpu=bool(placed["gpu_ids"]))
+        where["device"] = describe_device(device)
         arch = ArchConfig.from_dict(config["arch"])
-        train_cfg = TrainConfig.from_dict(settings["train"])
+        train = dict(settings["train"])
+        train["seed"] = int(train.get("seed", 0)) + int(config.get("replicate", 0) or 0)   # a seed replicate arm
+        train_cfg = TrainConfig.from_dict(train)
+        where["precision"] = device_precision(train_cfg.amp, device).name
         resume = tune.get_checkpoint()
         if resume is None and config.get("resume_from"):
             resume = tune.Checkpoint(config["resume_from"])
@@ -122,6 +170,7 @@ def train_trial(config: dict, settings: dict) -> None:
         history = list(meta["history"]) if meta else []
         if meta:
             where["resumed_from"] = int(meta["epoch"])
+            where["started_at"] = meta.get("started_at", where["started_at"])
             profile = dict(meta["profile"])
             last.update(history[-1] if history else {})
         data = cached_dataset(DataConfig.from_dict(settings["data"]), device)
@@ -141,14 +190,17 @@ def train_trial(config: dict, settings: dict) -> None:
             if not done:
                 (work / META_FILE).write_text(json.dumps({
                     "epoch": epoch, "history": history, "profile": profile, "train": train_cfg.to_dict(),
-                    "arch_hash": arch.hash, "key": config["key"]}))
+                    "arch_hash": arch.hash, "key": config["key"], "started_at": where["started_at"]}))
                 checkpoint = tune.Checkpoint.from_directory(str(work))
             _report(epoch, "finished" if done else "running", "", profile, metrics, t0, where, checkpoint)
 
         result = fit(model, data, train_cfg, callback=on_epoch, device=device, checkpoint_path=work / CHECKPOINT_FILE)
     except Exception as e:  # noqa: BLE001  - recorded on the trial, the study goes on
+        if transient(e):
+            raise TransientTrialError(_reason(e)) from e     # Tune runs it again (failures.max_retries)
         oom = isinstance(e, (torch.OutOfMemoryError, MemoryError)) or any(t in str(e) for t in OOM_TEXTS)
-        _report(int(last.get("epoch", 0)), "oom" if oom else "failed", _reason(e), profile, {}, t0, where)
+        _report(int(last.get("epoch", 0)), "oom" if oom else "failed", _reason(e), profile, {}, t0, where,
+                traceback="".join(traceback.format_exception(e)))
         return
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -156,3 +208,14 @@ def train_trial(config: dict, settings: dict) -> None:
         metrics = {k: v for k, v in last.items() if not (isinstance(v, float) and not math.isfinite(v))}
         _report(result.epochs_run, result.status, result.reason, profile,
                 {**metrics, "val_top1": NAN, "val_top5": NAN}, t0, where)
+
+
+def describe_device(device) -> str:
+    """``cpu``, or ``cuda:N (the GPU's name)``."""
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        return str(device)
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"

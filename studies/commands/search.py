@@ -23,6 +23,8 @@ def add_arguments(parser):
                                        "cifar100, tinyimagenet, imagefolder); its native image size")
     parser.add_argument("--data-dir", help="where --data (or the study's data set) is read from")
     parser.add_argument("--image-size", type=int, help="resize the data to this side (e.g. 224 for ImageNet-scale arms)")
+    parser.add_argument("--time-limit", metavar="SECONDS", help="set, raise or lift (none) budget.time_limit_s, also "
+                                                                 "on --resume: the study's total training time")
     parser.add_argument("--no-reuse-actors", action="store_true", help="start a fresh Ray actor for every trial")
 
 
@@ -75,18 +77,48 @@ def data_override(cfg, name: str | None, data_dir: str | None, image_size: int |
     return cfg.replace(data=data)
 
 
+def time_limit(text: str | None):
+    """``--time-limit``: seconds > 0, ``none`` (lift the limit) or None (not given)."""
+    from search_space.errors import AttnasError
+
+    if text is None or text.lower() == "none":
+        return None if text is None else "none"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise AttnasError(f"--time-limit: {text!r} is not allowed; allowed: a number of seconds > 0, or none "
+                          f"to lift the limit")
+    return seconds
+
+
 def run(args) -> int:
+    from studies.signals import StudyInterrupted, StudyStopper
+
+    stopper = StudyStopper(out=sys.stdout)     # SIGTERM / Ctrl-C from here to the last line: exit 143 / 130
+    with stopper.installed():
+        try:
+            return _run(args, stopper)
+        except StudyInterrupted as e:
+            folder = getattr(stopper, "study_dir", None)
+            hint = f"; continue it with: attnas search --resume {folder}" if folder else ""
+            print(f"\nstudy {folder.name + ' ' if folder else ''}{e}{hint}", flush=True)
+            return e.exit_code
+
+
+def _run(args, stopper) -> int:
     from search_space.errors import AttnasError
     from studies.config import StudyConfig
     from studies.run import check_address, run_study
-    from studies.signals import StudyInterrupted
     from studies.study import Study
 
     if args.resume and (args.data or args.data_dir or args.image_size):
         raise AttnasError("--data: a resumed study keeps its data set; allowed: --data with a study file")
     if args.resume and args.study:
         raise AttnasError("--resume: given together with a study file; allowed: one of the two")
-    overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri}
+    overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri,
+                 "time_limit_s": time_limit(args.time_limit)}
     if args.address:
         check_address(args.address)   # before a study folder is made: a wrong address is one line, no hang
     if args.resume:
@@ -96,11 +128,9 @@ def run(args) -> int:
                             args.image_size)
         study = Study.create(cfg.replace(**overrides))
     print(f"study folder: {study.dir}", flush=True)
-    try:
-        study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout)
-    except StudyInterrupted as e:
-        print(f"\nstudy {study.dir.name} {e}; continue it with: attnas search --resume {study.dir}", flush=True)
-        return e.exit_code
+    stopper.study_dir = study.dir
+    study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout,
+                      stopper=stopper)
     export_dir = study.dir / "export"
     print()
     print(study.summary())

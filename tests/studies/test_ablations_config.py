@@ -76,3 +76,25 @@ def test_reported_per_data_set_picks_the_studys_data():
     arm = cfg.arms[0]
     assert arm.reported_for("tinyimagenet")["top1_pct"] == 50.0
     assert arm.reported_for("digits")["top1_pct"] == 80.0           # not the paper's data: the first entry
+
+
+def test_an_arm_may_be_a_seed_replicate_and_nothing_else_is_allowed_there():
+    cfg = StudyConfig.from_dict(study(arms=[{"name": "a", "arch": TINY}, {"name": "b", "arch": TINY, "replicate": 1}]))
+    assert [cfg.reference_arm(n).replicate for n in ("a", "b")] == [0, 1]
+    assert StudyConfig.from_dict(cfg.to_dict()).reference_arm("b").replicate == 1      # study.yaml keeps it
+    assert [cfg.reference_number(n) for n in ("a", "b")] == [-1, -2]
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(AttnasError, match=r"^arms\[0\]\.replicate: .* allowed: an integer >= 1"):
+            StudyConfig.from_dict(study(arms=[{"name": "a", "arch": TINY, "replicate": bad}]))
+
+
+def test_the_shipped_triplet_ablation_trains_its_baseline_once():
+    """7x7conv-relu and batchnorm-sigmoid are one network (the report ran it twice): equal by hash, so the study
+    answers the second from the first."""
+    from studies.commands.search import resolve_study
+
+    cfg = StudyConfig.from_yaml(resolve_study("triplet-activation"))
+    hashes = {n: cfg.reference_arm(n).config(num_classes=10, input_size=[3, 32, 32]).hash for n in cfg.reference_names}
+    assert hashes["7x7conv-relu"] == hashes["batchnorm-sigmoid"]
+    assert len(set(hashes.values())) == len(hashes) - 1
+    assert not any(cfg.reference_arm(n).replicate for n in cfg.reference_names)

@@ -88,3 +88,18 @@ def test_quickstart_is_valid_and_shipped():
     cfg = StudyConfig.from_yaml(quickstart_path())
     assert cfg.scheduler == "pareto_sh" and cfg.data["name"] == "digits"
     assert cfg.warm_start and cfg.concurrency == 2
+
+
+def test_time_limit_is_set_raised_and_lifted_from_the_command_line():
+    from search_space.errors import AttnasError
+    from studies.commands.search import time_limit
+
+    cfg = StudyConfig.from_yaml(quickstart_path())
+    limited = cfg.replace(time_limit_s=time_limit("90"))
+    assert limited.time_limit_s == 90.0
+    assert limited.replace(time_limit_s=time_limit("600")).time_limit_s == 600.0
+    assert limited.replace(time_limit_s=time_limit("none")).time_limit_s is None
+    assert limited.replace(time_limit_s=time_limit(None)).time_limit_s == 90.0      # not given: kept
+    for bad in ("0", "-5", "soon", "nan"):
+        with pytest.raises(AttnasError, match=r"^--time-limit: .* allowed: a number of seconds > 0, or none"):
+            time_limit(bad)

@@ -11,6 +11,7 @@ from search_space.space import SearchSpace
 from studies.config import StudyConfig
 from studies.lifecycle import Lifecycle
 from studies.search import StudySearcher, derive_seed, estimate_macs
+from studies.study import Study
 
 SPACE = {"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25, "num_classes": 4, "input_size": [1, 8, 8]},
          "dimensions": {"backbone.depth": [8, 20], "attention.type": ["none", "se"], "attention.reduction": [2]}}
@@ -21,6 +22,11 @@ class FakeStudy:
 
     def __init__(self, cfg, tmp_path):
         self.cfg, self.trials_path, self.records, self.state = cfg, tmp_path / "trials.jsonl", [], {}
+        self.dir = tmp_path
+
+    current = Study.current                 # the study's own rules on its records
+    completed_by_hash = Study.completed_by_hash
+    write_log = Study.write_log
 
     def end_run(self, record):
         pass

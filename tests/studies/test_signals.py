@@ -1,5 +1,6 @@
 """Ctrl-C (SIGINT) and SIGTERM: in-flight trials recorded ``interrupted`` with their epochs and history, MLflow
 runs KILLED, exit 130 / 143, and ``--resume`` continues them from their checkpoints to the budget."""
+import io
 import json
 import os
 import signal
@@ -132,3 +133,131 @@ def test_the_time_limit_interrupts_trials_in_flight_and_counts_as_a_spent_budget
     runs = json.loads((study.dir / "mlflow_runs.json").read_text())
     assert client.get_run(runs["_study"]).info.status == "FINISHED"     # a budget (time) was spent
     assert all(client.get_run(runs[r.trial_id]).info.status == "KILLED" for r in stopped)
+
+
+@pytest.mark.slow
+def test_a_spent_time_limit_keeps_interrupted_trials_and_a_lifted_one_continues_them(tmp_path, tiny_study, ray_session):
+    import io
+
+    from studies.config import StudyConfig
+    from studies.run import run_study
+    from studies.study import Study
+
+    data = tiny_study("keep", tmp_path / "runs", budget={"trials": 3, "time_limit_s": 8}, fidelity={"epochs": 12},
+                      scheduler={"type": "none"},
+                      data={"name": "synthetic", "image_size": 16, "classes": 4, "channels": 3, "num_train": 3000,
+                            "num_test": 16, "val_fraction": 0.1})
+    study = run_study(Study.create(StudyConfig.from_dict(data)), out=io.StringIO(), progress_every_s=60)
+    stopped = {r.trial_id for r in study.records if r.status == "interrupted"}
+    ckpts = checkpointed(study.dir)
+    assert stopped and set(ckpts) <= stopped and ckpts
+
+    out = io.StringIO()                          # resumed with the limit spent: nothing is thrown away
+    again = run_study(Study.open(study.dir), out=out, progress_every_s=60)
+    assert "budget.time_limit_s (8 s) is spent" in out.getvalue() and "--time-limit SECONDS" in out.getvalue()
+    assert {r.trial_id for r in again.records if r.status == "interrupted"} == stopped
+    assert not [r for r in again.records if r.status == "not_run"]
+    assert checkpointed(study.dir) == ckpts and all(os.path.isdir(c["path"]) for c in ckpts.values())
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study.dir / "optuna.journal")))
+    states = {t.number: t.state.name for t in optuna.load_study(study_name="keep", storage=storage).get_trials()}
+    assert all(states[r.number] == "RUNNING" for r in again.records if r.trial_id in stopped)
+
+    out = io.StringIO()                          # --time-limit none: the same trials go on from their checkpoints
+    final = run_study(Study.open(study.dir, time_limit_s="none"), out=out, progress_every_s=60)
+    assert final.cfg.time_limit_s is None and sum(r.counts for r in final.records) == 3
+    by_id = {r.trial_id: r for r in final.records}
+    for key, ckpt in ckpts.items():
+        assert f"{key:<18} resumes from its checkpoint after epoch {ckpt['epoch']}" in out.getvalue()
+        assert by_id[key].status == "finished" and len(by_id[key].history) == 12
+
+
+def _no_run_left_running(study_dir, tracking_uri) -> dict:
+    client = MlflowClient(tracking_uri)
+    runs = json.loads((study_dir / "mlflow_runs.json").read_text())
+    assert not [k for k, v in runs.items() if client.get_run(v).info.status == "RUNNING"]
+    return {k: client.get_run(v).info.status for k, v in runs.items()}
+
+
+def _tiny(tmp_path, tiny_study, name):
+    from studies.config import StudyConfig
+    from studies.study import Study
+
+    return Study.create(StudyConfig.from_dict(tiny_study(name, tmp_path / "runs", budget={"trials": 2},
+                                                         fidelity={"epochs": 1}, scheduler={"type": "none"})))
+
+
+def test_sigterm_before_ray_starts_ends_the_parent_run_killed(tmp_path, tiny_study, monkeypatch):
+    import studies.run as run_module
+
+    def init_ray(address):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)                          # what Ray's start would take; the signal ends it at once
+        raise AssertionError("not interrupted")
+
+    monkeypatch.setattr(run_module, "init_ray", init_ray)
+    study = _tiny(tmp_path, tiny_study, "early")
+    before = signal.getsignal(signal.SIGTERM)
+    t0 = time.monotonic()
+    with pytest.raises(StudyInterrupted) as e:
+        run_module.run_study(study, out=io.StringIO())
+    assert e.value.exit_code == 143 and time.monotonic() - t0 < 25
+    assert _no_run_left_running(study.dir, study.tracking_uri)["_study"] == "KILLED"
+    assert signal.getsignal(signal.SIGTERM) is before and study._lock is None
+
+
+def test_sigterm_during_the_node_probe_ends_the_parent_run_killed(tmp_path, tiny_study, monkeypatch, ray_session):
+    import studies.run as run_module
+
+    def probe(data, storage):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(120)                         # the probe's own limit
+        raise AssertionError("not interrupted")
+
+    monkeypatch.setattr(run_module, "alive_nodes", lambda: 2)
+    monkeypatch.setattr(run_module, "probe_nodes", probe)
+    study = _tiny(tmp_path, tiny_study, "probe")
+    t0 = time.monotonic()
+    with pytest.raises(StudyInterrupted):
+        run_module.run_study(study, out=io.StringIO())
+    assert time.monotonic() - t0 < 100
+    assert _no_run_left_running(study.dir, study.tracking_uri)["_study"] == "KILLED"
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_final_upload_closes_every_run(tmp_path, tiny_study, monkeypatch, ray_session):
+    import studies.run as run_module
+    from studies.study import Study as StudyClass
+
+    publish = StudyClass.publish
+
+    def publish_then_signal(self, force):
+        if force:
+            os.kill(os.getpid(), signal.SIGTERM)
+        publish(self, force)
+
+    monkeypatch.setattr(StudyClass, "publish", publish_then_signal)
+    study = _tiny(tmp_path, tiny_study, "upload")
+    with pytest.raises(StudyInterrupted):
+        run_module.run_study(study, out=io.StringIO(), progress_every_s=60)
+    statuses = _no_run_left_running(study.dir, study.tracking_uri)
+    assert statuses.pop("_study") == "KILLED" and set(statuses.values()) == {"FINISHED"}
+    assert {r.status for r in read_trials(study.trials_path)} == {"finished"}
+
+
+@pytest.mark.slow
+def test_sigterm_right_after_the_cli_starts_exits_143(tmp_path, tiny_study):
+    study_file, study_dir = _study(tmp_path, tiny_study, "cli")
+    proc = subprocess.Popen([sys.executable, "-m", "studies", "search", str(study_file)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()          # "study folder: ...": Ray has not started yet
+        assert first.startswith("study folder:")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-3000:]
+    assert f"attnas search --resume {study_dir}" in out
+    if (study_dir / "mlflow_runs.json").exists():
+        _no_run_left_running(study_dir, f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")

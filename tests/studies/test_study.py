@@ -4,6 +4,7 @@ import json
 import sys
 
 import optuna
+import torch
 import pytest
 from mlflow.tracking import MlflowClient
 from ray import cloudpickle
@@ -117,3 +118,46 @@ def test_mlflow_has_one_parent_and_a_nested_child_per_trial(finished_study):
     hv = client.get_metric_history(parent.info.run_id, "hypervolume")
     assert hv[-1].step == 5 and hv[-1].value == pytest.approx(study.hypervolume())
     assert [m.value for m in hv] == sorted(m.value for m in hv)      # one fixed reference: never decreases
+
+
+def test_every_trained_record_says_where_how_and_when(finished_study):
+    study, out = finished_study
+    records = read_trials(study.trials_path)
+    fidelity = {"epochs": 2, "train_subset": None, "data": "synthetic", "image_size": 8}
+    assert all(r.fidelity == fidelity for r in records)
+    trained = [r for r in records if r.status in ("finished", "stopped")]
+    assert trained
+    for r in trained:
+        p = r.provenance
+        assert p["device"] == "cpu" and p["precision"] == "fp32" and p["node"]
+        assert p["torch"] == torch.__version__ and "cuda" not in p            # a CPU build has no CUDA version
+        assert p["started_at"].endswith("+00:00") and p["started_at"] <= p["ended_at"]
+    client = MlflowClient(study.tracking_uri)
+    runs = json.loads((study.dir / "mlflow_runs.json").read_text())
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study.dir / "optuna.journal")))
+    attrs = {t.number: t.user_attrs for t in optuna.load_study(study_name="tiny", storage=storage).get_trials()}
+    for r in trained:
+        run = client.get_run(runs[r.trial_id])
+        assert run.data.tags["attnas.device"] == "cpu" and run.data.tags["attnas.precision"] == "fp32"
+        assert run.data.tags["attnas.started_at"] == r.provenance["started_at"]
+        assert run.data.params["fidelity.epochs"] == "2" and run.data.params["fidelity.data"] == "synthetic"
+        if not r.is_reference:
+            assert attrs[r.number]["provenance"] == r.provenance and attrs[r.number]["fidelity"] == fidelity
+    summary = study.summary()
+    assert f"trained on: cpu fp32 ({len([r for r in records if r.provenance])} trial(s)); 1 node(s); " \
+           f"torch {torch.__version__}, CUDA -" in summary
+    assert "warning:" not in summary                     # resources.gpu 0: the CPU was asked for
+
+
+def test_a_failed_trials_traceback_is_on_disk_linked_and_in_its_run(finished_study):
+    study, out = finished_study
+    failed = {r.trial_id: r for r in read_trials(study.trials_path)}["t0000"]
+    assert failed.status == "failed" and failed.log == str(study.dir / "logs" / "t0000.log")
+    text = open(failed.log).read()
+    assert "Traceback" in text and "failing_first" in text and "ValueError: injected failure" in text
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("t0000"))
+    assert line.endswith(f"traceback: {failed.log}") and "Traceback" not in out
+    client = MlflowClient(study.tracking_uri)
+    run_id = json.loads((study.dir / "mlflow_runs.json").read_text())["t0000"]
+    assert client.get_run(run_id).data.tags["attnas.log"] == failed.log
+    assert [a.path for a in client.list_artifacts(run_id, "logs")] == ["logs/t0000.log"]
