@@ -15,8 +15,10 @@ architecture that learns slowly is compared with architectures of its own cost, 
 wins every tie: it goes on iff fewer than ``quota`` trials of the rung rank strictly ahead of it (an earlier
 front, or the same front with a larger crowding distance). The older trials' decisions are already taken,
 so a tie can only decide the newcomer's fate, and giving it the benefit keeps ASHA's leniency early in a
-rung: a newcomer that extends the front (a new extreme: the cheapest, or the most accurate) goes on. The
-decision depends only on the set of trials at the rung, not on the order they arrived in.
+rung: a newcomer that is a strict new extreme of the front being split (the cheapest, or the most accurate)
+goes on; tied with an older trial at an objective's worst value, the older one takes that extreme. Given the
+newcomer, the decision depends only on the set of trials at the rung, not on the order they arrived in. What
+holds per decision and what only for a rung ranked at once: docs/STUDIES.md, "Early stopping".
 
 Warm-start references never enter a rung (they are trained to full fidelity as reference points) and
 duplicates never become Tune trials (the searcher answers them), so only searched trials are ranked; a

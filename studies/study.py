@@ -396,7 +396,7 @@ def trained_on(records: list, gpu: float) -> list[str]:
     span = f", {starts[0]} to {ends[-1]} UTC" if starts and ends else ""
     lines = [f"trained on: {', '.join(f'{k} ({n} trial(s))' for k, n in by.items())}; {len(nodes)} node(s); "
              f"{'; '.join(builds)}{span}"]
-    on_cpu = [r.trial_id for r in done if r.provenance["device"] == "cpu"]
+    on_cpu = sorted(r.trial_id for r in done if r.provenance["device"] == "cpu")
     if gpu > 0 and on_cpu:
         lines.append(f"warning: resources.gpu {gpu:g} asked for a GPU per trial, but {len(on_cpu)} trial(s) trained "
                      f"on the CPU ({', '.join(on_cpu[:8])}{', ...' if len(on_cpu) > 8 else ''}): their node had no "

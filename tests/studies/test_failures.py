@@ -82,3 +82,39 @@ def test_a_lost_architecture_is_retried_by_tune_then_trained_again_when_suggeste
         assert "lost on each of Tune's 2 tries" in r.reason and r.told is None
         assert "CUDA error: initialization error" in open(r.log).read()
     assert "space exhausted" not in out.getvalue()
+
+
+GPU_STUDY = """
+import io, sys
+import ray
+from studies.config import StudyConfig
+from studies.run import run_study
+from studies.study import Study
+import yaml
+ray.init(num_cpus=2, num_gpus=1, include_dashboard=False)     # a logical GPU: Ray hands out an id, no device
+study = run_study(Study.create(StudyConfig.from_dict(yaml.safe_load(open(sys.argv[1])))), out=io.StringIO(),
+                  progress_every_s=60)
+print(study.summary())
+"""
+
+
+@pytest.mark.slow
+def test_a_study_that_asked_for_gpus_and_trained_on_the_cpu_says_so(tmp_path, tiny_study):
+    import subprocess
+
+    import yaml
+
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(tiny_study("gpu", tmp_path / "runs", budget={"trials": 2}, fidelity={"epochs": 1},
+                                              scheduler={"type": "none"}, resources={"cpus": 1, "gpu": 0.5})))
+    done = subprocess.run([sys.executable, "-c", GPU_STUDY, str(path)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [r for r in read_trials(tmp_path / "runs" / "gpu" / "trials.jsonl") if r.provenance]
+    assert len(records) == 2
+    for r in records:
+        assert r.provenance["device"] == "cpu" and r.provenance["gpu_ids"] == "0"   # Ray's id, no CUDA behind it
+    lines = done.stdout.splitlines()
+    assert any(ln.startswith("trained on: cpu fp32 (2 trial(s)); 1 node(s);") for ln in lines)
+    warning = [ln for ln in lines if ln.startswith("warning:")]
+    assert warning == [f"warning: resources.gpu 0.5 asked for a GPU per trial, but 2 trial(s) trained on the CPU "
+                       f"({', '.join(sorted(r.trial_id for r in records))}): their node had no usable CUDA device"]

@@ -92,3 +92,84 @@ def test_rungs_rebuilt_from_records_decide_as_the_live_ones():
     assert rebuilt.rungs == live.rungs
     nxt = FakeTrial(4)
     assert report(rebuilt, nxt, 1, 0.25, 2.5e6) == report(live, FakeTrial(4), 1, 0.25, 2.5e6)
+
+
+# ---- what the asynchronous scheduler guarantees (docs/STUDIES.md, "Early stopping"), one test per sentence ----
+OBJ3 = [("val_top1", "max"), ("macs", "min"), ("params", "min")]
+
+
+def _decide(points, objectives=OBJ3, eta=2):
+    """Record ``points`` at the rung of epoch 1 in arrival order; the decisions, one per point."""
+    s = SuccessiveHalving("pareto_sh", objectives, max_t=4, grace_period=1, eta=eta)
+    return [s.record(f"t{i:04d}", i, 1, p) for i, p in enumerate(points)]
+
+
+def _dominates(a, b, objectives=OBJ3):
+    better = [x >= y if d == "max" else x <= y for x, y, (_, d) in zip(a, b, objectives)]
+    return all(better) and a != b
+
+
+def _random_rungs(seed, count=3000):
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(count):
+        n = rng.randint(1, 9)
+        yield [[rng.choice([0.1, 0.2, 0.3, 0.4]), rng.choice([1, 2, 3, 4]), rng.choice([1, 2, 3])] for _ in range(n)]
+
+
+def test_each_decision_only_decides_the_newcomer():
+    """"Each decision ranks the newcomer against the trials at its rung at that moment and decides its fate only.\""""
+    s = SuccessiveHalving("pareto_sh", OBJ3, max_t=4, grace_period=1, eta=2)
+    first = s.record("t0000", 0, 1, [0.1, 4, 3])
+    s.record("t0001", 1, 1, [0.4, 1, 1])                 # dominates t0000 ...
+    assert first.promoted and "t0000" not in s.stopped   # ... whose decision stands
+
+
+def test_per_decision_a_newcomer_that_dominates_its_rung_goes_on():
+    for rung in _random_rungs(1):
+        new = rung[-1]
+        if all(_dominates(new, p) for p in rung[:-1]):
+            assert _decide(rung)[-1].promoted
+
+
+def test_per_decision_a_newcomer_dominated_by_quota_trials_is_stopped():
+    for rung in _random_rungs(2):
+        last = _decide(rung)[-1]
+        if sum(_dominates(p, rung[-1]) for p in rung[:-1]) >= last.quota:
+            assert not last.promoted
+
+
+def test_per_decision_a_newcomer_in_a_first_front_within_the_quota_goes_on():
+    for rung in _random_rungs(3):
+        last = _decide(rung)[-1]
+        first_front = [p for p in rung if not any(_dominates(q, p) for q in rung)]
+        if rung[-1] in first_front and len(first_front) <= last.quota:
+            assert last.promoted
+
+
+def test_per_rung_a_stopped_trial_can_dominate_a_later_trial_that_goes_on():
+    """"Not per rung: a trial stopped early can dominate one that arrives later and goes on.\""""
+    a, b = [0.4, 1, 1], [0.3, 2, 2]               # b: dominated by a, stopped at n=2 (quota 1)
+    worse = [[0.1, 4, 3], [0.1, 4, 2], [0.1, 3, 3]]    # each dominated by ``late``
+    late = [0.2, 3, 2]                            # dominated by b (and a); at n=6 the quota is 3
+    decisions = _decide([a, b, *worse, late])
+    assert not decisions[1].promoted and _dominates(b, late)
+    assert decisions[-1].promoted and decisions[-1].quota == 3
+    whole = promote([a, b, *worse, late], ["max", "min", "min"], quota=3)    # the rung ranked at once
+    assert whole[1] and [d.promoted for d in decisions] != list(whole)
+
+
+def test_ties_at_the_best_end_go_to_the_newcomer_and_at_the_worst_end_to_the_older_trial():
+    """"A newcomer tied with an older trial at the best value of an objective takes that extreme; tied at the
+    worst value, the older trial takes it.\""""
+    older = [[0.3, 4, 3], [0.2, 1, 4], [0.2, 3, 1]]
+    tied_worst = _decide(older + [[0.2, 2, 2]])[-1]        # ties the worst accuracy, 0.2, in the first front
+    strictly_worst = _decide(older + [[0.15, 2, 2]])[-1]  # the same point, strictly the worst: an extreme
+    assert tied_worst.front == strictly_worst.front == 0 and tied_worst.quota == 2
+    assert strictly_worst.promoted and not tied_worst.promoted
+    older = [[0.4, 1, 4], [0.2, 1, 2], [0.4, 3, 2]]
+    tied_best = _decide(older + [[0.4, 2, 3]])[-1]         # ties the best accuracy, 0.4, in the first front
+    inside = _decide(older + [[0.35, 2, 3]])[-1]          # the same point, not at an extreme
+    assert tied_best.front == inside.front == 0 and tied_best.quota == 2
+    assert tied_best.promoted and not inside.promoted

@@ -154,7 +154,8 @@ def test_a_failed_trials_traceback_is_on_disk_linked_and_in_its_run(finished_stu
     failed = {r.trial_id: r for r in read_trials(study.trials_path)}["t0000"]
     assert failed.status == "failed" and failed.log == str(study.dir / "logs" / "t0000.log")
     text = open(failed.log).read()
-    assert "Traceback" in text and "failing_first" in text and "ValueError: injected failure" in text
+    assert 'in failing_first\n    raise ValueError("injected failure")' in text    # the full stack, not a line
+    assert text.rstrip().endswith("ValueError: injected failure")
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("t0000"))
     assert line.endswith(f"traceback: {failed.log}") and "Traceback" not in out
     client = MlflowClient(study.tracking_uri)
