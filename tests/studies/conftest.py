@@ -1,8 +1,18 @@
 """One local Ray session for every study test in this folder (starting Ray costs seconds), and helpers the
 study tests share."""
 import json
+import os
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def repo_env() -> dict:
+    """The environment for an ``attnas`` subprocess started in another folder: this checkout's code first on
+    the path (not whichever attnas the virtual environment has installed)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
 
 
 @pytest.fixture(scope="session")

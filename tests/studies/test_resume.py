@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from analysis import read_trials
 
-from .conftest import checkpointed
+from .conftest import checkpointed, repo_env
 
 BUDGET = 6
 
@@ -46,7 +46,7 @@ def _descendants(pid: int) -> list[int]:
 def _kill_when(study_file, cwd, ready, poll_s: float) -> None:
     """Start ``attnas search study_file`` and ``kill -9`` its whole tree once ``ready()`` holds (within 600 s);
     the study must still be running then."""
-    proc = subprocess.Popen(_attnas(str(study_file)), cwd=cwd, start_new_session=True,
+    proc = subprocess.Popen(_attnas(str(study_file)), cwd=cwd, env=repo_env(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 600
@@ -85,7 +85,7 @@ def test_kill_dash_nine_then_resume(tmp_path, tiny_study):
     before = {r.trial_id: r for r in read_trials(trials)}
     assert 2 <= len(before) < BUDGET
 
-    done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, capture_output=True, text=True,
+    done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, env=repo_env(), capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "mlflow ui --backend-store-uri sqlite:///" in done.stdout
@@ -141,7 +141,7 @@ def test_kill_dash_nine_mid_trial_resumes_from_its_checkpoint(tmp_path, tiny_stu
     _kill_when(study_file, tmp_path, lambda: any(c["epoch"] >= 2 for c in checkpointed(study_dir).values()), 0.05)
     at_kill = checkpointed(study_dir)
     assert at_kill, "no checkpoint was remembered"
-    done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, capture_output=True, text=True,
+    done = subprocess.run(_attnas("--resume", str(study_dir)), cwd=tmp_path, env=repo_env(), capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     after = {r.trial_id: r for r in read_trials(study_dir / "trials.jsonl")}

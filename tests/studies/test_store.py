@@ -11,6 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from analysis import read_trials
 
+from .conftest import repo_env
+
 START = """
 import sys, time
 from studies.config import StudyConfig
@@ -39,7 +41,7 @@ print("ui ok")
 def _at_once(tmp_path, scripts: list[list[str]]) -> list[subprocess.CompletedProcess]:
     """Run every ``[code, *args]`` in its own Python, all released at one instant (imports done by then)."""
     start = str(time.time() + 15.0)
-    procs = [subprocess.Popen([sys.executable, "-c", code, *args[:1], start, *args[1:]], cwd=os.getcwd(),
+    procs = [subprocess.Popen([sys.executable, "-c", code, *args[:1], start, *args[1:]], cwd=tmp_path, env=repo_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for code, *args in scripts]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=300), p.stdout.read(), p.stderr.read())
             for p in procs]
@@ -81,7 +83,7 @@ def test_two_searches_started_at_once_both_train(tmp_path, tiny_study):
     """The whole ``attnas search``, twice at once in one folder: both studies train their budget."""
     path = _study_file(tmp_path, tiny_study, budget={"trials": 2}, fidelity={"epochs": 1}, concurrency=1,
                        scheduler={"type": "none"})
-    procs = [subprocess.Popen([sys.executable, "-m", "studies", "search", str(path)], cwd=tmp_path,
+    procs = [subprocess.Popen([sys.executable, "-m", "studies", "search", str(path)], cwd=tmp_path, env=repo_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=900) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in outs]
