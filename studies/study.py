@@ -427,6 +427,8 @@ HARMLESS_WARNINGS = (
     r"Argument ``group`` is an experimental feature",
     # sampler: qmc is a documented choice of the study file
     r"QMCSampler is experimental",
+    # the study names its objectives (Study.set_metric_names) for optuna-dashboard
+    r"optuna\.study\.study\.Study\.set_metric_names is experimental",
 )
 
 

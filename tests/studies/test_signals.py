@@ -18,6 +18,8 @@ from studies.signals import StudyInterrupted, StudyStopper
 
 from .conftest import checkpointed, repo_env
 
+STOP_ALL = StudyStopper.stop_all
+
 
 def test_exit_codes_follow_the_shell_convention():
     assert StudyInterrupted(signal.SIGINT).exit_code == 130
@@ -135,24 +137,40 @@ def test_the_time_limit_interrupts_trials_in_flight_and_counts_as_a_spent_budget
     assert all(client.get_run(runs[r.trial_id]).info.status == "KILLED" for r in stopped)
 
 
+def _limit_after_a_checkpoint(monkeypatch, study_dir, after_epoch: int = 0):
+    """The time limit fires once a trial has a checkpoint past ``after_epoch`` (on a loaded machine a fixed number
+    of seconds may pass before any trial trains an epoch); from there on the study's own time-limit path runs."""
+    def fire_after_checkpoint(self):
+        if self.deadline is not None and any(c["epoch"] > after_epoch for c in checkpointed(study_dir).values()):
+            self.deadline = time.monotonic() - 1.0
+        return STOP_ALL(self)
+
+    monkeypatch.setattr(StudyStopper, "stop_all", fire_after_checkpoint)     # replaces an earlier patch
+
+
 @pytest.mark.slow
-def test_a_spent_time_limit_keeps_interrupted_trials_and_a_raised_one_continues_them(tmp_path, tiny_study, ray_session):
+def test_a_spent_time_limit_keeps_interrupted_trials_and_a_raised_one_continues_them(tmp_path, tiny_study, ray_session,
+                                                                                     monkeypatch):
     from studies.config import StudyConfig
     from studies.run import run_study
     from studies.study import Study
 
-    data = tiny_study("keep", tmp_path / "runs", budget={"trials": 2, "time_limit_s": 60}, fidelity={"epochs": 300},
+    data = tiny_study("keep", tmp_path / "runs", budget={"trials": 2, "time_limit_s": 3600}, fidelity={"epochs": 300},
                       scheduler={"type": "none"},
                       data={"name": "synthetic", "image_size": 16, "classes": 4, "channels": 3, "num_train": 1500,
                             "num_test": 16, "val_fraction": 0.1})
-    study = run_study(Study.create(StudyConfig.from_dict(data)), out=io.StringIO(), progress_every_s=60)
+    study = Study.create(StudyConfig.from_dict(data))
+    _limit_after_a_checkpoint(monkeypatch, study.dir)
+    study = run_study(study, out=io.StringIO(), progress_every_s=60)
     stopped = {r.trial_id for r in study.records if r.status == "interrupted"}
     ckpts = checkpointed(study.dir)
     assert stopped and ckpts and set(ckpts) <= stopped
+    assert all(r.reason.startswith("interrupted by the study's time limit") for r in study.records)
 
     out = io.StringIO()                          # resumed with the limit spent: nothing is thrown away
-    again = run_study(Study.open(study.dir), out=out, progress_every_s=60)
-    assert "budget.time_limit_s (60 s) is spent" in out.getvalue() and "--time-limit SECONDS" in out.getvalue()
+    spent = max(1.0, float(study.state["elapsed_s"]) - 1.0)
+    again = run_study(Study.open(study.dir, time_limit_s=spent), out=out, progress_every_s=60)
+    assert f"budget.time_limit_s ({spent:g} s) is spent" in out.getvalue() and "--time-limit SECONDS" in out.getvalue()
     assert {r.trial_id for r in again.records if r.status == "interrupted"} == stopped
     assert not [r for r in again.records if r.status == "not_run"]
     assert checkpointed(study.dir) == ckpts and all(os.path.isdir(c["path"]) for c in ckpts.values())
@@ -160,14 +178,15 @@ def test_a_spent_time_limit_keeps_interrupted_trials_and_a_raised_one_continues_
     states = {t.number: t.state.name for t in optuna.load_study(study_name="keep", storage=storage).get_trials()}
     assert all(states[r.number] == "RUNNING" for r in again.records if r.trial_id in stopped)
 
-    out = io.StringIO()                          # --time-limit raised: the same trials go on from their checkpoints
-    limit = float(again.state["elapsed_s"]) + 40
-    final = run_study(Study.open(study.dir, time_limit_s=limit), out=out, progress_every_s=60)
-    assert final.cfg.time_limit_s == limit
+    out = io.StringIO()                          # the limit raised: the same trials go on from their checkpoints
+    _limit_after_a_checkpoint(monkeypatch, study.dir, after_epoch=max(c["epoch"] for c in ckpts.values()))
+    final = run_study(Study.open(study.dir, time_limit_s=3600), out=out, progress_every_s=60)
+    assert final.cfg.time_limit_s == 3600
     by_id = {r.trial_id: r for r in final.records}
     for key, ckpt in ckpts.items():
         assert f"{key:<18} resumes from its checkpoint after epoch {ckpt['epoch']}" in out.getvalue()
-        assert len(by_id[key].history) >= ckpt["epoch"] and by_id[key].history[0]["epoch"] == 1
+        assert by_id[key].history[0]["epoch"] == 1 and len(by_id[key].history) >= ckpt["epoch"]
+    assert max(len(by_id[k].history) for k in ckpts) > max(c["epoch"] for c in ckpts.values())
 
 
 def _no_run_left_running(study_dir, tracking_uri) -> dict:
