@@ -176,7 +176,7 @@ def plot_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, s
     ax.set_title(f"{study_name + ': ' if study_name else ''}{ylabel.split(' (')[0]} vs {xlabel.split(' (')[0]}"
                  f"\n{len(records)} trials ({detail or 'none'})", fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    if shown or other:
+    if ax.get_legend_handles_labels()[0]:      # something labelled was drawn (interrupted trials are not)
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
     fig.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.88)   # fixed margins: one draw pass, not two
     fig.savefig(path, format="png")
