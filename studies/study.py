@@ -273,7 +273,9 @@ class Study:
         ref = self.cfg.reference_point
         files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref)
         files += self.write_reported(records)
-        export_front(records, objectives, export_dir, source=str(self.dir), reference=ref)
+        from .recipe import study_recipe
+        export_front(records, objectives, export_dir, source=str(self.dir), reference=ref,
+                     recipe=study_recipe(self.cfg))
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
         self.tracker.log_study_files([export_dir], artifact_path="export")
         step = sum(r.counts for r in records)
