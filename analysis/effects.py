@@ -143,8 +143,10 @@ def arm_effects(records: Sequence[TrialRecord], arm_names: Sequence[str], *, met
 
 
 def largest(rows: Sequence[dict], k: int = 3) -> list[dict]:
-    """The ``k`` rows with the largest absolute effect."""
-    return sorted((r for r in rows if not math.isnan(r["effect"])), key=lambda r: -abs(r["effect"]))[:k]
+    """The ``k`` rows with the largest absolute effect, those with a CI (two trials a side or more) first: a
+    single pair's difference is mostly noise."""
+    return sorted((r for r in rows if not math.isnan(r["effect"])),
+                  key=lambda r: (math.isnan(r["ci_low"]), -abs(r["effect"])))[:k]
 
 
 def effects_lines(rows: Sequence[dict], k: int = 3, metric: str = "val_top1") -> list[str]:

@@ -72,6 +72,8 @@ def test_arms_without_and_with_replicates():
     (row,) = arm_effects(reps, ["base", "se"], boot=300)
     assert row["effect"] == pytest.approx(0.06) and row["ci_low"] < 0.06 < row["ci_high"] and row["pairs"] == 36
     assert "no CI: fewer than 2 trials a side" in effects_lines(rows)[0] and "95% CI" in effects_lines([row])[0]
+    big_single = {**rows[0], "effect": 0.5}
+    assert effects_lines([big_single, row])[0].startswith("arm = se vs base: +6.0")   # a CI'd row first
 
 
 def test_write_effects_files(tmp_path):
