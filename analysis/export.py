@@ -4,7 +4,10 @@
 Each file is ``NN-<arch name>-<hash>.yaml``, numbered best first (by accuracy, see
 :func:`analysis.report.sort_key`); its comment header carries the measured metrics, the source study
 and the trial. ``front.json`` beside them lists the same in machine-readable form, with the front's
-hypervolume and the reference point it was measured at.
+hypervolume and the reference point it was measured at, and the study's **recipe**: the data set with its split
+seed, the fidelity and the training config every trial was measured under. ``attnas train`` on an exported file
+reads the recipe from the ``front.json`` beside it (:func:`recipe_for`), so a retrain repeats the measurement
+unless flags change it.
 """
 from __future__ import annotations
 
@@ -31,13 +34,19 @@ def _shown(metric: str, value: float) -> str:
     return f"{metric} {value * factor:.4g}{' ' + unit if unit else ''}" if factor != 1.0 else f"{metric} {value:.4g}"
 
 
-def _header(rec: TrialRecord, position: int, total: int, objectives, source: str | None) -> str:
+def _header(rec: TrialRecord, position: int, total: int, objectives, source: str | None,
+            recipe: dict | None = None) -> str:
     metrics = "; ".join(_shown(m, rec.metric(m)) for m in rec.metrics if rec.metric(m) is not None)
     lines = [f"exported by attnas export: Pareto-optimal {position} of {total}, objectives "
              + ", ".join(f"{m} ({d})" for m, d in objectives),
              f"source: {source or 'unknown study'}, trial {rec.number} (id {rec.trial_id}), status {rec.status}"
              + (f", reference preset {rec.reference_name}" if rec.is_reference else ""),
              f"measured: {metrics or 'none'}"]
+    if recipe:
+        data, train = recipe.get("data", {}), recipe.get("training", {})
+        lines.append(f"recipe (in {SIDECAR} beside this file; attnas train uses it): data {data.get('name')} "
+                     f"split seed {data.get('seed')}, {train.get('epochs')} epochs, {train.get('optimizer')} lr "
+                     f"{train.get('lr')} batch {train.get('batch_size')}")
     return "\n".join(lines)
 
 
@@ -60,11 +69,12 @@ def _remove_previous(out_dir: Path) -> None:
 
 def export_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]], out_dir: str | Path,
                  top_k: int | None = None, *, source: str | None = None,
-                 reference: Sequence[float] | None = None) -> list[Path]:
+                 reference: Sequence[float] | None = None, recipe: dict | None = None) -> list[Path]:
     """Write the Pareto-optimal architectures (the best ``top_k`` of them if given) as YAML files plus
     ``front.json`` into ``out_dir``; returns the YAML paths, best first. ``source`` names the study
     (folder or MLflow run) in the headers; ``reference`` is the study's fixed hypervolume reference point
-    (default: :func:`~analysis.hypervolume.reference_point` of the records)."""
+    (default: :func:`~analysis.hypervolume.reference_point` of the records); ``recipe`` (``{data, training,
+    fidelity, ...}``, see ``studies.recipe``) is written into ``front.json`` for ``attnas train``."""
     from search_space.arch_config import ArchConfig
 
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
@@ -79,7 +89,7 @@ def export_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str,
     for i, rec in enumerate(chosen, start=1):
         arch = ArchConfig.from_dict(rec.arch)
         path = out_dir / f"{i:0{width}d}-{sanitise(arch.name)}-{arch.hash}.yaml"
-        path.write_text(arch.to_yaml(header=_header(rec, i, len(front), objectives, source)))
+        path.write_text(arch.to_yaml(header=_header(rec, i, len(front), objectives, source, recipe)))
         paths.append(path)
         entries.append({"file": path.name, "position": i, "trial": rec.number, "trial_id": rec.trial_id,
                         "arch_name": arch.name, "arch_hash": arch.hash, "status": rec.status,
@@ -97,5 +107,24 @@ def export_front(records: Sequence[TrialRecord], objectives: Sequence[tuple[str,
         "reference_rule": REFERENCE_RULE if reference is None else FIXED_REFERENCE_RULE,
         "architectures": entries,
     }
+    if recipe is not None:
+        sidecar["recipe"] = recipe
     (out_dir / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
     return paths
+
+
+def recipe_for(config_path: str | Path) -> dict | None:
+    """The recipe an exported ArchConfig was measured under: from the ``front.json`` beside it when that lists
+    the file (a config copied elsewhere, or exported before recipes, has none: None)."""
+    path = Path(config_path)
+    sidecar = path.parent / SIDECAR
+    if not path.is_file() or not sidecar.is_file():
+        return None
+    try:
+        data = json.loads(sidecar.read_text())
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("recipe"), dict):
+        return None
+    files = {a.get("file") for a in data.get("architectures", []) if isinstance(a, dict)}
+    return data["recipe"] if path.name in files else None

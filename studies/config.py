@@ -15,6 +15,7 @@
     warm_start: [resnet20, se-resnet20]          # evaluated first, as reference trials: presets, paths, configs
     arms: [{name: se, arch: se-resnet50, set: {...}, reported: {...}}]   # an ablation's arms (studies/arms.py)
     storage: {root: ./attnas-runs, tracking_uri: null, path: null}   # null: sqlite:///<root>/mlflow.db
+    tracking: {log_weights: none}                # front: log finished front members' weights with their LoggedModel
     failures: {max_retries: 2}                   # Tune retries of a trial whose worker or node died
     macs_budget: null                            # reject candidates over this many MACs before training
     hypervolume_reference: null                  # {val_top1: 0, macs: ...}; null: fixed at the study's start
@@ -44,9 +45,10 @@ SAMPLERS = ("nsga2", "tpe", "random", "qmc", "grid")
 SCHEDULERS = ("pareto_sh", "asha", "none")
 TOP_FIELDS = ("name", "space", "data", "fidelity", "training", "objectives", "sampler", "scheduler", "budget",
               "concurrency", "resources", "seed", "warm_start", "storage", "macs_budget", "hypervolume_reference",
-              "failures", "arms")
+              "failures", "arms", "tracking")
 DEFAULT_ROOT = "./attnas-runs"
 DEFAULT_MAX_RETRIES = 2
+LOG_WEIGHTS = ("none", "front")
 
 
 def _bad(field_name: str, value, allowed: str) -> AttnasError:
@@ -114,6 +116,7 @@ class StudyConfig:
     # cluster and fault tolerance (studies.cluster, studies.run)
     storage_path: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
+    log_weights: str = "none"            # tracking.log_weights: none | front (studies.tracking.FrontModels)
     # ---- architectures trained as given (studies/arms.py): warm-start references and ablation arms ----
     warm_start_arms: tuple = ()
     arms: tuple = ()
@@ -224,6 +227,9 @@ class StudyConfig:
             raise _bad("macs_budget", macs_budget, "null or a number of MACs > 0")
 
         hv_ref = _hypervolume_reference(data.get("hypervolume_reference"), objectives)
+        log_weights = _mapping(data.get("tracking"), "tracking", ("log_weights",)).get("log_weights", "none")
+        if log_weights not in LOG_WEIGHTS:
+            raise _bad("tracking.log_weights", log_weights, ", ".join(LOG_WEIGHTS))
         storage_path, max_retries = _cluster_fields(storage, data.get("failures"), Path(base_dir))
         data_cfg = _absolute_data_dir(data_cfg, Path(base_dir))
 
@@ -233,7 +239,7 @@ class StudyConfig:
                   time_limit_s=time_limit, concurrency=concurrency, cpus=cpus, gpu=gpu, seed=seed,
                   warm_start=tuple(a.name for a in warm_arms), root=root, tracking_uri=uri, macs_budget=macs_budget,
                   hypervolume_reference=hv_ref, storage_path=storage_path, max_retries=max_retries,
-                  warm_start_arms=warm_arms, arms=arms)
+                  warm_start_arms=warm_arms, arms=arms, log_weights=log_weights)
         cfg.data_config()      # DataConfig / TrainConfig validate their own fields
         try:
             cfg.train_config()
@@ -338,6 +344,7 @@ class StudyConfig:
             "warm_start": [a.to_dict() for a in self.warm_start_arms],
             "storage": {"root": self.root, "tracking_uri": self.tracking_uri, "path": self.storage_path},
             "failures": {"max_retries": self.max_retries},
+            "tracking": {"log_weights": self.log_weights},
             "macs_budget": self.macs_budget,
             "hypervolume_reference": None if self.hypervolume_reference is None else dict(self.hypervolume_reference),
             **({"arms": [a.to_dict() for a in self.arms]} if self.arms else {}),

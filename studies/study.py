@@ -22,8 +22,8 @@ from pathlib import Path
 import optuna
 import yaml
 
-from analysis import (TRIALS_FILE, TrialRecord, export_front, hypervolume, pareto_records, read_trials,
-                      summary_table, write_report)
+from analysis import (TRIALS_FILE, TrialRecord, arch_name, export_front, hypervolume, pareto_records,
+                      read_trials, summary_table, write_report)
 from analysis.status import answers, status
 from analysis.trials import front_candidates, objective_matrix
 from search_space import ArchConfig
@@ -63,6 +63,10 @@ class Study:
         self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
         """Trial key -> {path, epoch, arch_hash} of the last Tune checkpoint of a trial that has not ended."""
         self._arm_rows = None
+        self.final_weights: dict = {}
+        """Trial key -> the final checkpoint of a finished trial, kept (tracking.log_weights: front) until the
+        front's LoggedModels logged it or the trial is not on the front."""
+        self.effects: list = []          # analysis.effects rows, from the last final publish
 
     def __getstate__(self):
         """Tune pickles its callbacks into its run folder; the live handles (lock, MLflow, Optuna) stay here."""
@@ -184,7 +188,7 @@ class Study:
         tmp.write_text(json.dumps(self.state))
         os.replace(tmp, self.dir / STATE_FILE)
 
-    def save_checkpoint(self, key: str, entry: dict | None) -> None:
+    def save_checkpoint(self, key: str, entry: dict | None, delete: bool = True) -> None:
         """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint, atomically, and delete the
         checkpoint it replaces (what Tune's ``num_to_keep=1`` would do, without the experiment snapshot Tune
         forces after every checkpoint when that is set)."""
@@ -196,7 +200,7 @@ class Study:
                 return
         else:
             self.checkpoints[key] = entry
-        if old is not None and (entry is None or old["path"] != entry["path"]):
+        if old is not None and delete and (entry is None or old["path"] != entry["path"]):
             shutil.rmtree(old["path"], ignore_errors=True)
         tmp = self.dir / (CHECKPOINTS_FILE + ".tmp")
         tmp.write_text(json.dumps(self.checkpoints, indent=1))
@@ -259,7 +263,10 @@ class Study:
         """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none), and
         forget its checkpoint unless it was interrupted (``--resume`` continues from it)."""
         if record.status != "interrupted":
-            self.save_checkpoint(record.trial_id, None)
+            entry = self.checkpoints.get(record.trial_id)
+            if entry and record.status == "finished" and self.cfg.log_weights == "front":
+                self.final_weights[record.trial_id] = entry["path"]    # for the front's LoggedModel, not deleted yet
+            self.save_checkpoint(record.trial_id, None, delete=record.trial_id not in self.final_weights)
         self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
                                record.reason, dict(record.metrics), tags=run_tags(record))
         if record.log:
@@ -309,13 +316,14 @@ class Study:
         if not force and now - self._last_upload < ARTIFACT_INTERVAL_S:
             return
         self._last_upload = now
-        self.background.submit("study", self._publish, list(self.records))
+        self.background.submit("study", self._publish, list(self.records), force)
         if force:
             self.background.flush()
 
-    def _publish(self, records: list) -> None:
+    def _publish(self, records: list, final: bool = False) -> None:
         """Front, hypervolume and exports from the records at the study's fidelity; the others are marked on
-        the plot."""
+        the plot. ``final`` (a forced publish: the study's end or stop) adds the effects report
+        (studies.effects)."""
         objectives = list(self.cfg.objectives)
         report_dir, export_dir = self.dir / "report", self.dir / "export"
         ref = self.cfg.reference_point
@@ -324,12 +332,23 @@ class Study:
         files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref,
                              others=others)
         files += self.write_reported(records)
-        export_front(records, objectives, export_dir, source=str(self.dir), reference=ref)
+        from .recipe import study_recipe
+        recipe = study_recipe(self.cfg)
+        front = pareto_records(records, objectives)
+        export_front(records, objectives, export_dir, source=str(self.dir), reference=ref, recipe=recipe)
+        self.tracker.sync_front([(r.trial_id, ArchConfig.from_dict(r.arch).to_yaml(), arch_name(r), r.arch_hash,
+                                  dict(r.metrics)) for r in front], recipe,
+                                {r.trial_id: self.final_weights.pop(r.trial_id) for r in records
+                                 if r.trial_id in self.final_weights})
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
         self.tracker.log_study_files([export_dir], artifact_path="export")
         step = sum(r.counts for r in records)
         self.tracker.log_study_metric("hypervolume", self.hypervolume(records), step=step)
-        self.tracker.log_study_metric("front_size", len(pareto_records(records, objectives)), step=step)
+        self.tracker.log_study_metric("front_size", len(front), step=step)
+        if final:
+            from .effects import write_study_effects
+            effect_files, self.effects = write_study_effects(self.cfg, records, report_dir, self.optuna_storage)
+            self.tracker.log_study_files(effect_files)
 
     # ---- an ablation's arms beside their paper's numbers (analysis.reported) ------------------------
     def reported_rows(self, records: list | None = None) -> list[dict]:
@@ -364,8 +383,13 @@ class Study:
                            [d for _, d in objectives])
 
     def summary(self) -> str:
-        """The best trials at the study's fidelity, then where they trained (:func:`trained_on`)."""
+        """The best trials at the study's fidelity, the largest effects, then where they trained
+        (:func:`trained_on`)."""
         lines = [summary_table(self.current(), list(self.cfg.objectives), reference=self.cfg.reference_point)]
+        if self.effects:
+            from analysis.effects import effects_lines
+            lines.append("largest effects (report/effects.csv, effects.png; matched by MACs bin, 95% bootstrap CI):\n  "
+                         + "\n  ".join(effects_lines(self.effects, 3, self.cfg.metrics[0])))
         note = self.fidelity_note()
         return "\n".join(lines + ([note] if note else []) + trained_on(self.records, self.cfg.gpu))
 

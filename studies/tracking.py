@@ -4,6 +4,11 @@
 one method per lifecycle stage. Trial id -> run id is kept in ``<study_dir>/mlflow_runs.json`` (rewritten
 atomically after every new run), so a resumed study re-attaches to its runs and never logs a trial twice.
 Ray's ``MLflowLoggerCallback`` is not used: it makes unlinked runs, not children of the study's run.
+
+In MLflow's own terms (:mod:`studies.mlflow_terms`): every run's source is the entry point that started the
+study, every child run has the study's data set as a dataset input, front members carry ``attnas.front`` /
+``attnas.rank`` tags kept current by :meth:`MlflowTracker.sync_front`, and each is a LoggedModel (ArchConfig
+YAML and recipe as artifacts, final metrics and the run linked) while it is on the front.
 """
 from __future__ import annotations
 
@@ -81,10 +86,17 @@ class MlflowTracker:
         self.runs: dict = json.loads(self.runs_file.read_text()) if self.runs_file.exists() else {}
         self.parent_id: str | None = self.runs.get("_study")
         self.experiment_id: str | None = None
+        self.source_tags: dict = {}
+        self.data: "DataInputs | None" = None         # the study's data set, described once (studies.mlflow_terms)
+        self.front = FrontModels(self.client, self.study_dir)
 
     # ---- study --------------------------------------------------------------------------------
     def start_study(self, name: str, study_config: dict, tags: dict) -> str:
         """Create (or, on resume, re-open) the study's experiment and parent run; returns the run id."""
+        from .mlflow_terms import DataInputs, source_tags
+
+        self.source_tags = source_tags()
+        self.data = DataInputs(study_config)
         exp = self.client.get_experiment_by_name(name)
         if exp is None:
             location = None
@@ -95,11 +107,12 @@ class MlflowTracker:
             self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind", "custom_model_development")
         else:
             self.experiment_id = exp.experiment_id
+        self.front.experiment_id = self.experiment_id
         if self.parent_id is not None:
             self.client.update_run(self.parent_id, status="RUNNING")
             return self.parent_id
         run = self.client.create_run(self.experiment_id, run_name=name,
-                                     tags={"attnas.kind": "study", "attnas.study": name, **tags})
+                                     tags={"attnas.kind": "study", "attnas.study": name, **tags, **self.source_tags})
         self.parent_id = run.info.run_id
         self.runs["_study"] = self.parent_id
         self._save_runs()
@@ -133,7 +146,7 @@ class MlflowTracker:
             return run_id
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags={
             "mlflow.parentRunId": self.parent_id, "attnas.kind": "trial", "attnas.trial_id": trial_id,
-            "status": "running", **tags})
+            "status": "running", **tags, **self.source_tags})
         run_id = run.info.run_id
         self.runs[trial_id] = run_id
         self._save_runs()
@@ -141,7 +154,15 @@ class MlflowTracker:
         for i in range(0, len(params), 100):
             self.client.log_batch(run_id, params=params[i:i + 100], synchronous=True)
         self.client.log_text(run_id, arch_yaml, "arch.yaml")
+        if self.data is not None:
+            self.client.log_inputs(run_id, datasets=[self.data.input()])
         return run_id
+
+    def sync_front(self, front: list, recipe: dict, weights: dict | None = None) -> None:
+        """Make the runs' ``attnas.front`` / ``attnas.rank`` tags and the LoggedModels match ``front`` (see
+        :class:`FrontModels`); ``weights`` (trial id -> final checkpoint folder, ``tracking.log_weights: front``)
+        are logged with a member's model, then every one of them is deleted (and forgotten)."""
+        self.front.sync(front, self.runs, recipe, self.data.dataset() if self.data is not None else None, weights)
 
     def log_epoch(self, trial_id: str, epoch: int, metrics: dict) -> None:
         now = int(time.time() * 1000)
@@ -201,6 +222,66 @@ class MlflowTracker:
         tmp = self.runs_file.with_name(RUNS_FILE + ".tmp")
         tmp.write_text(json.dumps(self.runs, indent=1))
         os.replace(tmp, self.runs_file)
+
+
+class FrontModels:
+    """The front in MLflow's terms, kept current: each member's run tagged ``attnas.front: true`` and
+    ``attnas.rank: N`` (its place in the front, best accuracy first: the export's file number), runs that left
+    the front ``attnas.front: false`` without a rank; each member a LoggedModel (named after the architecture,
+    the ArchConfig YAML and the recipe as artifacts, its final metrics logged to it and to its run, the run
+    linked as source and output), deleted when the trial leaves the front, so the Models tab lists the front.
+    What was set is remembered in ``<study_dir>/mlflow_front.json`` (trial id -> rank, model id): only changes
+    reach MLflow, and a resumed study goes on from it."""
+
+    FILE = "mlflow_front.json"
+
+    def __init__(self, client, study_dir: Path):
+        self.client = client
+        self.path = Path(study_dir) / self.FILE
+        self.experiment_id: str | None = None
+        self.members: dict = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def sync(self, front: list, runs: dict, recipe: dict, dataset=None, weights: dict | None = None) -> None:
+        """``front``: ``[(trial_id, arch_yaml, arch_name, arch_hash, metrics)]`` best first; ``weights``: trial id
+        -> a finished trial's final checkpoint folder, logged as the model's ``checkpoint/`` when its trial is
+        on the front, then deleted and removed from ``weights`` (on the front or not)."""
+        from .mlflow_terms import create_front_model
+
+        now = {entry[0]: rank for rank, entry in enumerate(front, start=1) if entry[0] in runs}
+        for trial_id in [t for t in self.members if t not in now]:
+            old = self.members.pop(trial_id)
+            self.client.set_tag(runs[trial_id], "attnas.front", "false")
+            self.client.delete_tag(runs[trial_id], "attnas.rank")
+            if old.get("model_id"):
+                self.client.delete_logged_model(old["model_id"])
+            self._save()
+        for trial_id, arch_yaml, name, arch_hash, metrics in front:
+            if trial_id not in now:
+                continue
+            rank, old = now[trial_id], self.members.get(trial_id)
+            if old is not None and old["rank"] == rank:
+                continue
+            run_id = runs[trial_id]
+            if old is None:
+                model_id = create_front_model(self.client, self.experiment_id, run_id, trial_id, arch_yaml, name,
+                                              arch_hash, metrics, recipe, rank, dataset)
+                if weights and trial_id in weights:
+                    self.client.log_model_artifacts(model_id, weights[trial_id], artifact_path="checkpoint")
+            else:
+                model_id = old["model_id"]
+                self.client.set_logged_model_tags(model_id, {"attnas.rank": str(rank)})
+            self.client.set_tag(run_id, "attnas.front", "true")
+            self.client.set_tag(run_id, "attnas.rank", str(rank))
+            self.members[trial_id] = {"rank": rank, "model_id": model_id}
+            self._save()
+        for trial_id in list(weights or {}):
+            import shutil
+            shutil.rmtree(weights.pop(trial_id), ignore_errors=True)
+
+    def _save(self) -> None:
+        tmp = self.path.with_name(self.FILE + ".tmp")
+        tmp.write_text(json.dumps(self.members, indent=1))
+        os.replace(tmp, self.path)
 
 
 class Background:

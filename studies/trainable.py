@@ -187,7 +187,7 @@ def train_trial(config: dict, settings: dict) -> None:
             history.append(metrics)
             done = epoch == train_cfg.epochs
             checkpoint = None
-            if not done:
+            if not done or settings.get("keep_final"):    # the last one only for tracking.log_weights: front
                 (work / META_FILE).write_text(json.dumps({
                     "epoch": epoch, "history": history, "profile": profile, "train": train_cfg.to_dict(),
                     "arch_hash": arch.hash, "key": config["key"], "started_at": where["started_at"]}))

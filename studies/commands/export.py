@@ -45,6 +45,7 @@ def run(args) -> int:
         study_yaml = study / "study.yaml"
         objectives, name, reference = _study_file(study_yaml.read_text() if study_yaml.is_file() else None,
                                                   str(study_yaml))
+        recipe = _recipe(study_yaml if study_yaml.is_file() else None)
         records = read_trials(trials)
         out = Path(args.out) if args.out else study / "export"
         source = f"study {name or study.name} ({study})"
@@ -52,6 +53,8 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="attnas-export-") as tmp:
             trials, study_text, name = _download(args.study, args.tracking_uri, Path(tmp))
             records = read_trials(trials)
+            recipe = _recipe(trials.parent / "study.yaml" if study_text and (trials.parent / "study.yaml").is_file()
+                             else None)
         objectives, yaml_name, reference = _study_file(study_text, f"run {args.study} study.yaml")
         name = yaml_name or name
         out = Path(args.out) if args.out else Path("attnas-export") / args.study
@@ -61,7 +64,8 @@ def run(args) -> int:
                           f"allowed: a folder holding trials.jsonl, or a 32-hex-digit run id")
     if not records:
         raise AttnasError(f"study: {args.study!r} has no recorded trials yet; allowed: a study with finished trials")
-    paths = export_front(records, objectives, out, args.top_k, source=source, reference=reference)
+    paths = export_front(records, objectives, out, args.top_k, source=source, reference=reference,
+                         recipe=recipe)
     if not paths:
         raise AttnasError(f"study: {args.study!r} has no finished trial with "
                           f"{' and '.join(m for m, _ in objectives)}; allowed: a study with finished trials")
@@ -71,6 +75,21 @@ def run(args) -> int:
         print(f"  {p}")
     print(f"train one with: attnas train {paths[0]}")
     return 0
+
+
+def _recipe(study_yaml: Path | None) -> dict | None:
+    """The study's recipe (studies.recipe) from its study.yaml; None without one (an old run's params only, or
+    a study.yaml that holds only objectives and holds no data set)."""
+    if study_yaml is None:
+        return None
+    from search_space.yaml_io import parse_yaml
+    from studies.config import StudyConfig
+    from studies.recipe import study_recipe
+
+    data = parse_yaml(study_yaml.read_text(), str(study_yaml))
+    if not isinstance(data, dict) or "data" not in data or not ("space" in data or "arms" in data):
+        return None
+    return study_recipe(StudyConfig.from_yaml(study_yaml))
 
 
 def _study_file(text: str | None, where: str) -> tuple[list[tuple[str, str]], str | None, list | None]:

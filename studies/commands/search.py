@@ -108,25 +108,15 @@ def run(args) -> int:
 
 
 def _run(args, stopper) -> int:
-    from search_space.errors import AttnasError
-    from studies.config import StudyConfig
+    from studies.api import open_study
     from studies.run import check_address, run_study
-    from studies.study import Study
 
-    if args.resume and (args.data or args.data_dir or args.image_size):
-        raise AttnasError("--data: a resumed study keeps its data set; allowed: --data with a study file")
-    if args.resume and args.study:
-        raise AttnasError("--resume: given together with a study file; allowed: one of the two")
-    overrides = {"trials": args.trials, "epochs": args.epochs, "root": args.root, "tracking_uri": args.tracking_uri,
-                 "time_limit_s": time_limit(args.time_limit)}
     if args.address:
         check_address(args.address)   # before a study folder is made: a wrong address is one line, no hang
-    if args.resume:
-        study = Study.open(args.resume, **overrides)
-    else:
-        cfg = data_override(StudyConfig.from_yaml(resolve_study(args.study)), args.data, args.data_dir,
-                            args.image_size)
-        study = Study.create(cfg.replace(**overrides))
+    # the same folder the Python API's run_study opens (studies.api.open_study)
+    study = open_study(args.study, resume=args.resume, data=args.data, data_dir=args.data_dir,
+                       image_size=args.image_size, trials=args.trials, epochs=args.epochs, root=args.root,
+                       tracking_uri=args.tracking_uri, time_limit_s=time_limit(args.time_limit))
     print(f"study folder: {study.dir}", flush=True)
     stopper.study_dir = study.dir
     study = run_study(study, address=args.address, reuse_actors=not args.no_reuse_actors, out=sys.stdout,

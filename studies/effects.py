@@ -1,0 +1,54 @@
+"""A study's effects report (analysis.effects) with what only ``studies`` knows: the searched dimensions and
+their order (the baseline is each one's first choice), Optuna's parameter importance for accuracy from the
+study's journal, and an ablation's arms."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def optuna_importance(storage, study_name: str, metric_index: int = 0, seed: int = 0) -> dict:
+    """Optuna's parameter importance (fANOVA, seeded) for objective ``metric_index``, summed per dimension
+    path (a parameter asked as ``path|choices`` where only some choices were open counts for ``path``); {} with
+    fewer than two complete trials or no parameter shared by all of them."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < 2 or not set.intersection(*(set(t.params) for t in complete)):
+        return {}
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)    # direction-free, seeded
+    raw = optuna.importance.get_param_importances(study, evaluator=evaluator,
+                                                  target=lambda t: t.values[metric_index])
+    out: dict = {}
+    for name, value in raw.items():
+        path = name.split("|")[0]
+        out[path] = out.get(path, 0.0) + float(value)
+    return out
+
+
+def study_effects(cfg, records, storage=None) -> tuple[list[dict], dict]:
+    """(effect rows, importance) of a study: dimension effects over its space, or the arms' differences."""
+    from analysis.effects import arm_effects, dimension_effects
+
+    metric = cfg.metrics[0]
+    if cfg.space is None:
+        return arm_effects(records, [a.name for a in cfg.arms], metric=metric, seed=cfg.seed), {}
+    dims = {}
+    for path, spec in (cfg.space.get("dimensions") or {}).items():
+        if isinstance(spec, list):
+            dims[path] = spec
+        elif isinstance(spec, dict) and isinstance(spec.get("choices"), list):
+            dims[path] = spec["choices"]
+        elif isinstance(spec, dict) and isinstance(spec.get("choices"), dict):      # `by`: per parent value
+            dims[path] = [v for vs in spec["choices"].values() for v in vs]
+    importance = optuna_importance(storage, cfg.name, 0, cfg.seed) if storage is not None else {}
+    rows = dimension_effects(records, dims, metric=metric, seed=cfg.seed, importance=importance)
+    return rows, importance
+
+
+def write_study_effects(cfg, records, report_dir: Path, storage=None) -> tuple[list[Path], list[dict]]:
+    """``report/effects.csv`` and ``effects.png``; returns their paths and the rows."""
+    from analysis.effects import write_effects
+
+    rows, importance = study_effects(cfg, records, storage)
+    return write_effects(rows, report_dir, title=cfg.name, metric=cfg.metrics[0], importance=importance), rows
