@@ -111,6 +111,8 @@ class Study:
                               f"allowed: one process per study") from None
 
     def unlock(self) -> None:
+        if getattr(self, "journal", None) is not None:
+            self.journal.sync()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -182,10 +184,12 @@ class Study:
     # ---- Optuna ----------------------------------------------------------------------------------
     def open_optuna(self) -> optuna.Study:
         from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
+
+        from .journal import StudyJournalBackend
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.optuna_storage = JournalStorage(JournalFileBackend(str(self.dir / JOURNAL_FILE)))
+        self.journal = StudyJournalBackend(str(self.dir / JOURNAL_FILE))     # one writer: no fsync per line
+        self.optuna_storage = JournalStorage(self.journal)
         ot = optuna.create_study(storage=self.optuna_storage, study_name=self.cfg.name, load_if_exists=True,
                                  directions=["maximize" if d == "max" else "minimize" for d in self.cfg.modes])
         if ot.metric_names != self.cfg.metrics:
