@@ -143,13 +143,19 @@ class Monitor(threading.Thread):
             self.samples.append((time.perf_counter(), trained, n, time.clock_gettime(self.main_clock), mlflow_cpu))
             self.stop.wait(self.every)
 
-    def windows(self, per: int) -> list[dict]:
-        out, start = [], self.samples[0]
+    def windows(self, per: int, slots: int) -> list[dict]:
+        """One row per ``per`` trained trials: wall time, driver CPU per trial, and the share of the slots'
+        time spent in the trials' own work (their ``wall_time_s``, from the records that ended in the window)."""
+        out, start = [], next((s for s in self.samples if s[1] > 0), self.samples[0])
+        start = self.samples[max(0, self.samples.index(start) - 1)]
         for s in self.samples:
             if s[1] >= start[1] + per or (s is self.samples[-1] and s[1] > start[1]):
-                n = s[1] - start[1]
-                out.append({"trials": (start[1], s[1]), "wall_s": s[0] - start[0], "main_ms": 1e3 * (s[3] - start[3]) / n,
-                            "mlflow_ms": 1e3 * (s[4] - start[4]) / n, "throughput": n / (s[0] - start[0])})
+                n, wall = s[1] - start[1], s[0] - start[0]
+                work = sum(float(r.metrics.get("wall_time_s", 0.0)) for r in self.study.records[start[2]:s[2]]
+                           if r.counts)
+                out.append({"trials": (start[1], s[1]), "wall_s": wall, "main_ms": 1e3 * (s[3] - start[3]) / n,
+                            "mlflow_ms": 1e3 * (s[4] - start[4]) / n, "throughput": n / wall,
+                            "work_share": work / (slots * wall)})
                 start = s
         return out
 
@@ -178,7 +184,30 @@ def study_config(name: str, sampler: str, trials: int, slots: int, epochs: int, 
         "storage": {"root": str(root)}, "seed": 0})
 
 
-def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = None) -> dict:
+def real_config(name: str, sampler: str, trials: int, slots: int, root: Path):
+    """A real study of tiny architectures (depth-8 quarter-width ResNets with every attention type) on 8x8
+    synthetic data, 1 epoch per trial."""
+    from studies.config import StudyConfig
+
+    return StudyConfig.from_dict({
+        "name": name,
+        "space": {"fixed": {"backbone.type": "resnet_cifar", "backbone.depth": 8, "backbone.width": 0.25},
+                  "dimensions": {"attention.type": ["none", "se", "eca", "cbam", "ca", "gc", "ge", "triplet"],
+                                 "activation": ["relu", "silu", "gelu", "elu", "relu6", "hard_swish"],
+                                 "attention.act": ["relu", "silu", "gelu", "sigmoid"],
+                                 "attention.reduction": [2, 4], "insertion_point": ["pre_add", "post_add", "conv"],
+                                 "stage_mask": ["111", "011", "001", "110", "100", "101", "010"],
+                                 "backbone.downsample": ["pad", "conv", "avg"]}},
+        "data": {"name": "synthetic", "image_size": 8, "classes": 4, "channels": 1, "num_train": 64, "num_test": 16,
+                 "val_fraction": 0.25},
+        "fidelity": {"epochs": 1}, "training": {"batch_size": 32, "lr": 0.05, "augment": False},
+        "sampler": {"type": sampler}, "scheduler": {"type": "none"},
+        "budget": {"trials": trials}, "concurrency": slots, "resources": {"cpus": 1},
+        "storage": {"root": str(root)}, "seed": 0})
+
+
+def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = None, window: int | None = None,
+            real: bool = False) -> dict:
     from studies.run import run_study
     from studies.study import Study
 
@@ -190,7 +219,10 @@ def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = Non
     if prof:
         prof.enable()
     try:
-        run_study(study, out=out, trainable=standin(duration, node_log))
+        if real:
+            run_study(study, out=out)
+        else:
+            run_study(study, out=out, trainable=standin(duration, node_log))
     finally:
         if prof:
             prof.disable()
@@ -203,8 +235,8 @@ def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = Non
     suggested = [r for r in study.records if not r.is_reference]
     repeats = sum(r.status == "duplicate" for r in suggested)
     res = {"sampler": cfg.sampler, "wall_s": wall, "minimum_s": slot_s / cfg.concurrency, "trained": len(trained),
-           "suggested": len(suggested), "repeats": repeats, "windows": monitor.windows(1000 if len(trained) >= 2000 else
-                                                                                        max(1, len(trained) // 4)),
+           "suggested": len(suggested), "repeats": repeats, "windows": monitor.windows(window or (1000 if len(trained) >= 2000 else max(1, len(trained) // 4)),
+                                      cfg.concurrency),
            "dir": str(study.dir), "tracking_uri": study.tracking_uri, "first_dispatch_s": monitor.first_dispatch,
            "main_cpu_s": monitor.samples[-1][3] - monitor.samples[0][3]}
     res["ratio"] = res["wall_s"] / res["minimum_s"]
@@ -327,6 +359,9 @@ def main() -> None:
     p.add_argument("--mlflow-check", action="store_true")
     p.add_argument("--resume-check", action="store_true")
     p.add_argument("--json", default=None, help="also write the figures to this file")
+    p.add_argument("--window", type=int, default=None, help="trained trials per row (default 1000, or a quarter)")
+    p.add_argument("--real", action="store_true", help="real trials (the study's trainable) of tiny architectures "
+                   "on 8x8 synthetic data, 1 epoch, instead of stand-ins: the training share of the slots' time")
     args = p.parse_args()
     samplers = SAMPLERS if args.sampler == "all" else tuple(args.sampler.split(","))
 
@@ -340,10 +375,12 @@ def main() -> None:
     try:
         for sampler in samplers:
             cfg = study_config(f"driver-{sampler}", sampler, args.trials, args.slots, args.epochs, root, args.space)
+            if args.real:
+                cfg = real_config(f"real-{sampler}", sampler, args.trials, args.slots, root)
             node_log = str(root / f"nodes-{sampler}.txt") if cluster is not None else None
             log = io.StringIO()          # the study's own lines (Tune pickles its callbacks: no open file)
             try:
-                res = run_one(cfg, args.duration, args.profile, log, node_log)
+                res = run_one(cfg, args.duration, args.profile, log, node_log, args.window, args.real)
             finally:
                 with open(root / "driver.log", "a") as f:
                     f.write(log.getvalue())
@@ -371,10 +408,11 @@ def print_result(res: dict, args, where: str) -> None:
     print(f"wall {res['wall_s']:.0f} s vs minimum {res['minimum_s']:.0f} s: {res['ratio']:.3f}x "
           f"(target 1.2x); suggestions {res['suggested']}, repeats answered without Tune {res['repeats']} "
           f"({100 * res['repeats'] / max(1, res['suggested']):.1f} %)")
-    print(f"{'trials':>13} {'wall s':>7} {'trials/s':>8} {'driver ms/trial':>16} {'MLflow ms/trial':>16}")
+    print(f"{'trials':>13} {'wall s':>7} {'trials/s':>8} {'driver ms/trial':>16} {'MLflow ms/trial':>16} "
+          f"{'slot share in trials':>21}")
     for w in res["windows"]:
         print(f"{w['trials'][0]:>6}-{w['trials'][1]:<6} {w['wall_s']:7.1f} {w['throughput']:8.2f} "
-              f"{w['main_ms']:16.1f} {w['mlflow_ms']:16.1f}")
+              f"{w['main_ms']:16.1f} {w['mlflow_ms']:16.1f} {w['work_share']:21.3f}")
     ws = res["windows"]
     if len(ws) >= 2:
         print(f"driver ms/trial, last window / first: {ws[-1]['main_ms'] / max(1e-9, ws[0]['main_ms']):.2f}x "

@@ -142,6 +142,8 @@ def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = 
             for record in searcher.close("not run: the study's budget ended first"):
                 lifecycle.answered(record)
         events.print_progress()
+        if space is not None:
+            lifecycle.say(searcher.repeat_line(study.records))
         study.publish(force=True)          # also waits for every queued MLflow call
         if stopper.signum is not None:
             raise StudyInterrupted(stopper.signum)

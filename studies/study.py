@@ -38,6 +38,9 @@ STATE_FILE = "state.json"
 CHECKPOINTS_FILE = "checkpoints.json"
 ARTIFACT_INTERVAL_S = 5.0
 """Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
+PUBLISH_SHARE = 10.0
+"""... and at least this many times the last upload took: the report is rebuilt from every record, so a large
+study refreshes it less often instead of spending a growing share of the driver's time on it."""
 
 def default_tracking_uri(root: str | Path) -> str:
     return f"sqlite:///{(Path(root).resolve() / 'mlflow.db').as_posix()}"
@@ -58,6 +61,7 @@ class Study:
         self.searcher = None
         self._lock = None
         self._last_upload = 0.0
+        self._publish_s = 0.0
         self.optuna_storage = None
         path = self.dir / CHECKPOINTS_FILE
         self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
@@ -264,12 +268,19 @@ class Study:
         """Write the report and exports and upload them to the parent run (at most every
         ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread."""
         now = time.monotonic()
-        if not force and now - self._last_upload < ARTIFACT_INTERVAL_S:
+        if not force and now - self._last_upload < max(ARTIFACT_INTERVAL_S, PUBLISH_SHARE * self._publish_s):
             return
         self._last_upload = now
-        self.background.submit("study", self._publish, list(self.records))
+        self.background.submit("study", self._timed_publish, list(self.records))
         if force:
             self.background.flush()
+
+    def _timed_publish(self, records: list) -> None:
+        t0 = time.monotonic()
+        try:
+            self._publish(records)
+        finally:
+            self._publish_s = time.monotonic() - t0
 
     def _publish(self, records: list) -> None:
         objectives = list(self.cfg.objectives)
