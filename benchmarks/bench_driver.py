@@ -337,6 +337,9 @@ def start_ray(slots: int, cluster: str | None):
     from ray.cluster_utils import Cluster
 
     nodes, per = (int(x) for x in cluster.lower().split("x"))
+    # the Cluster writes its address where every ray.init() on the machine looks (<temp>/ray_current_cluster):
+    # a temp dir of its own keeps other Ray users of the machine from joining it
+    os.environ["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="bdc", dir="/tmp")
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": per})
     for _ in range(nodes - 1):
         c.add_node(num_cpus=per)

@@ -14,9 +14,16 @@ taking a slot or any of ``budget.trials``:
 * one over ``macs_budget`` is ``rejected`` (told accuracy 0 with a violated ``macs_budget`` constraint, which
   NSGA-II and TPE treat as infeasible); one that does not build is ``invalid`` (told FAIL).
 
-The sampler asks again until it yields something new to train. After ``MAX_IDLE_ASKS`` suggestions in a row
-with nothing new, or once every architecture of a finite space has been evaluated, the search ends with a
-line saying the space is exhausted.
+The sampler asks again until it yields something new to train, within the same call (a repeat costs an ask and
+a record, never a Tune round trip or a slot). After ``REPEATS_BEFORE_FALLBACK`` suggestions in a row with
+nothing new, random points are asked instead while the sampler repeats itself (a note says so once per study),
+and on a space small enough to enumerate (``GRID_MAX_POINTS``) a random one of the points not suggested yet, so
+the search does not end while a buildable point is unseen. It ends, with a line saying the space is exhausted,
+once every architecture of a finite space has been suggested, or (on a space too large to enumerate) after
+``MAX_IDLE_ASKS`` suggestions in a row with nothing new. The closing lines give the share of repeats.
+
+TPE asks through a window of the study's latest trials (:mod:`studies.sampling`), so its cost per ask stays
+bounded as the study grows.
 
 Seeding: each ask uses a sampler seeded from the study seed and the number of the trial being asked
 (:func:`derive_seed`), so the stream is a function of the study's history: a resumed study asks what an

@@ -240,7 +240,7 @@ class Study:
                     fixed["mlflow_strays"] += 1
         by_key = {r.trial_id: r for r in self.records}
         for key, run_id in list(tracker.runs.items()):
-            if key == "_study" or "~" in key or tracker.client.get_run(run_id).info.status != "RUNNING":
+            if key == "_study" or "~" in key or tracker.run_status(run_id) != "RUNNING":
                 continue
             rec = by_key.get(key)
             if rec is not None:

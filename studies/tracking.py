@@ -49,6 +49,7 @@ class MlflowTracker:
         self.runs: dict = json.loads(self.runs_file.read_text()) if self.runs_file.exists() else {}
         self.parent_id: str | None = self.runs.get("_study")
         self.experiment_id: str | None = None
+        self.statuses: dict = {}             # child run id -> status, from the last trial_runs() (resume)
 
     # ---- study --------------------------------------------------------------------------------
     def start_study(self, name: str, study_config: dict, tags: dict) -> str:
@@ -153,7 +154,14 @@ class MlflowTracker:
                                        max_results=50000)
         for r in runs:
             out.setdefault(r.data.tags.get("attnas.trial_id"), []).append(r.info.run_id)
+            self.statuses[r.info.run_id] = r.info.status
         return out
+
+    def run_status(self, run_id: str) -> str:
+        """A child run's status as of the last :meth:`trial_runs` (one search on resume, not a call per run),
+        else asked of MLflow."""
+        status = self.statuses.get(run_id)
+        return status if status is not None else self.client.get_run(run_id).info.status
 
     def delete_run(self, run_id: str) -> None:
         self.client.delete_run(run_id)
