@@ -31,3 +31,30 @@ def test_a_trial_the_window_did_not_ask_is_added_when_it_ends_and_a_running_one_
     w.tell(0, None, TrialState.FAIL, running.params, running.distributions)
     assert [t.state for t in w.study.get_trials()] == [TrialState.FAIL, TrialState.COMPLETE]
     assert w.study.get_trials()[1].params == {"a": "y"}
+
+
+def test_below_the_window_tpe_asks_what_unbounded_tpe_asks(tmp_path):
+    """A searcher whose TPE asks through the window suggests the same stream as one asking the study itself,
+    as long as the study holds fewer finished trials than the window."""
+    from ray.tune.search import Searcher
+
+    from .test_searcher import SPACE, finish, make
+
+    space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
+                                     "insertion_point": ["pre_add", "post_add"]}}
+
+    def stream(windowed: bool):
+        s, life, _ = make(tmp_path / str(windowed), space=space, sampler={"type": "tpe", "n_startup_trials": 3})
+        if not windowed:
+            s.window = None
+        asked = []
+        for i in range(14):
+            c = s.suggest(str(i))
+            assert c not in (None, Searcher.FINISHED)
+            asked.append(c["arch_hash"])
+            finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
+        return asked, s
+
+    (windowed, s), (unbounded, _) = stream(True), stream(False)
+    assert s.window is not None and s.window.refills == 2      # the empty window, then filled from the study
+    assert windowed == unbounded
