@@ -53,7 +53,7 @@ from search_space.errors import AttnasError
 
 from .config import StudyConfig, sampler_class
 from .grid import GRID_MAX_POINTS
-from .sampling import WINDOWED_SAMPLERS, ModelWindow
+from .sampling import WINDOWED_SAMPLERS, ModelWindow, SharedSpaceNSGAII
 
 FLAT_SAMPLERS = ("nsga2", "qmc")
 MAX_IDLE_ASKS = 200
@@ -80,12 +80,17 @@ def sampler_options(cfg: StudyConfig) -> dict:
     return options
 
 
-def make_sampler(cfg: StudyConfig, number: int = 0, grid: list | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(cfg: StudyConfig, number: int = 0, grid: list | None = None,
+                 shared_space=None) -> optuna.samplers.BaseSampler:
     """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding);
-    ``grid`` is the point list of :func:`studies.grid.grid_points` for ``sampler: grid``."""
+    ``grid`` is the point list of :func:`studies.grid.grid_points` for ``sampler: grid``; ``shared_space``, an
+    ``optuna.search_space.IntersectionSearchSpace`` the caller keeps across asks, is NSGA-II's search space
+    (:class:`studies.sampling.SharedSpaceNSGAII`)."""
     if cfg.sampler == "grid":
         return sampler_class("grid")(grid or [])
     seed = cfg.seed if cfg.sampler == "qmc" else derive_seed(cfg.seed, number)
+    if cfg.sampler == "nsga2" and shared_space is not None:
+        return SharedSpaceNSGAII(search_space=shared_space, seed=seed, **sampler_options(cfg))
     return sampler_class(cfg.sampler)(seed=seed, **sampler_options(cfg))
 
 
@@ -149,6 +154,7 @@ class StudySearcher(Searcher):
         self.checkpoints: dict = {}                        # key -> last checkpoint of an unfinished trial (resume)
         self.fallback_said = False                         # the note on random fallback points, once
         self._points = None                                # (params, hash) of a small space's points, on demand
+        self.shared_space = optuna.search_space.IntersectionSearchSpace()   # NSGA-II's, across asks
         self.window = None                                 # what a windowed sampler models (studies.sampling)
         if cfg.sampler in WINDOWED_SAMPLERS and space is not None:
             self.window = ModelWindow(self.study.directions)
@@ -168,7 +174,7 @@ class StudySearcher(Searcher):
         if how == "sampler" and self.window is not None:
             trial = self._ask_window(number)
         else:
-            sampler = make_sampler(self.cfg, number, self.grid)
+            sampler = make_sampler(self.cfg, number, self.grid, self.shared_space)
             if how != "sampler":
                 rng = np.random.default_rng(derive_seed(self.cfg.seed, number))
                 sampler = optuna.samplers.RandomSampler(seed=int(rng.integers(2 ** 31)))

@@ -58,3 +58,28 @@ def test_below_the_window_tpe_asks_what_unbounded_tpe_asks(tmp_path):
     (windowed, s), (unbounded, _) = stream(True), stream(False)
     assert s.window is not None and s.window.refills == 2      # the empty window, then filled from the study
     assert windowed == unbounded
+
+
+def test_nsga2_with_the_shared_search_space_asks_what_nsga2_asks(tmp_path):
+    """The searcher's NSGA-II keeps one intersection search space across asks; its stream equals that of a
+    fresh NSGA-II per ask (which recomputes the space from every trial), over several generations."""
+    from ray.tune.search import Searcher
+
+    from .test_searcher import SPACE, finish, make
+
+    space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
+                                     "insertion_point": ["pre_add", "post_add"]}}
+
+    def stream(shared: bool):
+        s, life, _ = make(tmp_path / str(shared), space=space, sampler={"type": "nsga2", "population_size": 4})
+        if not shared:
+            s.shared_space = None
+        asked = []
+        for i in range(16):
+            c = s.suggest(str(i))
+            assert c not in (None, Searcher.FINISHED)
+            asked.append(c["arch_hash"])
+            finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
+        return asked
+
+    assert stream(True) == stream(False)
