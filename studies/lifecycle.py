@@ -64,6 +64,8 @@ class Lifecycle:
         self.running: set[str] = set()
         self.configs: dict[str, dict] = {}      # key -> Tune config of a running trial
         self.last: dict[str, dict] = {}         # key -> its last report
+        self._curves: dict[str, tuple] = {}     # metric -> (records seen, curves of the finished ones)
+        self._pairs: dict[tuple, tuple] = {}    # (metric, epoch) -> (curves seen, calibration pairs)
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -219,7 +221,7 @@ class Lifecycle:
         elif record.status == "stopped":
             (acc_metric, _), costs = objectives[0], objectives[1:]
             acc = record.metric(acc_metric)
-            pairs = calibration_pairs(self.curves(acc_metric), record.metrics.get("epochs", 0), self.cfg.epochs)
+            pairs = self.pairs(acc_metric, record.metrics.get("epochs", 0))
             values = [None if acc is None else corrected_accuracy(acc, pairs)] + [record.metric(m) for m, _ in costs]
         elif record.status == "rejected":
             ref = self.cfg.reference_point or [None] * len(objectives)
@@ -229,10 +231,29 @@ class Lifecycle:
             return None
         return values if all(finite(v) for v in values) else None
 
+    def pairs(self, metric: str, epoch: int) -> list[tuple]:
+        """Calibration pairs (:func:`analysis.fidelity.calibration_pairs`) of ``metric`` at ``epoch``, extended
+        from the curves added since the last call."""
+        curves = self.curves(metric)
+        seen, pairs = self._pairs.get((metric, epoch), (0, []))
+        if len(curves) < seen:
+            seen, pairs = 0, []
+        pairs.extend(calibration_pairs(curves[seen:], epoch, self.cfg.epochs))
+        self._pairs[(metric, epoch)] = (len(curves), pairs)
+        return pairs
+
     def curves(self, metric: str) -> list[dict]:
-        """Per-epoch ``metric`` of every finished trial (references included), as {epoch: value}."""
-        return [{int(r["epoch"]): float(r[metric]) for r in rec.history if finite(r.get(metric))}
-                for rec in self.study.current() if rec.status == "finished"]
+        """Per-epoch ``metric`` of every finished trial at the study's fidelity (references included), as
+        {epoch: value}; kept up to date from the records appended since the last call, so a stopped trial costs
+        no pass over the study."""
+        seen, curves = self._curves.setdefault(metric, (0, []))
+        records = self.study.records
+        if len(records) < seen:         # records replaced wholesale: start again
+            seen, curves = 0, []
+        curves.extend({int(r["epoch"]): float(r[metric]) for r in rec.history if finite(r.get(metric))}
+                      for rec in self.study.current(records[seen:]) if rec.status == "finished")
+        self._curves[metric] = (len(records), curves)
+        return curves
 
     # ---- repair on resume ---------------------------------------------------------------------------
     def repair(self, ot_study: optuna.Study) -> dict:
@@ -326,6 +347,8 @@ class TuneEvents(tune.Callback):
     something changed (at most every ``progress_every_s``) and at least every ``QUIET_S`` seconds."""
 
     QUIET_S = 30.0
+    LINE_SHARE = 50.0
+    """A progress line at most every this many times the last one took to compute."""
 
     def __init__(self, lifecycle: Lifecycle, progress_every_s: float = 2.0):
         self.lifecycle, self.every = lifecycle, progress_every_s
@@ -333,6 +356,7 @@ class TuneEvents(tune.Callback):
         self.elapsed_before = float(lifecycle.study.state.get("elapsed_s", 0.0))
         self._last_line = 0.0
         self._last_state = None
+        self._line_s = 0.0
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
@@ -359,9 +383,11 @@ class TuneEvents(tune.Callback):
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()
         state = (len(self.lifecycle.study.records), len(self.lifecycle.running))
-        if now - self._last_line >= (self.every if state != self._last_state else max(self.every, self.QUIET_S)):
+        every = max(self.every, self.LINE_SHARE * self._line_s)   # the line sums every record: bounded share
+        if now - self._last_line >= (every if state != self._last_state else max(every, self.QUIET_S)):
             self._last_line, self._last_state = now, state
             self.print_progress()
+            self._line_s = time.monotonic() - now
 
     def print_progress(self) -> None:
         self.lifecycle.say(self.lifecycle.progress_line(self.elapsed()))

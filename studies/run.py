@@ -159,6 +159,8 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
             for record in searcher.close("not run: the study's budget ended first"):
                 lifecycle.answered(record)
         events.print_progress()
+        if space is not None:
+            lifecycle.say(searcher.repeat_line(study.records))
         study.publish(force=True)          # also waits for every queued MLflow call
         if stopper.signum is not None:
             raise StudyInterrupted(stopper.signum)

@@ -18,7 +18,8 @@ so a tie can only decide the newcomer's fate, and giving it the benefit keeps AS
 rung: a newcomer that is a strict new extreme of the front being split (the cheapest, or the most accurate)
 goes on; tied with an older trial at an objective's worst value, the older one takes that extreme. Given the
 newcomer, the decision depends only on the set of trials at the rung, not on the order they arrived in. What
-holds per decision and what only for a rung ranked at once: docs/STUDIES.md, "Early stopping".
+holds per decision and what only for a rung ranked at once: docs/STUDIES.md, "Early stopping". A newcomer
+is ranked against at most the latest ``RUNG_WINDOW`` trials of its rung by trial number (see there).
 
 Warm-start references never enter a rung (they are trained to full fidelity as reference points) and
 duplicates never become Tune trials (the searcher answers them), so only searched trials are ranked; a
@@ -28,6 +29,8 @@ seeded low rungs with fully trained results). On resume the rungs are rebuilt fr
 """
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -35,6 +38,13 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from analysis.pareto import pareto_ranks
 from analysis.status import finite as _finite
 from analysis.rungs import promote, rung_quota
+
+
+RUNG_WINDOW = 255
+"""A newcomer is ranked against at most this many trials of its rung, the latest by trial number: the ranking
+is quadratic in the trials ranked (0.6 s a decision at 900 trials on the dev box, measured by
+``benchmarks/bench_driver.py``), so a rung of thousands would stall the driver. Below 256 trials a rung
+decides exactly as described above; past it, as ASHA over a sliding window of the rung."""
 
 
 def milestones(grace_period: int, eta: float, max_t: int) -> list[int]:
@@ -60,11 +70,13 @@ class Decision:
     n: int
     quota: int
     front: int
+    windowed: bool = False
 
     def reason(self, scheduler: str) -> str:
         what = "Pareto rank over the objectives" if scheduler == "pareto_sh" else "validation accuracy"
-        return (f"stopped at epoch {self.epoch}: not among the best {self.quota} of {self.n} trials at this rung "
-                f"by {what} (front {self.front + 1})")
+        latest = " latest" if self.windowed else ""
+        return (f"stopped at epoch {self.epoch}: not among the best {self.quota} of the {self.n}{latest} trials at "
+                f"this rung by {what} (front {self.front + 1})")
 
 
 class SuccessiveHalving(FIFOScheduler):
@@ -78,6 +90,7 @@ class SuccessiveHalving(FIFOScheduler):
         self.directions = [d for _, d in self.objectives]
         self.eta = eta
         self.rungs: dict[int, dict[str, tuple[int, list[float]]]] = {t: {} for t in milestones(grace_period, eta, max_t)}
+        self.order: dict[int, list] = {}        # rung epoch -> sorted (trial number, key) of its entries
         self.decisions: list[Decision] = []
         self.stopped: dict[str, Decision] = {}
 
@@ -89,11 +102,15 @@ class SuccessiveHalving(FIFOScheduler):
         if rung is None or key in rung:
             return None
         rung[key] = (number, list(point))
-        keys = [key] + sorted((k for k in rung if k != key), key=lambda k: (rung[k][0], k))
+        order = self.order.setdefault(epoch, [])
+        bisect.insort(order, (number, key))
+        others = [k for _, k in order if k != key][-RUNG_WINDOW:]      # the latest by trial number
+        keys = [key] + others
         points = [rung[k][1] for k in keys]
         quota = rung_quota(len(keys), self.eta)
         promoted = bool(promote(points, self.directions, quota=quota)[0])
-        decision = Decision(key, epoch, promoted, len(keys), quota, pareto_ranks(points, self.directions)[0])
+        decision = Decision(key, epoch, promoted, len(keys), quota, pareto_ranks(points, self.directions)[0],
+                            windowed=len(rung) > len(keys))
         self.decisions.append(decision)
         if not decision.promoted:
             self.stopped[key] = decision
@@ -114,6 +131,7 @@ class SuccessiveHalving(FIFOScheduler):
                 point = [row.get(m) if m in ("val_top1", "val_top5") else rec.metrics.get(m) for m in self.metrics]
                 if all(_finite(v) for v in point) and rec.trial_id not in rung:
                     rung[rec.trial_id] = (rec.number, [float(v) for v in point])
+                    bisect.insort(self.order.setdefault(epoch, []), (rec.number, rec.trial_id))
                     restored += 1
         return restored
 

@@ -17,9 +17,16 @@ taking a slot or any of ``budget.trials``:
 * one over ``macs_budget`` is ``rejected`` (told accuracy 0 with a violated ``macs_budget`` constraint, which
   NSGA-II and TPE treat as infeasible); one that does not build is ``invalid`` (told FAIL).
 
-The sampler asks again until it yields something new to train. After ``MAX_IDLE_ASKS`` suggestions in a row
-with nothing new, or once every architecture of a finite space has been evaluated, the search ends with a
-line saying the space is exhausted.
+The sampler asks again until it yields something new to train, within the same call (a repeat costs an ask and
+a record, never a Tune round trip or a slot). After ``REPEATS_BEFORE_FALLBACK`` suggestions in a row with
+nothing new, random points are asked instead while the sampler repeats itself (a note says so once per study),
+and on a space small enough to enumerate (``GRID_MAX_POINTS``) a random one of the points not suggested yet, so
+the search does not end while a buildable point is unseen. It ends, with a line saying the space is exhausted,
+once every architecture of a finite space has been suggested, or (on a space too large to enumerate) after
+``MAX_IDLE_ASKS`` suggestions in a row with nothing new. The closing lines give the share of repeats.
+
+TPE asks through a window of the study's latest trials (:mod:`studies.sampling`), so its cost per ask stays
+bounded as the study grows.
 
 Seeding: each ask uses a sampler seeded from the study seed and the number of the trial being asked
 (:func:`derive_seed`), so the stream is a function of the study's history: a resumed study asks what an
@@ -48,10 +55,14 @@ from search_space import ArchConfig
 from search_space.errors import AttnasError
 
 from .config import StudyConfig, sampler_class
+from .grid import GRID_MAX_POINTS
+from .sampling import WINDOWED_SAMPLERS, ModelWindow, SharedSpaceNSGAII
 
 FLAT_SAMPLERS = ("nsga2", "qmc")
 MAX_IDLE_ASKS = 200
 """Suggestions in a row with nothing new to train (duplicates, rejections) before the space counts as exhausted."""
+REPEATS_BEFORE_FALLBACK = 20
+"""Suggestions in a row with nothing new before random points are asked instead of the sampler's."""
 
 
 def derive_seed(seed: int, number: int) -> int:
@@ -72,12 +83,17 @@ def sampler_options(cfg: StudyConfig) -> dict:
     return options
 
 
-def make_sampler(cfg: StudyConfig, number: int = 0, grid: list | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(cfg: StudyConfig, number: int = 0, grid: list | None = None,
+                 shared_space=None) -> optuna.samplers.BaseSampler:
     """The configured Optuna sampler for asking trial ``number`` (see the module docstring on seeding);
-    ``grid`` is the point list of :func:`studies.grid.grid_points` for ``sampler: grid``."""
+    ``grid`` is the point list of :func:`studies.grid.grid_points` for ``sampler: grid``; ``shared_space``, an
+    ``optuna.search_space.IntersectionSearchSpace`` the caller keeps across asks, is NSGA-II's search space
+    (:class:`studies.sampling.SharedSpaceNSGAII`)."""
     if cfg.sampler == "grid":
         return sampler_class("grid")(grid or [])
     seed = cfg.seed if cfg.sampler == "qmc" else derive_seed(cfg.seed, number)
+    if cfg.sampler == "nsga2" and shared_space is not None:
+        return SharedSpaceNSGAII(search_space=shared_space, seed=seed, **sampler_options(cfg))
     return sampler_class(cfg.sampler)(seed=seed, **sampler_options(cfg))
 
 
@@ -141,6 +157,13 @@ class StudySearcher(Searcher):
         self.answered = 0
         self.finished_reason: str | None = None
         self.checkpoints: dict = {}                        # key -> last checkpoint of an unfinished trial (resume)
+        self.fallback_said = False                         # the note on random fallback points, once
+        self._points = None                                # (params, hash) of a small space's points, on demand
+        self.shared_space = optuna.search_space.IntersectionSearchSpace()   # NSGA-II's, across asks
+        self.window = None                                 # what a windowed sampler models (studies.sampling)
+        if cfg.sampler in WINDOWED_SAMPLERS and space is not None:
+            self.window = ModelWindow(self.study.directions)
+            self.window.fill(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     # ---- Optuna I/O ---------------------------------------------------------------------------------
     def set_attrs(self, number: int, **attrs) -> None:
@@ -148,18 +171,44 @@ class StudySearcher(Searcher):
         for key, value in attrs.items():
             self.storage.set_trial_user_attr(trial_id, key, value)
 
-    def _ask(self) -> tuple[Suggestion, optuna.Trial]:
+    def _ask(self, how: str = "sampler") -> tuple[Suggestion, optuna.Trial]:
+        """Ask the next trial: from the sampler (through the window, if any), a random point, or a random one of
+        the points not suggested yet (``how``, see :meth:`ask_mode`)."""
         number = len(self.study.get_trials(deepcopy=False))
-        asker = optuna.load_study(study_name=self.cfg.name, storage=self.storage,
-                                  sampler=make_sampler(self.cfg, number, self.grid))
-        trial = asker.ask()
+        flat = self.flat
+        if how == "sampler" and self.window is not None:
+            trial = self._ask_window(number)
+        else:
+            sampler = make_sampler(self.cfg, number, self.grid, self.shared_space)
+            if how != "sampler":
+                rng = np.random.default_rng(derive_seed(self.cfg.seed, number))
+                sampler = optuna.samplers.RandomSampler(seed=int(rng.integers(2 ** 31)))
+            if how == "unseen":
+                unseen = self.unseen_points()
+                self.study.enqueue_trial(unseen[int(rng.integers(len(unseen)))])
+                flat = False
+            asker = optuna.load_study(study_name=self.cfg.name, storage=self.storage, sampler=sampler)
+            trial = asker.ask()
         try:
-            arch = self.space.suggest(trial, flat=self.flat)
+            arch = self.space.suggest(trial, flat=flat)
         except AttnasError as e:
             return Suggestion(trial.number, None, str(e)), trial
         trial.set_user_attr("arch_hash", arch.hash)
         trial.set_user_attr("arch", arch.to_dict())
         return Suggestion(trial.number, arch), trial
+
+    def _ask_window(self, number: int) -> optuna.Trial:
+        """Ask the window (:mod:`studies.sampling`) and enqueue its suggestion as the study's trial ``number``."""
+        inner = self.window.ask(make_sampler(self.cfg, number))
+        try:
+            self.space.suggest(inner, flat=self.flat)
+        except AttnasError:
+            pass                       # the study's trial fails the same way below, and is recorded invalid
+        self.study.enqueue_trial(inner.params)
+        trial = optuna.load_study(study_name=self.cfg.name, storage=self.storage,
+                                  sampler=optuna.samplers.RandomSampler(seed=derive_seed(self.cfg.seed, number))).ask()
+        self.window.asked_as(trial.number, inner)
+        return trial
 
     def arch_of(self, trial: optuna.trial.FrozenTrial) -> ArchConfig | None:
         """The architecture of a stored trial: from its ``arch`` attribute, else re-derived from its
@@ -187,6 +236,8 @@ class StudySearcher(Searcher):
                        **({"provenance": record.provenance} if record.provenance else {}),
                        **({"log": record.log} if record.log else {}))
         frozen = self.study.tell(record.number, values, state=TrialState[state])
+        if self.window is not None:
+            self.window.tell(record.number, values, frozen.state, frozen.params, frozen.distributions)
         if frozen.state.name != state:
             raise ValueError(f"Optuna recorded the trial as {frozen.state.name}, not {state}")
 
@@ -194,6 +245,8 @@ class StudySearcher(Searcher):
         """Mark trial ``number`` FAIL whatever state it is in (after a tell that Optuna refused)."""
         self.set_attrs(number, status="failed", reason=reason[:1000])
         self.study.tell(number, None, state=TrialState.FAIL, skip_if_finished=True)
+        if self.window is not None:
+            self.window.tell(number, None, TrialState.FAIL, {}, {})
 
     # ---- Searcher API -------------------------------------------------------------------------------
     def suggest(self, trial_id: str):
@@ -218,10 +271,14 @@ class StudySearcher(Searcher):
             return self._dispatch(s.key, s.number, s.arch)
         if self.space is None:
             return self.finish("every arm has been trained")
-        for _ in range(MAX_IDLE_ASKS):
+        for idle in range(MAX_IDLE_ASKS):
             if self.size is not None and len(self.covered) >= self.size:
                 return self.finish(f"space exhausted: the sampler has suggested all {self.size} of its architectures")
-            s, trial = self._ask()
+            how = self.ask_mode(idle)
+            if how == "unseen" and not self.unseen_points():
+                return self.finish(f"space exhausted: every buildable architecture of the space has been suggested "
+                                   f"({len(self.covered)} distinct)")
+            s, trial = self._ask(how)
             if s.arch is None:
                 self.lifecycle.answered(self._record(s, "invalid", f"does not build: {s.error}"))
                 continue
@@ -244,8 +301,42 @@ class StudySearcher(Searcher):
                 self.waiting.setdefault(h, []).append(s)
                 continue
             return self._dispatch(s.key, s.number, s.arch)
-        return self.finish(f"space exhausted: the sampler suggested {MAX_IDLE_ASKS} architectures in a row "
-                           f"that were already evaluated ({len(self.covered)} distinct so far)")
+        return self.finish(f"space exhausted: {MAX_IDLE_ASKS} suggestions in a row, the last "
+                           f"{MAX_IDLE_ASKS - REPEATS_BEFORE_FALLBACK} of them random, were already evaluated "
+                           f"({len(self.covered)} distinct so far)")
+
+    def ask_mode(self, idle: int) -> str:
+        """Who picks the next point after ``idle`` suggestions in a row with nothing new to train: the sampler;
+        past ``REPEATS_BEFORE_FALLBACK``, a random point (said once per study); past twice that, on a space small
+        enough to enumerate (``GRID_MAX_POINTS``), a random one of the points not suggested yet."""
+        if idle < REPEATS_BEFORE_FALLBACK or self.grid is not None:
+            return "sampler"
+        if not self.fallback_said:
+            self.fallback_said = True
+            self.lifecycle.say(f"note: the {self.cfg.sampler} sampler suggested {idle} architectures in a row that "
+                               f"were already evaluated; while it repeats itself, random unseen points are asked "
+                               f"instead (said once)")
+        if idle >= 2 * REPEATS_BEFORE_FALLBACK and self.size is not None and self.size <= GRID_MAX_POINTS:
+            return "unseen"
+        return "random"
+
+    def unseen_points(self) -> list[dict]:
+        """Parameters of the enumerated points (:func:`studies.grid.grid_points`) not suggested yet."""
+        if self._points is None:
+            from .grid import grid_points
+            self._points = []
+            for params in grid_points(self.space):
+                arch = self.space.suggest(optuna.trial.FixedTrial(params), flat=False)
+                self._points.append((params, arch.hash))
+        return [p for p, h in self._points if h not in self.covered]
+
+    def repeat_line(self, records) -> str:
+        """The summary's line on repeated suggestions (answered from their twin, without training)."""
+        asked = [r for r in records if not r.is_reference]
+        repeats = sum(r.status == "duplicate" for r in asked)
+        share = 100 * repeats / len(asked) if asked else 0.0
+        return (f"suggestions: {len(asked)}, of which {repeats} ({share:.1f} %) repeated an architecture already "
+                f"evaluated and were answered without training")
 
     def finish(self, reason: str):
         """End the search (Tune stops asking; running trials complete)."""

@@ -38,6 +38,9 @@ STATE_FILE = "state.json"
 CHECKPOINTS_FILE = "checkpoints.json"
 ARTIFACT_INTERVAL_S = 5.0
 """Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
+PUBLISH_SHARE = 10.0
+"""... and at least this many times the last upload took: the report is rebuilt from every record, so a large
+study refreshes it less often instead of spending a growing share of the driver's time on it."""
 
 def default_tracking_uri(root: str | Path) -> str:
     return f"sqlite:///{(Path(root).resolve() / 'mlflow.db').as_posix()}"
@@ -58,6 +61,7 @@ class Study:
         self.searcher = None
         self._lock = None
         self._last_upload = 0.0
+        self._publish_s = 0.0
         self.optuna_storage = None
         path = self.dir / CHECKPOINTS_FILE
         self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
@@ -118,6 +122,8 @@ class Study:
                               f"allowed: one process per study") from None
 
     def unlock(self) -> None:
+        if getattr(self, "journal", None) is not None:
+            self.journal.sync()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -227,10 +233,12 @@ class Study:
     # ---- Optuna ----------------------------------------------------------------------------------
     def open_optuna(self) -> optuna.Study:
         from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
+
+        from .journal import StudyJournalBackend
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.optuna_storage = JournalStorage(JournalFileBackend(str(self.dir / JOURNAL_FILE)))
+        self.journal = StudyJournalBackend(str(self.dir / JOURNAL_FILE))     # one writer: no fsync per line
+        self.optuna_storage = JournalStorage(self.journal)
         ot = optuna.create_study(storage=self.optuna_storage, study_name=self.cfg.name, load_if_exists=True,
                                  directions=["maximize" if d == "max" else "minimize" for d in self.cfg.modes])
         if ot.metric_names != self.cfg.metrics:
@@ -284,7 +292,7 @@ class Study:
                     fixed["mlflow_strays"] += 1
         by_key = {r.trial_id: r for r in self.records}
         for key, run_id in list(tracker.runs.items()):
-            if key == "_study" or "~" in key or tracker.client.get_run(run_id).info.status != "RUNNING":
+            if key == "_study" or "~" in key or tracker.run_status(run_id) != "RUNNING":
                 continue
             rec = by_key.get(key)
             if rec is not None:
@@ -313,12 +321,19 @@ class Study:
         """Write the report and exports and upload them to the parent run (at most every
         ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread."""
         now = time.monotonic()
-        if not force and now - self._last_upload < ARTIFACT_INTERVAL_S:
+        if not force and now - self._last_upload < max(ARTIFACT_INTERVAL_S, PUBLISH_SHARE * self._publish_s):
             return
         self._last_upload = now
-        self.background.submit("study", self._publish, list(self.records), force)
+        self.background.submit("study", self._timed_publish, list(self.records), force)
         if force:
             self.background.flush()
+
+    def _timed_publish(self, records: list, final: bool = False) -> None:
+        t0 = time.monotonic()
+        try:
+            self._publish(records, final)
+        finally:
+            self._publish_s = time.monotonic() - t0
 
     def _publish(self, records: list, final: bool = False) -> None:
         """Front, hypervolume and exports from the records at the study's fidelity; the others are marked on

@@ -89,6 +89,7 @@ class MlflowTracker:
         self.source_tags: dict = {}
         self.data: "DataInputs | None" = None         # the study's data set, described once (studies.mlflow_terms)
         self.front = FrontModels(self.client, self.study_dir)
+        self.statuses: dict = {}             # child run id -> status, from the last trial_runs() (resume)
 
     # ---- study --------------------------------------------------------------------------------
     def start_study(self, name: str, study_config: dict, tags: dict) -> str:
@@ -213,7 +214,14 @@ class MlflowTracker:
                                        max_results=50000)
         for r in runs:
             out.setdefault(r.data.tags.get("attnas.trial_id"), []).append(r.info.run_id)
+            self.statuses[r.info.run_id] = r.info.status
         return out
+
+    def run_status(self, run_id: str) -> str:
+        """A child run's status as of the last :meth:`trial_runs` (one search on resume, not a call per run),
+        else asked of MLflow."""
+        status = self.statuses.get(run_id)
+        return status if status is not None else self.client.get_run(run_id).info.status
 
     def delete_run(self, run_id: str) -> None:
         self.client.delete_run(run_id)

@@ -173,3 +173,24 @@ def test_ties_at_the_best_end_go_to_the_newcomer_and_at_the_worst_end_to_the_old
     inside = _decide(older + [[0.35, 2, 3]])[-1]          # the same point, not at an extreme
     assert tied_best.front == inside.front == 0 and tied_best.quota == 2
     assert tied_best.promoted and not inside.promoted
+
+
+def test_a_large_rung_ranks_a_newcomer_against_its_latest_trials_only():
+    """Past RUNG_WINDOW trials, a decision ranks the newcomer against the latest RUNG_WINDOW of the rung by
+    trial number (bounded cost), exactly as promote() over those; the reason says so."""
+    import numpy as np
+
+    from studies.scheduler import RUNG_WINDOW
+
+    s = SuccessiveHalving("pareto_sh", OBJ, max_t=4, grace_period=1, eta=3)
+    rng = np.random.default_rng(5)
+    points = {n: [float(rng.uniform(0.1, 0.9)), float(rng.uniform(1e5, 1e6))] for n in range(RUNG_WINDOW + 40)}
+    for n in sorted(points, reverse=True):              # arrive in reverse: "latest" is by number, not arrival
+        s.record(f"t{n:04d}", n, 1, points[n])
+    d = s.record("t9999", 9999, 1, [0.5, 5e5])
+    latest = sorted(points)[-RUNG_WINDOW:]
+    expected = promote([[0.5, 5e5]] + [points[n] for n in latest], ["max", "min"], eta=3)[0]
+    assert d.n == RUNG_WINDOW + 1 and d.windowed and d.promoted == bool(expected)
+    assert "latest" in d.reason("pareto_sh") and len(s.rungs[1]) == RUNG_WINDOW + 41
+    early = s.decisions[RUNG_WINDOW - 2]                    # a rung still small: every trial, not "latest"
+    assert not early.windowed and early.n == RUNG_WINDOW - 1

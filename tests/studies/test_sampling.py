@@ -1,0 +1,85 @@
+"""ModelWindow: TPE models at most the window's latest finished trials, asks of it run as the constant liar
+expects, and a searcher with a window hands the same stream to a resumed study."""
+import optuna
+from optuna.trial import TrialState
+
+from studies.sampling import ModelWindow
+
+
+def test_the_window_keeps_the_latest_finished_trials_and_refills_in_bulk():
+    w = ModelWindow(["maximize"], window=5)
+    for number in range(13):
+        t = w.ask(optuna.samplers.RandomSampler(seed=number))
+        x = t.suggest_int("x", 0, 100)
+        w.asked_as(number, t)
+        w.tell(number, [float(x)], TrialState.COMPLETE, t.params, t.distributions)
+    # refilled at 10 finished (2 x 5): the latest 5, then 3 more
+    held = w.study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(held) == 8 and w.refills == 2
+    assert not w.asked
+
+
+def test_a_trial_the_window_did_not_ask_is_added_when_it_ends_and_a_running_one_is_seen():
+    w = ModelWindow(["maximize", "minimize"], window=3)
+    running = w.ask(optuna.samplers.RandomSampler(seed=0))
+    running.suggest_categorical("a", ["x", "y"])
+    w.asked_as(0, running)
+    assert [t.state for t in w.study.get_trials()] == [TrialState.RUNNING]    # TPE's constant liar sees it
+    dist = {"a": optuna.distributions.CategoricalDistribution(["x", "y"])}
+    w.tell(7, [0.5, 2.0], TrialState.COMPLETE, {"a": "y"}, dist)                # asked elsewhere (a random fallback)
+    w.tell(8, None, TrialState.FAIL, {}, {})                                    # nothing to model: ignored
+    w.tell(0, None, TrialState.FAIL, running.params, running.distributions)
+    assert [t.state for t in w.study.get_trials()] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert w.study.get_trials()[1].params == {"a": "y"}
+
+
+def test_below_the_window_tpe_asks_what_unbounded_tpe_asks(tmp_path):
+    """A searcher whose TPE asks through the window suggests the same stream as one asking the study itself,
+    as long as the study holds fewer finished trials than the window."""
+    from ray.tune.search import Searcher
+
+    from .test_searcher import SPACE, finish, make
+
+    space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
+                                     "insertion_point": ["pre_add", "post_add"]}}
+
+    def stream(windowed: bool):
+        s, life, _ = make(tmp_path / str(windowed), space=space, sampler={"type": "tpe", "n_startup_trials": 3})
+        if not windowed:
+            s.window = None
+        asked = []
+        for i in range(14):
+            c = s.suggest(str(i))
+            assert c not in (None, Searcher.FINISHED)
+            asked.append(c["arch_hash"])
+            finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
+        return asked, s
+
+    (windowed, s), (unbounded, _) = stream(True), stream(False)
+    assert s.window is not None and s.window.refills == 2      # the empty window, then filled from the study
+    assert windowed == unbounded
+
+
+def test_nsga2_with_the_shared_search_space_asks_what_nsga2_asks(tmp_path):
+    """The searcher's NSGA-II keeps one intersection search space across asks; its stream equals that of a
+    fresh NSGA-II per ask (which recomputes the space from every trial), over several generations."""
+    from ray.tune.search import Searcher
+
+    from .test_searcher import SPACE, finish, make
+
+    space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
+                                     "insertion_point": ["pre_add", "post_add"]}}
+
+    def stream(shared: bool):
+        s, life, _ = make(tmp_path / str(shared), space=space, sampler={"type": "nsga2", "population_size": 4})
+        if not shared:
+            s.shared_space = None
+        asked = []
+        for i in range(16):
+            c = s.suggest(str(i))
+            assert c not in (None, Searcher.FINISHED)
+            asked.append(c["arch_hash"])
+            finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
+        return asked
+
+    assert stream(True) == stream(False)
