@@ -238,3 +238,27 @@ def test_main_on_a_small_table(tmp_path, rows, capsys):
     assert "reference point: val_top1" in out
     assert {"random ", "nsga2+pareto_sh ", "default "} <= {ln[:len(n)] for ln in out.splitlines()
                                                             for n in ("random ", "nsga2+pareto_sh ", "default ")}
+
+
+def test_ablation_varies_one_lever_each(table, cfg):
+    methods = bench.ablation(cfg, table)
+    base = methods[0]
+    assert base.name == "default" and (base.sampler, base.scheduler) == (cfg.sampler, cfg.scheduler)
+    names = [m.name for m in methods]
+    assert len(set(names)) == len(names)
+    for m in methods[1:]:
+        changed = [f for f in ("sampler", "scheduler", "options", "grace_period", "eta", "correction", "warm")
+                   if getattr(m, f) != getattr(base, f)]
+        assert len(changed) == 1 or (changed == ["sampler", "options"]), (m.name, changed)
+    prior = bench.prior_archs(table)
+    assert prior and all(table.archs[i]["attention"]["type"] in bench.PRIOR_ATTENTIONS for i in prior)
+    assert any(m.warm == prior for m in methods)
+
+
+def test_proxy_start_takes_the_proxy_macs_front(table):
+    scores = -table.macs + 0.0                 # a proxy that only ranks by cost: its front is the cheapest arch
+    table.proxies["fake"] = scores
+    try:
+        assert bench.proxy_archs(table, "fake", 8) == (int(np.argmin(table.macs)),)
+    finally:
+        del table.proxies["fake"]
