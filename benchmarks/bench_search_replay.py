@@ -576,6 +576,8 @@ class RandomReference:
 
     def speedup(self, hv_at_b: np.ndarray, budget: float, boot_idx: np.ndarray) -> tuple:
         """(point, lo, hi): compute random needs to reach the method's median HV at ``budget``, over ``budget``."""
+        if np.median(hv_at_b) <= 0:          # nothing on the front yet: no level to compare
+            return math.nan, math.nan, math.nan
         point = float(self._first(self.median, self.grid, np.median(hv_at_b))) / budget
         levels = np.median(hv_at_b[boot_idx], axis=1)
         boots = np.sort([self._first(self.boot[b], self.grid, levels[b]) for b in range(len(boot_idx))]) / budget
@@ -738,8 +740,8 @@ def main(argv=None) -> int:
         raise SystemExit(f"{args.table}: {(weights <= 0).sum()} recorded architectures are outside its space")
     hdr = table.header
     space_size = hdr.get("space_size") or table.space.size()
-    print(f"table: {table.size} of {space_size} architectures ({args.table.name}), {len(table.seeds_per_arch())} "
-          f"with seeds {sorted({int(s) for s in table.seeds_per_arch()})}, {table.epochs} epochs on "
+    print(f"table: {table.size} of {space_size} architectures ({args.table.name}), seeds per architecture "
+          f"{sorted({int(s) for s in table.seeds_per_arch()})}, {table.epochs} epochs on "
           f"{hdr['data']['name']} {hdr['data'].get('image_size')}px; total training cost (each architecture once, "
           f"seed-mean epoch CPU s) {table.total_cost:.0f} s")
     print(f"reference point: val_top1 {table.reference[0]:.4f}, MACs {table.reference[1]:.4g} (the seed-mean front's "
@@ -753,6 +755,9 @@ def main(argv=None) -> int:
     sys.stdout.flush()
     methods = ([Method("random", "none")] + ablation(cfg, table)) if args.ablation else \
         all_methods() + [study_method(cfg)]
+    if table.size < space_size:
+        print(f"note: a partial table ({table.size / space_size:.1%} of its space): Optuna samplers' suggestions of "
+              f"unrecorded architectures are told FAIL and asked again; {200} in a row end a run")
     if not table.proxies:
         print("note: the table records no zero-cost proxy scores; the proxy-seeded start is not measured")
     if args.methods:
