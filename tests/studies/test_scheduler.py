@@ -6,7 +6,7 @@ from ray.tune.schedulers import TrialScheduler
 
 from analysis import TrialRecord
 from analysis.rungs import promote
-from studies.scheduler import SuccessiveHalving, milestones
+from studies.scheduler import SuccessiveHalving, front_of_first, milestones
 
 OBJ = [("val_top1", "max"), ("macs", "min")]
 
@@ -24,6 +24,18 @@ class FakeTrial:
 
 def report(s, trial, epoch, acc, macs, status="running"):
     return s.on_trial_result(None, trial, {"epoch": epoch, "status": status, "val_top1": acc, "macs": macs})
+
+
+def test_front_of_first_is_its_pareto_rank():
+    import numpy as np
+
+    from analysis.pareto import pareto_ranks
+
+    rng = np.random.default_rng(0)
+    for n in (1, 3, 5, 40):
+        for _ in range(25):
+            pts = rng.integers(0, 6, size=(n, 2)).astype(float)       # ties and copies included
+            assert front_of_first(pts, ["max", "min"]) == pareto_ranks(pts, ["max", "min"])[0]
 
 
 def test_milestones():
