@@ -36,7 +36,8 @@ from .common import dca_step
 
 GLOBAL_GRID = 7
 
-Extent = Annotated[int, Where(lambda e: e == 0 or (e >= 2 and e & (e - 1) == 0), "0 (global) or a power of two >= 2")]
+Extent = Annotated[int, Where(lambda e: e == 0 or (e >= 2 and e & (e - 1) == 0), "0 (global) or a power of two >= 2",
+                             3)]
 
 
 def depthwise_gather(channels: int, extent: int, act: str) -> nn.Sequential:

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..constraints import Positive
+from ..constraints import AnyFinite, Positive
 from ..errors import AttnasError
 from ..layers import reduced_width
 from ..registry import ATTENTION, CONNECTIONS
@@ -214,7 +214,7 @@ def _canonical(params: dict, field: str) -> dict:
 def _register(function: str, equation: str) -> None:
     def factory(attention_module, state, shapes, *, channel_match: Literal["fc1", "fc2"] = "fc1",
                 reduction: Annotated[int, Positive] = 16, spatial_match: Literal["avg", "max"] = "avg",
-                dims: Literal["all", "channel", "spatial"] = "all", alpha_init: float = 1.0) -> ConnectedAttention:
+                dims: Literal["all", "channel", "spatial"] = "all", alpha_init: Annotated[float, AnyFinite] = 1.0) -> ConnectedAttention:
         return connect(attention_module, state, shapes, function, channel_match=channel_match, reduction=reduction,
                        spatial_match=spatial_match, dims=dims, alpha_init=alpha_init)
 
