@@ -39,6 +39,7 @@ def pooled_mlp_cost(t, shape: tuple, hidden: int, act: str) -> None:
 class CBAM(Attention):
     connectable = True
     dims = ("channel", "spatial")
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"])}
 
     def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, kernel_size: Literal[3, 5, 7] = 7,
                  act: Act = "relu", gate: Gate = "sigmoid"):
