@@ -18,6 +18,8 @@ equal and share one :attr:`ArchConfig.hash`, and ``from_dict(to_dict(a)) == a`` 
 
 - a component's parameters are put in one form by its ``canonical_params`` (e.g. an unused parameter takes
   its default, a set is sorted);
+- an attention's parameters whose effect vanishes at the shapes of its sites fold to one value
+  (``Attention.canonical_at``: GE-theta-minus's extent at or above every map it meets is the global mean);
 - the stage mask drops the stages that carry no attention at any occupied point
   (``Backbone.canonical_stage_mask``);
 - without a connection the main attention sits at the first occupied insertion point (the backbone's order)
@@ -202,6 +204,11 @@ class ArchConfig:
                                        extra_attention=FrozenDict(), connection=NONE)
         main = self.insertion_point if self.connection.type != "none" else next(p for p in points if p in placed)
         backbone = self._folded_backbone(bb_cls, frozenset(placed))
+        shapes = _shapes_if_any(backbone, self.input_size, placed.values())
+        if shapes is not None:
+            from .shapes import fold_attention_at
+            placed = {p: fold_attention_at(c, [s for s in shapes.sites if s.point == p and mask[s.stage]])
+                      for p, c in placed.items()}
         attention = placed.pop(main)
         return dataclasses.replace(self, backbone=backbone, attention=attention, insertion_point=main,
                                    stage_mask=mask, extra_attention=FrozenDict(placed))
@@ -253,26 +260,67 @@ class ArchConfig:
 
     @property
     def name(self) -> str:
-        """A short readable label, e.g. ``resnet50+se@pre_add`` or ``resnet_cifar14x0.5-silu+eca@post_add``: the
-        width multiplier where it is not 1 and the activation where it is not relu, so that the rows of a front
-        that differ only there can be told apart."""
+        """A readable label that identifies the architecture: two configs with different hashes get different
+        names (summary tables, MLflow run names and export file names tell them apart). E.g.
+        ``resnet50+se@pre_add`` or ``resnet_cifar20-celu+eca[kernel_size=5]@post_add``: the type (depth, width
+        multiplier) of each component, the activation where it is not relu, every parameter that differs from
+        its registered default in brackets, then ``~m<mask>`` for a partial stage mask, ``~CxHxW`` for an input
+        other than 3x32x32 and ``~<n>cls`` for other than 10 classes. Defaults stay implicit, so the name of a
+        default config is as short as before."""
         bb = self.backbone
         depth = bb.params.get("depth")
         label = f"{bb.type}{depth if depth is not None else ''}"
         width = bb.params.get("width")
         if isinstance(width, (int, float)) and width != 1:
             label += f"x{width:g}"
+        label += _changed(BACKBONES, bb, shown=("depth", "width"))
         if self.activation != "relu":
             label += f"-{self.activation}"
         if self.attention.type != "none":
-            label += f"+{self.attention.type}@{self.insertion_point}"
+            label += f"+{self.attention.type}{_changed(ATTENTION, self.attention)}@{self.insertion_point}"
         for point, comp in self.extra_attention.items():
-            label += f"+{comp.type}@{point}"
+            label += f"+{comp.type}{_changed(ATTENTION, comp)}@{point}"
         if self.connection.type != "none":
-            label += f"+dca-{self.connection.type}"
+            label += f"+dca-{self.connection.type}{_changed(CONNECTIONS, self.connection)}"
         if self.gating.type != "none":
-            label += f"+{self.gating.type}"
+            label += f"+{self.gating.type}{_changed(GATINGS, self.gating)}"
+        if not all(self.stage_mask) and any(self.stage_mask):
+            label += "~m" + "".join("1" if m else "0" for m in self.stage_mask)
+        if tuple(self.input_size) != (3, 32, 32):
+            label += "~" + "x".join(map(str, self.input_size))
+        if self.num_classes != 10:
+            label += f"~{self.num_classes}cls"
         return label
+
+
+def _shown_value(v) -> str:
+    if isinstance(v, (tuple, list)):
+        return "-".join(_shown_value(x) for x in v) or "none"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _changed(registry, comp: Component, shown: tuple = ()) -> str:
+    """``[key=value,...]`` of the parameters of ``comp`` that differ from their registered defaults (those in
+    ``shown`` are already in the label); empty when all are defaults."""
+    specs = registry.param_specs(comp.type)
+    diff = [f"{k}={_shown_value(v)}" for k, v in comp.params.items()
+            if k not in shown and k in specs and v != specs[k].default]
+    return f"[{','.join(diff)}]" if diff else ""
+
+
+def _shapes_if_any(backbone: Component, input_size: tuple, placed) -> Any:
+    """The backbone's shapes at ``input_size`` where a placed attention folds at its sites (shape-aware
+    canonical form, Attention.canonical_at); None where none does or the backbone cannot run there (then
+    check_fits reports it)."""
+    from .shapes import attention_can_fold, backbone_shapes
+    if not any(attention_can_fold(c.type) for c in placed):
+        return None
+    try:
+        return backbone_shapes(backbone, tuple(input_size))
+    except AttnasError:
+        return None
 
 
 def flatten(d: Mapping, prefix: str = "") -> dict:

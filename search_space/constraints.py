@@ -5,11 +5,15 @@
 
 :func:`search_space.registry.coerce` checks the type, then every marker, with the one-line error
 ``field: value is not allowed; allowed: <what the marker allows>``. A marker is any object with
-``ok(value) -> bool`` and an ``allowed`` text; the common ones are below.
+``ok(value) -> bool``, an ``allowed`` text and ``outside``, one value it rejects (the registry-derived domain
+test tries it on every field, so a constraint cannot silently disappear); the common ones are below. Every
+int or float parameter of a registered module must carry one (registry.check_signature): a number with no
+stated domain is a registration error.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+import typing
 from typing import Any, Callable
 
 
@@ -27,6 +31,28 @@ class AtLeast:
         m = self.minimum
         return f"an integer >= {int(m)}" if float(m).is_integer() else f"a number >= {m}"
 
+    @property
+    def outside(self):
+        return int(self.minimum) - 1 if float(self.minimum).is_integer() else self.minimum - 0.5
+
+
+@dataclass(frozen=True)
+class Above:
+    """A number > ``bound`` (a width multiplier: 0 would build no channels)."""
+
+    bound: float
+
+    def ok(self, value) -> bool:
+        return value > self.bound
+
+    @property
+    def allowed(self) -> str:
+        return f"a number > {self.bound:g}"
+
+    @property
+    def outside(self):
+        return -abs(self.bound) - 0.5
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -43,6 +69,10 @@ class Interval:
     def allowed(self) -> str:
         return f"{self.low} <= value {'<' if self.high_open else '<='} {self.high}"
 
+    @property
+    def outside(self):
+        return self.high if self.high_open else self.high + 1
+
 
 @dataclass(frozen=True)
 class _OddKernel:
@@ -52,6 +82,7 @@ class _OddKernel:
         return value >= 1 and value % 2 == 1
 
     allowed = "an odd integer >= 1 (1, 3, 5, 7, ...)"
+    outside = 4
 
 
 @dataclass(frozen=True)
@@ -62,20 +93,38 @@ class _NonEmpty:
         return len(value) >= 1
 
     allowed = "a non-empty list"
+    outside = ()
 
 
 @dataclass(frozen=True)
 class Where:
-    """A one-off rule: ``predicate(value)`` must hold; ``allowed`` says what does."""
+    """A one-off rule: ``predicate(value)`` must hold; ``allowed`` says what does; ``outside`` is one value
+    it rejects."""
 
     predicate: Callable[[Any], bool]
     allowed: str
+    outside: Any
 
     def ok(self, value) -> bool:
         return bool(self.predicate(value))
 
 
+@dataclass(frozen=True)
+class _AnyFinite:
+    """Any finite number (the float coercion already rejects NaN and infinity): for a parameter whose whole
+    domain is the reals, so it still declares one (DCA's alpha_init)."""
+
+    def ok(self, value) -> bool:
+        return True
+
+    allowed = "any finite number"
+    outside = float("nan")
+
+
 Positive = AtLeast(1)
+PositiveReal = Above(0.0)
+"""A width multiplier: > 0."""
+AnyFinite = _AnyFinite()
 NonNegative = AtLeast(0)
 OddKernel = _OddKernel()
 NonEmpty = _NonEmpty()
@@ -85,3 +134,5 @@ Fraction = Interval(0.0, 1.0)
 
 def is_marker(obj) -> bool:
     return hasattr(obj, "ok") and hasattr(obj, "allowed")
+Width = typing.Annotated[float, PositiveReal]
+"""A width multiplier parameter (``width: Width = 1.0``)."""

@@ -13,7 +13,9 @@ The walk decides the space's dimensions in :func:`~search_space.dimensions.walk_
   registry (``canonical_params``), memoised, so folding parameters (an unused reduction, a custom kernel
   triple equal to a named variant) are counted once.
 
-What can be built is decided per slot from the config alone (search_space.shapes): the backbone at the input
+An attention's values are also folded at the sites they meet (``Attention.canonical_at``, the rule the config
+uses), in the same per-backbone partition as the fit checks, so the count and the listing fold exactly as the
+hash does. What can be built is decided per slot from the config alone (search_space.shapes): the backbone at the input
 size, an attention at the sites (channels, map size) of its point and stages, a connection with its attention,
 a gating with the backbone's stages. So under one structure the distinct architectures are, for each class of
 backbones that the other slots' fit checks cannot tell apart, the product of the slots' fitting canonical values
@@ -39,8 +41,9 @@ from .dimensions import Dimension, decode, param_name, rank
 from .errors import AttnasError
 from .frozen import FrozenDict, freeze
 from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
-from .shapes import (BackboneShapes, attention_can_misfit, backbone_shapes, check_attention_fits,
-                     check_connection_fits, check_gating_fits, connection_can_misfit, gating_can_misfit)
+from .shapes import (BackboneShapes, attention_can_fold, attention_can_misfit, backbone_shapes,
+                     check_attention_fits, check_connection_fits, check_gating_fits, connection_can_misfit,
+                     fold_attention_at, gating_can_misfit)
 
 COMPONENTS = {"backbone": BACKBONES, "attention": ATTENTION, "connection": CONNECTIONS, "gating": GATINGS}
 STRUCTURAL_FIELDS = ("num_classes", "input_size", "insertion_point", "stage_mask")
@@ -345,9 +348,10 @@ class Plan:
         return self._memo[key]
 
     # ---- fit per slot --------------------------------------------------------------------------------------
-    def fitting(self, table: Table, context) -> tuple:
-        """The canonical values of ``table`` that fit ``context`` (memoised)."""
-        key = ("fit", table, context)
+    def fitting(self, table: Table, context, folded: bool = False) -> tuple:
+        """The canonical values of ``table`` that fit ``context`` (memoised); ``folded``: each then folded at the
+        sites ``context`` (the count and the listing; the walk's open choices are the unfolded values)."""
+        key = ("fit", table, context, folded)
         if key not in self._memo:
             kind = table.slot.split(".")[0]
             if not self.can_misfit(table):          # also every backbone and activation table
@@ -357,10 +361,18 @@ class Plan:
                          "gating": lambda c: check_gating_fits(c, context)}.get(
                     kind, lambda c: check_attention_fits(c, context))
                 ok = tuple(v for v, c in zip(table.values, table.components()) if fits(check, c))
+            if folded and self.can_fold(table):     # the shape-aware canonical form at these sites
+                sites = sorted(context)
+                ok = tuple(dict.fromkeys(fold_attention_at(Component(table.type, v), sites).params for v in ok))
             # one object per distinct subset, so callers may group by identity
-            ok = table.values if len(ok) == len(table.values) else self._memo.setdefault(("subset", table, ok), ok)
+            ok = table.values if ok == table.values else self._memo.setdefault(("subset", table, ok), ok)
             self._memo[key] = ok
         return self._memo[key]
+
+    @staticmethod
+    def can_fold(table: Table) -> bool:
+        """Whether ``table``'s values fold at their sites (an attention with ``canonical_at``)."""
+        return table.slot.split(".")[0] in ("attention", "extra_attention") and attention_can_fold(table.type)
 
     @staticmethod
     def can_misfit(table: Table) -> bool:
@@ -388,21 +400,23 @@ class Plan:
         mask = mask_of(self.value("stage_mask", s), self.stage_count(s))
         return sites_of(shapes, point, mask)
 
-    def partition(self, slot: str, table: Table, s: FrozenDict, point: str | None) -> tuple:
-        """The backbones of ``s`` grouped by what of ``table`` fits under them: ((bits, values), ...)."""
+    def partition(self, slot: str, table: Table, s: FrozenDict, point: str | None, folded: bool = False) -> tuple:
+        """The backbones of ``s`` grouped by what of ``table`` fits under them: ((bits, values), ...);
+        ``folded``: the values folded at each backbone's sites (Attention.canonical_at), for counting."""
         backbones = self.backbone_set(s)
         kind = slot.split(".")[0]
-        if not self.can_misfit(table):
+        folded = folded and self.can_fold(table)
+        if not self.can_misfit(table) and not folded:
             return (((1 << len(backbones)) - 1, table.values),)
         if kind in ("backbone", "activation", "connection"):
             ctx = self.context(slot, s, backbones[0], point) if kind == "connection" else None
             return (((1 << len(backbones)) - 1, self.fitting(table, ctx)),)
         key = ("partition", slot, table, point, freeze(self.value("stage_mask", s)), backbones,
-               self.input_size(s), self.value("backbone.type", s))
+               self.input_size(s), self.value("backbone.type", s), folded)
         if key not in self._memo:
             groups: dict[int, list] = {}         # id(values) -> [bits, values]; fitting() interns its results
             for j, b in enumerate(backbones):
-                values = self.fitting(table, self.context(slot, s, b, point))
+                values = self.fitting(table, self.context(slot, s, b, point), folded)
                 groups.setdefault(id(values), [0, values])[0] |= 1 << j
             self._memo[key] = tuple((bits, values) for bits, values in groups.values())
         return self._memo[key]
@@ -460,7 +474,7 @@ class Plan:
                 parts = ((everyone, EMPTY),)
             else:
                 point = next((p for p, src in sources.items() if src == slot), None)
-                parts = self.partition(slot, tables[slot], s, point)
+                parts = self.partition(slot, tables[slot], s, point, folded=True)
             classes = [(b1 & b2, vals + (v,)) for b1, vals in classes for b2, v in parts if b1 & b2]
         placed = frozenset(([rep.insertion_point] if rep.attention.type != "none" else []) + list(rep.extra_attention))
         fold = BACKBONES.get(rep.backbone.type).fold_params

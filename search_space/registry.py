@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import types
 import typing
 from typing import Any, Callable, Dict
 
@@ -97,12 +99,35 @@ def keyword_params(obj: Callable) -> Dict[str, inspect.Parameter]:
     return out
 
 
+def domain_markers(annotation) -> tuple[type | None, list]:
+    """``(number type, markers)`` of a numeric annotation (int or float, bare, Optional or a tuple of them),
+    the markers gathered from every Annotated level; ``(None, [])`` for any other annotation."""
+    markers = []
+    while True:
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is typing.Annotated:
+            markers += [m for m in args[1:] if is_marker(m)]
+            annotation = args[0]
+        elif origin in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
+            annotation = args[0] if args[1] is type(None) else args[1]
+        elif origin in (tuple, list) and args:
+            annotation = args[0]
+        else:
+            break
+    return (annotation, markers) if annotation in (int, float) else (None, [])
+
+
 def check_signature(kind: str, name: str, obj: Callable) -> None:
-    """Every keyword-only parameter has an annotation and a default that the annotation accepts."""
+    """Every keyword-only parameter has an annotation and a default that the annotation accepts; every
+    number (int or float, also inside Optional or a tuple) states its domain with a constraint marker."""
     for key, p in keyword_params(obj).items():
         where = f"{kind} {name!r} parameter {key!r}"
         if p.annotation is inspect.Parameter.empty:
             raise TypeError(f"{where} has no annotation")
+        number, markers = domain_markers(p.annotation)
+        if number is not None and not markers:
+            raise TypeError(f"{where}: a number with no domain; annotate it Annotated[{number.__name__}, marker] "
+                            f"(search_space.constraints: Positive, Width, Fraction, AnyFinite, ...)")
         if p.default is inspect.Parameter.empty:
             raise TypeError(f"{where} has no default")
         try:
@@ -180,8 +205,8 @@ def coerce(value: Any, annotation: Any, field: str) -> Any:
             raise AttnasError(f"{field}: {value!r} is not allowed; allowed: an integer")
         return value
     if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AttnasError(f"{field}: {value!r} is not allowed; allowed: a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise AttnasError(f"{field}: {value!r} is not allowed; allowed: a finite number")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):

@@ -200,6 +200,20 @@ def backbone_shapes(backbone, input_size: tuple) -> BackboneShapes:
 
 
 # ---- fit checks ------------------------------------------------------------------------------------------------
+def attention_can_fold(attention_type: str) -> bool:
+    """Whether the attention declares a shape-aware fold (``Attention.canonical_at``)."""
+    cls = ATTENTION.get(attention_type)
+    return bool(cls.reduced_widths) or cls.canonical_at.__func__ is not Attention.canonical_at.__func__
+
+
+def fold_attention_at(attention, sites):
+    """``attention`` (a Component) with its parameters folded at ``sites`` (Attention.canonical_at)."""
+    if attention.type == "none" or not attention_can_fold(attention.type):
+        return attention
+    params = ATTENTION.get(attention.type).canonical_at(dict(attention.params), tuple(sites))
+    return attention if params == dict(attention.params) else type(attention)(attention.type, params)
+
+
 def attention_can_misfit(attention_type: str) -> bool:
     """Whether ``check_attention_fits`` can ever reject this type (it declares a fit rule)."""
     return ATTENTION.get(attention_type).check_fits.__func__ is not Attention.check_fits.__func__
@@ -252,6 +266,6 @@ def check_fits(arch) -> None:
     check_gating_fits(arch.gating, shapes)
 
 
-__all__ = ["Site", "BlockShape", "StageShape", "BackboneShapes", "Net", "walk", "backbone_shapes", "check_fits",
+__all__ = ["attention_can_fold", "fold_attention_at", "Site", "BlockShape", "StageShape", "BackboneShapes", "Net", "walk", "backbone_shapes", "check_fits",
            "check_attention_fits", "check_connection_fits", "check_gating_fits", "attention_can_misfit",
            "connection_can_misfit", "gating_can_misfit"]

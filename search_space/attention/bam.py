@@ -20,12 +20,13 @@ from ..constraints import Positive
 from ..layers import Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
 from ..tally import numel
-from .base import Attention
+from .base import Attention, fold_dilation
 
 
 @ATTENTION.register("bam")
 class BottleneckAttention(Attention):
     dims = ("channel", "spatial")
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"])}
 
     def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16,
                  dilation: Annotated[int, Positive] = 4, act: Act = "relu", gate: Gate = "sigmoid"):
@@ -39,6 +40,14 @@ class BottleneckAttention(Attention):
             nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation), nn.BatchNorm2d(hidden), make_act(act),
             nn.Conv2d(hidden, 1, 1), nn.BatchNorm2d(1))
         self.gate = make_gate(gate)
+
+    @classmethod
+    def canonical_at(cls, p: dict, sites: tuple) -> dict:
+        """A 3x3 conv with dilation d >= H and >= W (padding d) sees only its centre tap: every such dilation is
+        the same function with the same weights and cost, folded to the smallest, max(H, W) over the sites
+        (after the reduction fold of the base class)."""
+        p = super().canonical_at(p, sites)
+        return fold_dilation(p, "dilation", max((max(s.shape[1:]) for s in sites), default=0), 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.gate(self.channel(x.mean((2, 3), keepdim=True)) + self.spatial(x))

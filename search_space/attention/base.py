@@ -23,6 +23,10 @@ Metadata (defaults below):
   replaces_conv      constructor ``(in_channels, out_channels, stride, groups, *, params)``, output is the conv-BN-
                      activation's (SK); otherwise ``(channels, *, params)`` and the output has the input's shape.
   output_projection  it ends with its own 1x1 projection, so a host with one (VAN's proj_2) drops its own.
+  canonical_at       (a classmethod, optional) folds parameters whose effect vanishes at the sites' shapes.
+  reduced_widths     ``{param: width(p, site)}`` for reductions that act only through the hidden width they give
+                     at a site: the default canonical_at folds reductions that give the same widths (CA's floor
+                     of 8 makes r = 8 and 16 one network on 64 channels).
   spatial_args       its constructor is ``(channels, height, width, *, params)``: it has weights over a spatial
                      dimension (TripletLKN's learned compression of the collapsed H or W); the builder passes
                      the site's size (shapes.py walks every site).
@@ -49,6 +53,7 @@ class Attention(nn.Module):
     replaces_conv: ClassVar[bool] = False
     output_projection: ClassVar[bool] = False
     spatial_args: ClassVar[bool] = False
+    reduced_widths: ClassVar[dict] = {}
 
     @classmethod
     def cost(cls, t, shape: tuple, p: dict, *conv_args) -> tuple:
@@ -64,11 +69,51 @@ class Attention(nn.Module):
         this, and shapes.attention_can_misfit reports it."""
 
     @classmethod
+    def canonical_at(cls, p: dict, sites: tuple) -> dict:
+        """``p`` with every parameter whose effect vanishes at ``sites`` (the shapes.Site list where the module
+        is built) folded to one value, only where the networks are provably the same function with the same
+        weights (e.g. GE-theta-minus's extent at or above every map size is the global mean). The config, the
+        space's count and its enumeration all fold through this one rule. The default folds each parameter of
+        ``reduced_widths`` to one value per class that gives the same hidden widths at every site."""
+        if not cls.reduced_widths or not sites:
+            return p
+        from ..registry import keyword_params
+        return fold_reductions(cls.reduced_widths, p, sites, {k: v.default for k, v in keyword_params(cls).items()})
+
+    @classmethod
     def dca_shapes(cls, shape: tuple, p: dict) -> dict:
         """Connectable modules: ``{dim: (g_shape, t_shape, scaled)}`` for one image, where ``shape`` is the
         module's output shape (its input's, except for conv-replacing modules), g the extraction output, t the
         transformation output and ``scaled`` whether t lies in (0, 1) (DCA rescales it by g)."""
         raise NotImplementedError
+
+
+def fold_reductions(widths: dict, p: dict, sites: tuple, defaults: dict) -> dict:
+    """For each ``param -> width(p, site)`` of ``widths`` (a reduction acting only through the hidden width it
+    gives, e.g. ``reduced_width(C, r)``, floored at a minimum width): one value per class of values with the
+    same widths at every site, since they build the same layers (the same network): the default where it is
+    in the class, else the smallest value in it."""
+    out = p
+    for param, width in widths.items():
+        want = tuple(width(out, s) for s in sites)
+        same = lambda r: tuple(width({**out, param: r}, s) for s in sites) == want
+        if out[param] != defaults[param] and same(defaults[param]):
+            out = {**out, param: defaults[param]}
+            continue
+        for r in range(1, out[param]):
+            if out[param] != defaults[param] and same(r):
+                out = {**out, param: r}
+                break
+    return out
+
+
+def fold_dilation(p: dict, param: str, reach: int, default: int) -> dict:
+    """A dilated conv (padding dilation * (k // 2)) whose dilation is at least every extent it slides over
+    (``reach``) sees only its centre tap: every such dilation is one function; fold to the default where it is
+    one of them, else to ``reach``."""
+    if not reach or p[param] < reach:
+        return p
+    return {**p, param: default if default >= reach else reach}
 
 
 def check_attention(name: str, cls) -> None:

@@ -62,6 +62,7 @@ class CoordinateEncoder(nn.Module):
 
 @ATTENTION.register("ca")
 class CoordinateAttention(Attention):
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"], min_width=MIN_WIDTH)}
     dims = ("channel", "spatial")
 
     def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 32, act: Act = "hard_swish",

@@ -7,7 +7,8 @@
 
 DCA decomposition (dims = channel, spatial, in that order):
   channel: g = [AvgPool(F), MaxPool(F)] stacked on a new axis, shape (B, 2, C, 1, 1); t = Mc, (B, C, 1, 1).
-           A link's merge that adds a (B, C, 1, 1) map broadcasts over the two pooled descriptors.
+           A link's merge that adds a (B, C, 1, 1) map broadcasts it per image over the two pooled descriptors
+           (connections/dca.per_image: the batch stays on axis 0).
   spatial: g = [AvgPool_c(F'); MaxPool_c(F')], shape (B, 2, H, W); t = Ms, (B, 1, H, W).
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ def pooled_mlp_cost(t, shape: tuple, hidden: int, act: str) -> None:
 class CBAM(Attention):
     connectable = True
     dims = ("channel", "spatial")
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"])}
 
     def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, kernel_size: Literal[3, 5, 7] = 7,
                  act: Act = "relu", gate: Gate = "sigmoid"):

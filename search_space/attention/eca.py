@@ -47,6 +47,14 @@ class EfficientChannelAttention(Attention):
         return x * self.gate(y.view(b, c, 1, 1))
 
     @classmethod
+    def canonical_at(cls, p: dict, sites: tuple) -> dict:
+        """A fixed kernel equal to the adaptive one (Eq. 12) at every site is the adaptive module: fold to None."""
+        k = p["kernel_size"]
+        if k is not None and sites and all(adaptive_kernel(s.shape[0]) == k for s in sites):
+            return {**p, "kernel_size": None}
+        return p
+
+    @classmethod
     def cost(cls, t, shape, p):
         c = shape[0]
         k = adaptive_kernel(c) if p["kernel_size"] is None else p["kernel_size"]

@@ -24,6 +24,7 @@ from .common import dca_step
 
 @ATTENTION.register("gc")
 class GlobalContext(Attention):
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"])}
     connectable = True
     dims = ("channel",)
 

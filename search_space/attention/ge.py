@@ -31,12 +31,13 @@ from ..constraints import Positive, Where
 from ..layers import SCALED_GATES, Act, Gate, make_act, make_gate, reduced_width
 from ..registry import ATTENTION
 from ..tally import conv_out, numel
-from .base import Attention
+from .base import Attention, fold_reductions
 from .common import dca_step
 
 GLOBAL_GRID = 7
 
-Extent = Annotated[int, Where(lambda e: e == 0 or (e >= 2 and e & (e - 1) == 0), "0 (global) or a power of two >= 2")]
+Extent = Annotated[int, Where(lambda e: e == 0 or (e >= 2 and e & (e - 1) == 0), "0 (global) or a power of two >= 2",
+                             3)]
 
 
 def depthwise_gather(channels: int, extent: int, act: str) -> nn.Sequential:
@@ -87,6 +88,19 @@ class GatherExcite(Attention):
         if params["variant"] == "theta_minus" or (params["variant"] == "theta" and e in (0, 2)):
             out["act"] = "relu"  # act is unused: no hidden layer and no activation between gather convs
         return out
+
+    @classmethod
+    def canonical_at(cls, p: dict, sites: tuple) -> dict:
+        """theta_minus with an extent at or above every site's H and W gathers each map to 1 x 1 by average
+        pooling, which is the global mean (extent 0): same function, no weights, same cost. The parametric
+        variants are not folded: their gathers hold different weights (log2(extent) convs, or the 7 x 7 grid)."""
+        if p["variant"] == "theta_plus":     # its reduction acts only through the excite's hidden width
+            p = fold_reductions({"reduction": lambda q, site: reduced_width(site.shape[0], q["reduction"])},
+                                p, sites, {"reduction": 16})
+        e = p["extent"]
+        if p["variant"] == "theta_minus" and e and sites and all(e >= max(s.shape[1:]) for s in sites):
+            return {**p, "extent": 0}
+        return p
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:
         if self.parametric:

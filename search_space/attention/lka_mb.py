@@ -22,7 +22,7 @@ from torch import nn
 from ..constraints import NonEmpty, OddKernel, Positive
 from ..registry import ATTENTION
 from ..tally import numel
-from .base import Attention
+from .base import Attention, fold_dilation
 from .lka import lka_map, lka_map_cost
 
 
@@ -45,6 +45,11 @@ class MultiBranchLKA(Attention):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fuse(torch.cat([x * branch(x) for branch in self.branches], dim=1))
+
+    @classmethod
+    def canonical_at(cls, p: dict, sites: tuple) -> dict:
+        """The dilated convs see only their centre tap where the dilation is at least H and W at every site."""
+        return fold_dilation(p, "dilation", max((max(s.shape[1:]) for s in sites), default=0), 3)
 
     @classmethod
     def cost(cls, t, shape, p):

@@ -30,6 +30,7 @@ from .cbam import pooled_mlp_cost
 
 @ATTENTION.register("ram")
 class ResidualAttention(Attention):
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"])}
     dims = ("channel", "spatial")
 
     def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, kernel_size: Literal[3, 5, 7] = 7):

@@ -30,7 +30,7 @@ from .base import Attention
 from .lka import depthwise
 
 SmallKernel = Annotated[int, Where(lambda k: k == 0 or (k >= 1 and k % 2 == 1),
-                                   "0 (no re-parameterisation branch) or an odd integer below kernel_size")]
+                                   "0 (no re-parameterisation branch) or an odd integer below kernel_size", 2)]
 
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:

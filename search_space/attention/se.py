@@ -24,6 +24,7 @@ from .common import dca_step
 class SqueezeExcite(Attention):
     connectable = True
     dims = ("channel",)
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.shape[0], p["reduction"])}
 
     def __init__(self, channels: int, *, reduction: Annotated[int, Positive] = 16, act: Act = "relu",
                  gate: Gate = "sigmoid"):

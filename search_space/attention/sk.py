@@ -32,6 +32,8 @@ from .common import dca_step
 
 @ATTENTION.register("sk")
 class SelectiveKernel(Attention):
+    reduced_widths = {"reduction": lambda p, site: reduced_width(site.out_shape[0], p["reduction"],
+                                                                 min_width=p["min_width"])}
     connectable = True
     dims = ("channel",)
     replaces_conv = True

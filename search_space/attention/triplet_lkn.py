@@ -29,6 +29,7 @@ from ..constraints import OddKernel, Positive
 from ..layers import Act, Gate, make_act, make_gate
 from ..registry import ATTENTION
 from ..tally import numel
+from .base import fold_dilation
 from .triplet import ROTATIONS, TripletFrame, frame_cost, rotated_shapes
 
 
@@ -61,6 +62,11 @@ class TripletLargeKernelAttention(TripletFrame):
         zs = [r[0] for r in rotated_shapes((channels, height, width))]
         super().__init__([LargeKernelGate(z, local_kernel_size, dilated_kernel_size, dilation, act, gate)
                           for z, _ in zip(zs, ROTATIONS)])
+
+    @classmethod
+    def canonical_at(cls, p: dict, sites: tuple) -> dict:
+        """The dilated convs see only their centre tap where the dilation is at least C, H and W (its rotated planes span two of them) at every site."""
+        return fold_dilation(p, "dilation", max((max(s.shape) for s in sites), default=0), 2)
 
     @classmethod
     def cost(cls, t, shape, p):

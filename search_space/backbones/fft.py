@@ -41,7 +41,7 @@ from .resnet import build_stages, init_weights, stages_walk
 from .resnet_blocks import basic_block, make_stem, stem_walk
 
 Patch = Annotated[tuple[Annotated[int, Positive], ...], Where(lambda p: len(p) == 3,
-                                                              "three patch sizes >= 1, for the X, Y, Z streams")]
+                                                              "three patch sizes >= 1, for the X, Y, Z streams", (2, 2))]
 
 WIDTHS = (64, 128, 256, 512)
 STREAM_STAGES = (1, 2, 3)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..constraints import Fraction
+from ..constraints import Fraction, Width
 from ..registry import BACKBONES
 from ..shapes import BlockShape
 from .base import Backbone, classifier
@@ -204,7 +204,7 @@ class InceptionV4(Backbone):
     num_stages = 3
     test_params = {"width": 0.125}
 
-    def __init__(self, ctx, *, variant: Literal["cifar", "imagenet"] = "cifar", width: float = 1.0,
+    def __init__(self, ctx, *, variant: Literal["cifar", "imagenet"] = "cifar", width: Width = 1.0,
                  dropout: Annotated[float, Fraction] = 0.2):
         super().__init__()
         cifar = variant == "cifar"

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from torch import nn
 
-from ..constraints import Fraction
+from ..constraints import Fraction, Width
 from ..layers import conv_bn, make_divisible
 from ..registry import BACKBONES
 from .base import Backbone, classifier
@@ -34,7 +34,7 @@ class MnasNet(Backbone):
     num_stages = len(MNASNET_STACKS)
     test_params = {"width": 0.25}
 
-    def __init__(self, ctx, *, width: float = 1.0, dropout: Annotated[float, Fraction] = 0.2):
+    def __init__(self, ctx, *, width: Width = 1.0, dropout: Annotated[float, Fraction] = 0.2):
         super().__init__()
         act = ctx.arch.activation
         c0, c1 = make_divisible(32 * width), make_divisible(16 * width)

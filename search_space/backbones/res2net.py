@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 import torch
 from torch import nn
 
-from ..constraints import AtLeast, Positive
+from ..constraints import AtLeast, Positive, Width
 from ..errors import AttnasError
 from ..layers import Act, conv_bn
 from ..registry import BACKBONES
@@ -109,7 +109,7 @@ class Res2Net(Backbone):
     test_params = {"depth": 50, "base_width": 16, "scale": 2, "width": 0.25, "branch_attention": "per_branch"}
 
     def __init__(self, ctx, *, depth: Literal[50, 101] = 50, base_width: Annotated[int, Positive] = 26,
-                 scale: Annotated[int, AtLeast(2)] = 4, width: float = 1.0,
+                 scale: Annotated[int, AtLeast(2)] = 4, width: Width = 1.0,
                  stem: Literal["conv7", "deep", "deep_wide", "cifar"] = "conv7", stem_act: Act = "relu",
                  downsample: Literal["conv", "avg"] = "conv",
                  branch_attention: Literal["shared", "per_branch"] = "shared"):

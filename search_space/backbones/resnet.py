@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from torch import nn
 
-from ..constraints import Positive
+from ..constraints import Positive, Width
 from ..registry import BACKBONES
 from ..shapes import BlockShape
 from .base import Backbone, classifier
@@ -53,7 +53,7 @@ class ResNet(Backbone):
 
     test_params = {"depth": 18, "width": 0.125}
 
-    def __init__(self, ctx, *, depth: Literal[18, 34, 50, 101, 152] = 50, width: float = 1.0,
+    def __init__(self, ctx, *, depth: Literal[18, 34, 50, 101, 152] = 50, width: Width = 1.0,
                  stem: Literal["cifar", "conv7", "deep"] = "conv7", downsample: Literal["pad", "conv", "avg"] = "conv",
                  groups: Annotated[int, Positive] = 1, width_per_group: Annotated[int, Positive] = 64):
         super().__init__()
@@ -89,7 +89,7 @@ class WideResNet(ResNet):
 
     test_params = {"depth": 18, "widen": 0.125}
 
-    def __init__(self, ctx, *, depth: Literal[18, 34, 50, 101] = 18, widen: float = 1.5,
+    def __init__(self, ctx, *, depth: Literal[18, 34, 50, 101] = 18, widen: Width = 1.5,
                  stem: Literal["cifar", "conv7", "deep"] = "conv7",
                  downsample: Literal["pad", "conv", "avg"] = "conv"):
         super().__init__(ctx, depth=depth, width=widen, stem=stem, downsample=downsample)

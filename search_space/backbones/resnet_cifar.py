@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from ..constraints import Where
+from ..constraints import Where, Width
 from ..registry import BACKBONES
 from .base import Backbone, classifier
 from .resnet import build_stages, init_weights, stages_walk
 from .resnet_blocks import basic_block, make_stem, stem_walk
 
-Depth = Annotated[int, Where(lambda d: d >= 8 and (d - 2) % 6 == 0, "6n+2 (8, 14, 20, 32, 44, 56, 110, ...)")]
+Depth = Annotated[int, Where(lambda d: d >= 8 and (d - 2) % 6 == 0, "6n+2 (8, 14, 20, 32, 44, 56, 110, ...)",
+                              10)]
 
 
 def cifar_widths(width: float) -> list[int]:
@@ -27,7 +28,7 @@ class CifarResNet(Backbone):
     num_stages = 3
     test_params = {"depth": 8, "width": 0.5}
 
-    def __init__(self, ctx, *, depth: Depth = 20, width: float = 1.0,
+    def __init__(self, ctx, *, depth: Depth = 20, width: Width = 1.0,
                  stem: Literal["cifar", "conv7", "deep"] = "cifar",
                  downsample: Literal["pad", "conv", "conv3", "avg"] = "pad", stem_stride: Literal[1, 2] = 1):
         super().__init__()

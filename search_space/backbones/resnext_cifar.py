@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from ..constraints import Positive, Where
+from ..constraints import Positive, Where, Width
 from ..errors import AttnasError
 from ..registry import BACKBONES
 from .base import Backbone, classifier
 from .resnet import build_stages, init_weights, stages_walk
 from .resnet_blocks import bottleneck_block, make_stem, stem_walk
 
-Depth = Annotated[int, Where(lambda d: d >= 11 and (d - 2) % 9 == 0, "9n+2 (11, 20, 29, 38, ...)")]
+Depth = Annotated[int, Where(lambda d: d >= 11 and (d - 2) % 9 == 0, "9n+2 (11, 20, 29, 38, ...)", 12)]
 
 
 def resnext_planes(width: float) -> list[int]:
@@ -31,7 +31,7 @@ class CifarResNeXt(Backbone):
     test_params = {"depth": 11, "cardinality": 2, "base_width": 4, "width": 0.25}
 
     def __init__(self, ctx, *, depth: Depth = 29, cardinality: Annotated[int, Positive] = 8,
-                 base_width: Annotated[int, Positive] = 64, width: float = 1.0, stem_stride: Literal[1, 2] = 1):
+                 base_width: Annotated[int, Positive] = 64, width: Width = 1.0, stem_stride: Literal[1, 2] = 1):
         super().__init__()
         planes = resnext_planes(width)
         n = (depth - 2) // 9

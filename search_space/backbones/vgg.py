@@ -18,6 +18,7 @@ from typing import Literal
 
 from torch import nn
 
+from ..constraints import Width
 from ..registry import BACKBONES
 from ..shapes import BlockShape
 from .base import Backbone, classifier
@@ -64,7 +65,7 @@ class VGG(Backbone):
     test_params = {"depth": 11, "width": 0.125}
 
     def __init__(self, ctx, *, depth: Literal[11, 13, 16, 19] = 19, head: Literal["cifar", "imagenet"] = "cifar",
-                 width: float = 1.0, pool: Literal["avg", "max"] = "avg"):
+                 width: Width = 1.0, pool: Literal["avg", "max"] = "avg"):
         super().__init__()
         widths = vgg_widths(width)
         stages, cin = [], ctx.in_channels

@@ -18,6 +18,17 @@ dimension ``d`` and ``record(d, g, t, scaled)`` after it. How the paper is read 
   * alpha is one learnable scalar per connection and per attention dimension; dimensions are connected
     independently (Sec. 3.4): ``dims`` channel / spatial / all gives DCA-C / DCA-S / DCA-All for CBAM.
   * The first connected block has no predecessor: merge returns G unchanged and it has no alpha.
+  * Shapes are declared per image (``dca_shapes``) and broadcast per image: every link keeps the batch on axis 0
+    and aligns the per-image axes from the right (``per_image``), so each image's map meets only its own G.
+    The link shapes that occur, each merged by Eq. 3 with f of Eq. 4-6:
+      - channel vector (B, C, 1, 1), T~ (B, C, 1, 1): SE, GC (Sec. 3.2's G in R^C);
+      - stacked channel descriptors (B, k, C, 1, 1) with T~ (B, C, 1, 1): CBAM's avg and max pools share Mc,
+        so T~ * E~ and f broadcast T~ over the k descriptors (per image, never over the batch);
+      - per-branch channel weights (B, M, C, 1, 1), T~ of the same shape: SK (extra axes summed for a
+        successor of lower rank, as above);
+      - spatial map (B, k, H, W) with T~ (B, 1, H, W): CBAM's spatial attention (Sec. 3.2's G in R^{W x H}),
+        pooled to the successor's H x W (Sec. 3.3);
+      - gathered map (B, C, h, w), T~ of the same shape: GE (channel matched by FC, resolution by pooling).
 With alpha = 0 the direct and weighted connections give back the vanilla block (the paper's remark after Eq. 3).
 """
 from __future__ import annotations
@@ -28,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..constraints import Positive
+from ..constraints import AnyFinite, Positive
 from ..errors import AttnasError
 from ..layers import reduced_width
 from ..registry import ATTENTION, CONNECTIONS
@@ -50,6 +61,15 @@ class ChannelMatch(nn.Module):
 
     def forward(self, p: torch.Tensor) -> torch.Tensor:
         return self.fc(p.movedim(-3, -1)).movedim(-1, -3)
+
+
+def per_image(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """``x`` (B, *s) viewed as (B, 1, ..., 1, *s) with ``dims`` axes in all, so per-image shapes broadcast from
+    the right without ever meeting the batch axis."""
+    missing = dims - x.dim()
+    return x if missing <= 0 else x.reshape(x.shape[0], *(1,) * missing, *x.shape[1:])
+
+
 class ConnectedAttention(nn.Module):
     """An attention module plus its DCA link to the previous connected block (through the model's ForwardState)."""
 
@@ -73,7 +93,7 @@ class ConnectedAttention(nn.Module):
         if prev is None:
             return None
         t, e, scaled = prev
-        p = t * e if scaled else t
+        p = per_image(t, e.dim()) * e if scaled else t
         while p.dim() > g.dim():
             p = p.sum(1)
         if dim in self.match:
@@ -88,7 +108,7 @@ class ConnectedAttention(nn.Module):
         p = self.prior(dim, g)
         if p is None:
             return g
-        return CONNECTION_FUNCTIONS[self.function](g, self.alpha[dim] * p)
+        return CONNECTION_FUNCTIONS[self.function](g, self.alpha[dim] * per_image(p, g.dim()))
 
     def record(self, dim: str, g: torch.Tensor, t: torch.Tensor, scaled: bool) -> None:
         if dim in self.dims:
@@ -194,7 +214,7 @@ def _canonical(params: dict, field: str) -> dict:
 def _register(function: str, equation: str) -> None:
     def factory(attention_module, state, shapes, *, channel_match: Literal["fc1", "fc2"] = "fc1",
                 reduction: Annotated[int, Positive] = 16, spatial_match: Literal["avg", "max"] = "avg",
-                dims: Literal["all", "channel", "spatial"] = "all", alpha_init: float = 1.0) -> ConnectedAttention:
+                dims: Literal["all", "channel", "spatial"] = "all", alpha_init: Annotated[float, AnyFinite] = 1.0) -> ConnectedAttention:
         return connect(attention_module, state, shapes, function, channel_match=channel_match, reduction=reduction,
                        spatial_match=spatial_match, dims=dims, alpha_init=alpha_init)
 

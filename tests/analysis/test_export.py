@@ -28,8 +28,9 @@ def test_round_trip_through_load_arch(archs, tmp_path):
     records = [rec(0, archs[0], 0.70, 1e6), rec(1, archs[1], 0.80, 2e6, ref="se-resnet8"),
                rec(2, archs[2], 0.75, 3e6), rec(3, archs[2], 0.99, 1e5, "stopped")]
     paths = export_front(records, OBJ, tmp_path, source="study unit")
-    assert [p.name for p in paths] == [f"01-resnet_cifar8-se-pre_add-{archs[1].hash}.yaml",
-                                       f"02-resnet_cifar8-{archs[0].hash}.yaml"]
+    assert [p.name for p in paths] == [f"01-{sanitise(archs[1].name)}-{archs[1].hash}.yaml",
+                                       f"02-{sanitise(archs[0].name)}-{archs[0].hash}.yaml"]
+    assert paths[0].name.startswith("01-resnet_cifar8-se-")
     assert [load_arch(p) for p in paths] == [archs[1], archs[0]]
     assert load_arch(str(paths[0])).hash == archs[1].hash
     text = paths[0].read_text()

@@ -4,6 +4,7 @@ import json
 import pytest
 import yaml
 
+from analysis.export import sanitise
 from analysis.trials import TrialRecord, append_trial
 from search_space import ArchConfig, load_arch
 from studies.cli import main
@@ -33,8 +34,8 @@ def test_export_study_dir(study_dir, capsys):
     assert main(["export", str(d)]) == 0
     out = capsys.readouterr().out
     files = sorted((d / "export").glob("*.yaml"))
-    assert [f.name for f in files] == [f"01-resnet_cifar8-se-pre_add-{archs[1].hash}.yaml",
-                                       f"02-resnet_cifar8-{archs[0].hash}.yaml"]
+    assert [f.name for f in files] == [f"01-{sanitise(archs[1].name)}-{archs[1].hash}.yaml",
+                                       f"02-{sanitise(archs[0].name)}-{archs[0].hash}.yaml"]
     assert [load_arch(f) for f in files] == [archs[1], archs[0]]
     assert f"exported 2 Pareto-optimal architectures to {d / 'export'}/" in out and str(files[0]) in out
     assert "# source: study unit-study" in files[0].read_text()
@@ -45,7 +46,7 @@ def test_export_study_dir(study_dir, capsys):
 def test_export_top_k_and_out(study_dir, tmp_path, capsys):
     d, archs = study_dir
     assert main(["export", str(d), "--top-k", "1", "--out", str(tmp_path / "x")]) == 0
-    assert [f.name for f in (tmp_path / "x").glob("*.yaml")] == [f"01-resnet_cifar8-se-pre_add-{archs[1].hash}.yaml"]
+    assert [f.name for f in (tmp_path / "x").glob("*.yaml")] == [f"01-{sanitise(archs[1].name)}-{archs[1].hash}.yaml"]
     assert "exported 1 Pareto-optimal architecture to" in capsys.readouterr().out
 
 

@@ -40,7 +40,7 @@ def test_pareto_records_best_first(records):
 def test_front_csv(records, tmp_path):
     rows = list(csv.DictReader(open(write_front_csv(records, OBJ, tmp_path / "front.csv"))))
     assert [r["trial"] for r in rows] == ["4", "1", "0"]
-    assert rows[1]["arch_name"] == "resnet_cifar8+se@pre_add" and rows[1]["is_reference"] == "True"
+    assert rows[1]["arch_name"] == "resnet_cifar8+se[reduction=4]@pre_add~1x16x16" and rows[1]["is_reference"] == "True"
     assert rows[1]["reference_name"] == "se-resnet8" and float(rows[1]["macs"]) == 3e6
     assert set(rows[0]) >= {"arch_hash", "val_top1", "macs", "params", "status"}
 
@@ -68,8 +68,8 @@ def test_summary_table(records):
     lines = text.splitlines()
     assert lines[0].split() == ["rank", "trial", "architecture", "top-1", "%", "MACs", "M", "params", "M",
                                 "lat", "ms", "status"]
-    assert lines[2].split() == ["1", "4", "resnet_cifar14", "90.00", "80.00", "0.200", "1.50", "finished"]
-    assert "resnet_cifar8+se@pre_add [se-resnet8]" in lines[3]
+    assert lines[2].split() == ["1", "4", "resnet_cifar14~1x16x16", "90.00", "80.00", "0.200", "1.50", "finished"]
+    assert "resnet_cifar8+se[reduction=4]@pre_add~1x16x16 [se-resnet8]" in lines[3]
     assert len(lines) == 2 + 3 + 2
     assert lines[-2].startswith("7 trials (4 finished, 1 stopped, 1 diverged, 1 failed)")
     assert "hypervolume 6.23e+07 at reference (val_top1=0, macs=8.8e+07)" in lines[-1]

@@ -68,3 +68,73 @@ def module_values():
 def param_values():
     """``param_values(registry, name, param)``: every candidate value of one parameter that validates."""
     return valid_values
+
+
+BATCH_CANDIDATES = (3, 5, 7, 11, 13, 17, 19, 23)
+
+
+def sizes_in(model, input_size) -> set:
+    """Every size a batch could be confused with: the input's dimensions, every parameter's and every module
+    output's dimensions in one eval forward of one image (a batch of 1 adds only 1, never a candidate)."""
+    import torch
+
+    seen = set(input_size)
+    for p in model.parameters():
+        seen.update(p.shape)
+
+    def note(_module, _inputs, out):
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                seen.update(t.shape)
+
+    handles = [m.register_forward_hook(note) for m in model.modules()]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_size))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return seen
+
+
+def real_batches(model, input_size, count: int = 2) -> list:
+    """The first ``count`` of 3, 5, 7, ... that equal no channel count or spatial size in ``model`` at
+    ``input_size``, so a batch/channel or batch/spatial mix-up cannot broadcast silently."""
+    sizes = sizes_in(model, input_size)
+    chosen = [b for b in BATCH_CANDIDATES if b not in sizes][:count]
+    assert len(chosen) == count, f"no batch size among {BATCH_CANDIDATES} avoids the model's sizes"
+    return chosen
+
+
+def run_at_real_batches(model, input_size, num_classes: int, loss=None) -> tuple:
+    """Train-mode forward and backward at one real batch size, eval-mode forward at another, and each image's
+    eval output equal to the one it gets alone (first and last image): returns the two batch sizes."""
+    import torch
+
+    train_b, eval_b = real_batches(model, input_size)
+    model.train()
+    out = model(torch.randn(train_b, *input_size))
+    assert out.shape == (train_b, num_classes)
+    (loss or (lambda o: o.square().mean()))(out).backward()
+    x = torch.randn(eval_b, *input_size)
+    with torch.no_grad():
+        model.eval()
+        out = model(x)
+        assert out.shape == (eval_b, num_classes)
+        assert torch.isfinite(out).all()
+        for i in (0, eval_b - 1):
+            alone = model(x[i:i + 1])[0]
+            assert torch.allclose(out[i], alone, rtol=1e-4, atol=1e-4 * (1 + alone.abs().max().item())), \
+                f"image {i} of a batch of {eval_b} differs from its output alone"
+    model.train()
+    return train_b, eval_b
+
+
+@pytest.fixture(scope="session")
+def real_shapes():
+    """``real_shapes.batches(model, input_size)``, ``real_shapes.run(model, input_size, num_classes)`` (above)."""
+    import types
+
+    return types.SimpleNamespace(batches=real_batches, run=run_at_real_batches, sizes=sizes_in)

@@ -1,7 +1,9 @@
 """Contract over the registries: every attention x every legal insertion point x every backbone, every
 connection and every gating x every backbone, builds at the backbone's own tiny test configuration
-(``Backbone.test_params`` at ``test_input_size``), runs forward + backward on a batch of 2, returns
-(2, num_classes), every parameter of every attention module receives a gradient, and the declared costs
+(``Backbone.test_params``) on a non-square input (``test_input_size`` with the width 1.5x or 2x, where the
+backbone takes it), runs forward + backward in train mode and forward in eval mode at batch sizes that equal no channel
+or spatial size of the model (conftest.real_batches: 5 and 7 where the input's 3 channels and a 2x3 map rule
+out 3), each image's eval output is the one it gets alone, every parameter of every attention module receives a gradient, and the declared costs
 (estimate_cost) equal trainers.count_params / count_macs of the built model: for every connection and gating
 case, and for each attention in one backbone and each backbone with one attention (a module's cost depends on
 its shape only, a backbone's on which module replaces its conv), every pair under ``-m slow``. A new attention,
@@ -19,6 +21,7 @@ from search_space import ArchConfig, build_model
 from search_space.arch_config import allowed_points
 from search_space.attention.base import Attention, check_attention
 from search_space.cost import estimate_cost
+from search_space.errors import AttnasError
 from search_space.registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS, check_signature, keyword_params
 from trainers import count_macs, count_params
 
@@ -33,23 +36,37 @@ def attention_params(name: str) -> dict:
 
 
 def tiny(backbone: str, **fields) -> dict:
+    """The backbone's test configuration with ``fields`` on a non-square input: ``test_input_size`` with the
+    width 1.5x, or 2x, whichever the config takes first (FFT's token grids must nest, FA's maps must halve
+    exactly), else the square test input."""
     cls = BACKBONES.get(backbone)
-    return {"backbone": {"type": backbone, **cls.test_params}, "num_classes": NUM_CLASSES,
-            "input_size": list(cls.test_input_size), **fields}
+    c, h, w = cls.test_input_size
+    data = {"backbone": {"type": backbone, **cls.test_params}, "num_classes": NUM_CLASSES, **fields}
+    for wide in (w + w // 2, 2 * w):
+        try:
+            ArchConfig.from_dict({**data, "input_size": [c, h, wide]})
+        except AttnasError:
+            continue
+        return {**data, "input_size": [c, h, wide]}
+    return {**data, "input_size": [c, h, w]}
+
+
+def test_every_backbone_takes_a_non_square_input():
+    """So the contract below runs every backbone with H != W (a swapped H and W cannot pass)."""
+    square = [bb for bb in BACKBONES.names() if len(set(tiny(bb)["input_size"][1:])) == 1]
+    assert square == []
 
 
 def assert_cost_declared(arch: ArchConfig, model: nn.Module) -> None:
     assert estimate_cost(arch) == (count_params(model), count_macs(model, arch.input_size)), "declared cost"
 
 
-def train_step(arch: ArchConfig, count: bool = True) -> nn.Module:
+def train_step(arch: ArchConfig, real_shapes, count: bool = True) -> nn.Module:
     torch.manual_seed(0)
     model = build_model(arch).train()
     if count:
         assert_cost_declared(arch, model)
-    out = model(torch.randn(2, *arch.input_size))
-    assert out.shape == (2, NUM_CLASSES)
-    out.square().mean().backward()
+    real_shapes.run(model, arch.input_size, NUM_CLASSES)
     return model
 
 
@@ -85,8 +102,8 @@ def attention_arch(backbone: str, attention: str, points: tuple) -> ArchConfig:
 
 
 @pytest.mark.parametrize("backbone, attention, points", list(attention_cases()))
-def test_attention_backbone_contract(backbone, attention, points):
-    model = train_step(attention_arch(backbone, attention, points), count=(backbone, attention) in COUNTED)
+def test_attention_backbone_contract(backbone, attention, points, real_shapes):
+    model = train_step(attention_arch(backbone, attention, points), real_shapes, count=(backbone, attention) in COUNTED)
     cls = ATTENTION.get(attention)
     modules = [m for m in model.modules() if isinstance(m, cls)]
     assert len(modules) >= len(points), f"{backbone} built {len(modules)} {attention} modules for {points}"
@@ -119,18 +136,18 @@ def test_declared_cost_of_every_attention_in_every_backbone(backbone, attention,
 
 
 @pytest.mark.parametrize("backbone, connection, attention, point", list(connection_cases()))
-def test_connection_backbone_contract(backbone, connection, attention, point):
+def test_connection_backbone_contract(backbone, connection, attention, point, real_shapes):
     arch = ArchConfig.from_dict(tiny(backbone, attention={"type": attention, **attention_params(attention)},
                                      insertion_point=point, connection={"type": connection}))
-    model = train_step(arch)
+    model = train_step(arch, real_shapes)
     alphas = [p for n, p in model.named_parameters() if ".alpha." in n]
     assert alphas and all(p.grad is not None for p in alphas)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES.names())
 @pytest.mark.parametrize("gating", [g for g in GATINGS.names() if g != "none"])
-def test_gating_backbone_contract(backbone, gating):
-    model = train_step(ArchConfig.from_dict(tiny(backbone, gating={"type": gating})))
+def test_gating_backbone_contract(backbone, gating, real_shapes):
+    model = train_step(ArchConfig.from_dict(tiny(backbone, gating={"type": gating})), real_shapes)
     gated = [p for n, p in model.named_parameters() if ".focus." in n or ".associate." in n]
     assert all(p.grad is not None for p in gated)
 

@@ -7,10 +7,11 @@ import yaml
 
 from search_space.arch_config import ArchConfig
 from search_space.build import ForwardState, build_model
+from search_space.connections.dca import per_image
 from search_space.connections.functions import direct, softmax, weighted
 from search_space.errors import AttnasError
 from search_space.presets import preset_path
-from search_space.registry import ATTENTION, CONNECTIONS
+from search_space.registry import ATTENTION, CONNECTIONS, keyword_params
 
 
 
@@ -105,20 +106,20 @@ def test_size_matching_across_a_stage_boundary(spatial_match, pool):
                                   alpha_init=0.3)
     assert set(b.match) == {"channel"}                                  # CBAM's spatial G has 2 maps both times
     assert (b.match["channel"].fc.in_features, b.match["channel"].fc.out_features) == (16, 32)
-    x = torch.randn(2, 16, 8, 8)
+    x = torch.randn(3, 16, 8, 8)
     a(x)
     cbam = a.attention
-    g_c = torch.stack((x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)), dim=1)   # (2, 2, 16, 1, 1)
+    g_c = torch.stack((x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)), dim=1)   # (3, 2, 16, 1, 1)
     t_c = cbam.channel_transform(g_c)
     xc = x * t_c
-    g_s = torch.cat((xc.mean(1, keepdim=True), xc.amax(1, keepdim=True)), dim=1)              # (2, 2, 8, 8)
+    g_s = torch.cat((xc.mean(1, keepdim=True), xc.amax(1, keepdim=True)), dim=1)              # (3, 2, 8, 8)
     t_s = cbam.spatial_transform(g_s)
-    g_next_c, g_next_s = torch.randn(2, 2, 32, 1, 1), torch.randn(2, 2, 4, 4)
+    g_next_c, g_next_s = torch.randn(3, 2, 32, 1, 1), torch.randn(3, 2, 4, 4)
     fc = b.match["channel"].fc
-    want_c = g_next_c + 0.3 * fc((t_c * g_c).movedim(2, -1)).movedim(-1, 2)
+    want_c = g_next_c + 0.3 * fc((t_c[:, None] * g_c).movedim(2, -1)).movedim(-1, 2)
     assert torch.allclose(b.merge("channel", g_next_c), want_c, atol=1e-5)
     assert torch.allclose(b.merge("spatial", g_next_s), g_next_s + 0.3 * pool(t_s * g_s, 2), atol=1e-5)
-    assert b(torch.randn(2, 32, 4, 4)).shape == (2, 32, 4, 4)
+    assert b(torch.randn(3, 32, 4, 4)).shape == (3, 32, 4, 4)
 
 
 @pytest.mark.parametrize("dims, connected", [("channel", {"channel"}), ("spatial", {"spatial"}),
@@ -211,12 +212,57 @@ def test_two_fc_matching_count():
 
 
 def test_softmax_connection_broadcasts_an_unscaled_prior():
-    """CBAM with a tanh gate hands on T~ (B, C, 1, 1) unscaled; Eq. 6 broadcasts it against G (B, 2, C, 1, 1)
-    as Eq. 4-5 do (torch.stack alone would reject the two shapes)."""
-    arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8},
-                                 "attention": {"type": "cbam", "reduction": 4, "gate": "tanh"},
-                                 "connection": {"type": "softmax"}})
-    g, p = torch.randn(2, 2, 8, 1, 1), torch.randn(2, 8, 1, 1)
+    """CBAM with a tanh gate hands on T~ (B, C, 1, 1) unscaled; Eq. 6 broadcasts it per image against G
+    (B, 2, C, 1, 1) as Eq. 4-5 do (torch.stack alone would reject the two shapes)."""
+    g, p = torch.randn(3, 2, 8, 1, 1), per_image(torch.randn(3, 8, 1, 1), 5)
     eg, ep = torch.exp(-g), torch.exp(-p)
     assert torch.allclose(softmax(g, p), eg / (eg + ep) * g + ep / (eg + ep) * p, atol=1e-6)
-    build_model(arch)(torch.randn(2, 3, 16, 16)).sum().backward()
+
+
+def test_per_image_keeps_the_batch_on_axis_0():
+    t = torch.randn(3, 8, 1, 1)
+    assert per_image(t, 5).shape == (3, 1, 8, 1, 1) and per_image(t, 4) is t
+    assert torch.equal(per_image(t, 5)[:, 0], t)
+
+
+def link_cases():
+    """Every connectable attention x connection function, with a scaled (sigmoid) and, where the module has a
+    gate, an unscaled (tanh) transformation; GE also with a local extent (its G is a spatial map)."""
+    for att in CONNECTABLE:
+        specs = keyword_params(ATTENTION.get(att))
+        variants = [{}] + ([{"gate": "tanh"}] if "gate" in specs else []) \
+            + ([{"variant": "theta", "extent": 2}] if "extent" in specs else [])
+        for function in [c for c in CONNECTIONS.names() if c != "none"]:
+            for given in variants:
+                tag = "-".join(f"{k}{v}" for k, v in given.items()) or "default"
+                yield pytest.param(att, function, given, id=f"{att}-{function}-{tag}")
+
+
+CONNECTABLE = [n for n in ATTENTION.names() if ATTENTION.get(n).connectable]
+
+
+@pytest.mark.parametrize("attention, function, given", list(link_cases()))
+def test_links_of_every_shape_run_at_any_batch_and_mix_no_images(attention, function, given):
+    """Batches 3 and 5 (no channel or spatial size of the model) on a non-square 20x12 input through three
+    stages (channel matching and pooling at each boundary): train-mode forward and backward reach every alpha,
+    and in eval mode each image's output is the one it gets alone, so no link broadcasts over the batch (a
+    batch-2 model could run while mixing images, as DCA-CBAM did)."""
+    small = {k: v for k, v in {"reduction": 2, "min_width": 4}.items() if k in keyword_params(ATTENTION.get(attention))}
+    arch = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8, "width": 0.5}, "num_classes": 7,
+                                 "input_size": [3, 20, 12], "attention": {"type": attention, **small, **given},
+                                 "connection": {"type": function, "dims": "all"}})
+    torch.manual_seed(0)
+    model = build_model(arch)
+    for batch in (3, 5):
+        out = model.train()(torch.randn(batch, 3, 20, 12))
+        assert out.shape == (batch, 7)
+        model.zero_grad()
+        out.square().mean().backward()
+        alphas = [p for n, p in model.named_parameters() if ".alpha." in n]
+        assert alphas and all(p.grad is not None and torch.isfinite(p.grad).all() for p in alphas)
+    x = torch.randn(5, 3, 20, 12)
+    with torch.no_grad():
+        model.eval()
+        alone = torch.cat([model(x[i:i + 1]) for i in range(5)])
+        assert torch.allclose(model(x), alone, atol=1e-5)
+        assert torch.allclose(model(x[:3]), alone[:3], atol=1e-5)

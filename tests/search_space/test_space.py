@@ -100,7 +100,7 @@ def test_by_parent_choices():
                        "backbone.depth": {"by": "backbone.type", "choices": {"resnet_cifar": [8], "resnet": [18]}},
                        "backbone.width": [0.25]}})
     archs = {sp.sample(s).name for s in range(20)}
-    assert archs == {"resnet_cifar8x0.25", "resnet18x0.25"}       # the name shows a width multiplier other than 1
+    assert archs == {"resnet_cifar8x0.25~3x16x16", "resnet18x0.25~3x16x16"}   # a width other than 1, the input size
     assert sp.size() == 2
 
 
@@ -223,5 +223,5 @@ def test_the_shipped_spaces_sizes_are_exact_and_fast():
         start = time.process_time()
         sizes[name] = space.size()
         assert time.process_time() - start < 20
-    assert sizes["quick"] == 828
+    assert sizes["quick"] == 804      # 828 before reductions giving the same hidden widths folded (issue 19)
     assert sizes["cifar-attention"] > 10 ** 8

@@ -113,3 +113,32 @@ def test_profile_model_latency_and_state_untouched():
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert model.training and all(p.grad is None for p in model.parameters())
     assert set(profile_model(model, (3, 8, 8), latency=False)) == {"params", "macs"}
+
+
+def test_train_figures_only_when_asked_and_memory_estimate_is_the_full_batch_one():
+    """profile_model(train=False) (``attnas profile`` without --train) stops after the batch-1 latency; the CPU
+    memory estimate, saved bytes measured at batches 2 and 3 and extended linearly, equals the one measured on
+    the full batch (so no batch-32 graph at 224 px is held)."""
+    from trainers.profile import _saved_bytes, _train_step_memory
+
+    model = build_model(load_arch("dca-cbam-resnet50", input_size=[3, 32, 24], num_classes=10))
+    cost = profile_model(model, (3, 32, 24), train=False, repeats=3)
+    assert cost["latency_ms"] > 0 and not {"train_step_ms", "peak_mem_mb"} & set(cost)
+    x, y = torch.randn(7, 3, 32, 24), torch.randint(0, 10, (7,))
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    direct = (2 * params + _saved_bytes(model, x, y)) / 2**20
+    assert _train_step_memory(model, x, y, torch.device("cpu")) == pytest.approx(direct, rel=1e-9)
+    model.zero_grad(set_to_none=True)
+
+
+def test_cli_profile_trains_only_with_train(capsys):
+    import json
+
+    from studies.cli import main
+
+    assert main(["profile", "se-resnet20", "--input", "3x8x8", "--json"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert quick["latency_ms"] > 0 and "train_step_ms" not in quick
+    assert main(["profile", "se-resnet20", "--input", "3x8x8", "--json", "--train", "--train-batch-size", "5"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["train_step_ms"] > 0 and full["peak_mem_mb"] > 0 and full["train_batch_size"] == 5
