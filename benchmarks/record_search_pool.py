@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -211,8 +212,17 @@ _WORKER: dict = {}
 """Per worker process: the dataset and the study's training config, loaded once by :func:`_init_worker`."""
 
 
-def _init_worker(study: str, threads: int) -> None:
+def _init_worker(study: str, threads: int, parent: int | None = None) -> None:
+    import threading
+
     import torch
+
+    if parent is not None:                      # a recorder killed outright (SIGKILL) leaves no worker behind
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(2)
+            os._exit(1)
+        threading.Thread(target=watch, daemon=True).start()
 
     from studies.config import StudyConfig
     from trainers import load_dataset
@@ -324,16 +334,20 @@ def main(argv=None) -> int:
           f"{len(todo)} to train ({target} architectures x seeds {seeds}, {cfg.epochs} epochs each, "
           f"{args.workers} worker(s) x {args.threads} thread(s)) -> {out}", flush=True)
     t_start = time.perf_counter()
+    old_handler = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # kill: end the workers (finally)
     if args.workers == 1:
         _init_worker(str(study), args.threads)
         results = (_run_trial((a.to_dict(), s)) for a, s in todo)
         pool = None
     else:
         import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        pool = mp.get_context("spawn").Pool(args.workers, initializer=_init_worker,
-                                            initargs=(str(study), args.threads))
-        results = pool.imap_unordered(_run_trial, [(a.to_dict(), s) for a, s in todo], chunksize=1)
+        # an executor, not multiprocessing.Pool: a worker that cannot start fails the recording instead of
+        # being respawned forever
+        pool = ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(str(study), args.threads, os.getpid()))
+        results = (f.result() for f in as_completed([pool.submit(_run_trial, (a.to_dict(), s)) for a, s in todo]))
     try:
         for i, rec in enumerate(results, 1):
             append_record(out, rec)
@@ -342,8 +356,9 @@ def main(argv=None) -> int:
                   f"{rec['macs'] / 1e6:6.3f}M MACs  val_top1 {final_accuracy(rec):.3f}  {rec['trial_cpu_s']:.2f} "
                   f"CPU-s  (elapsed {el / 60:.1f} min, eta {el / i * (len(todo) - i) / 60:.1f} min)", flush=True)
     finally:
+        signal.signal(signal.SIGTERM, old_handler)
         if pool is not None:
-            pool.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
     print(summary(read_pool(out)[1]), flush=True)
     return 0
 

@@ -9,7 +9,8 @@ any training (Abdelfattah et al. 2021, "Zero-Cost Proxies for Lightweight NAS"; 
 * ``naswot`` (Mellor et al. 2021, Eq. 2): each input's binary code is the sign of every activation unit's input
   (positive or not), on every activation module, not only ``nn.ReLU`` (``ACTIVATION_TYPES``: for each of them the
   output is positive exactly where the input is, so the code is which side of the kink a unit is on);
-  K_ij = number of units where inputs i and j agree; score = log |det K|.
+  K_ij = number of units where inputs i and j agree; score = log |det K|. An activation that a module runs on a
+  regrouped batch (leading dimension other than the batch's) is left out, since its rows are not the inputs.
 * ``grad_norm`` (Abdelfattah et al., Sec. 3): the sum over weights of the L2 norm of the cross-entropy gradient.
 * ``snip`` (Lee et al. 2019, Eq. 6 summed over weights): sum of |theta * dL/dtheta| for the cross-entropy L.
 * ``jacob_cov`` (Mellor et al. 2020 v1, Sec. 3): J_i = d(sum of outputs)/d(input i); with C the correlation
@@ -108,7 +109,8 @@ def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     codes: list[torch.Tensor] = []
 
     def record(module, inputs):
-        codes.append((inputs[0].detach() > 0).flatten(1).to(torch.float64))
+        if inputs[0].shape[0] == len(x):         # not an activation run on a regrouped batch (e.g. stacked branches)
+            codes.append((inputs[0].detach() > 0).flatten(1).to(torch.float64))
 
     handles = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, ACTIVATION_TYPES)]
     try:
