@@ -239,6 +239,13 @@ def _run_trial(task: tuple) -> dict:
     return train_one(ArchConfig.from_dict(arch_dict), _WORKER["data"], _WORKER["train_cfg"].replace(seed=seed))
 
 
+def _stop_now(signum, frame) -> None:
+    """SIGTERM: exit at once, between two records (a record is written and flushed by one call); the
+    workers see their parent gone and exit (``_init_worker``), their trials in flight are lost."""
+    sys.stdout.flush()
+    os._exit(128 + signum)
+
+
 def drop_torn_line(path: Path) -> None:
     """Cut a last line without its newline (a recorder killed mid-write), so appends start on a fresh line."""
     with path.open("rb+") as f:
@@ -334,7 +341,7 @@ def main(argv=None) -> int:
           f"{len(todo)} to train ({target} architectures x seeds {seeds}, {cfg.epochs} epochs each, "
           f"{args.workers} worker(s) x {args.threads} thread(s)) -> {out}", flush=True)
     t_start = time.perf_counter()
-    old_handler = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # kill: end the workers (finally)
+    old_handler = signal.signal(signal.SIGTERM, _stop_now)
     if args.workers == 1:
         _init_worker(str(study), args.threads)
         results = (_run_trial((a.to_dict(), s)) for a, s in todo)
