@@ -11,7 +11,8 @@ architectures new to the table). Printed per proxy, against the seed-mean final 
 
 * Spearman rho and Kendall tau over all architectures, with 95 % bootstrap CIs (``--boot`` resamples of the
   architectures);
-* the same inside equal-MACs bins (``--bins`` bins of equal count by MACs; the bins' coefficients averaged,
+* the same inside equal-MACs bins (``--bins`` bins of equal count by MACs, fewer while the table has under
+  5 architectures a bin; the bins' coefficients averaged,
   weighted by bin size, CIs from resampling inside each bin), where MACs, and mostly #params, carry no signal;
 * precision at the top 10 %: the share of the proxy's top 10 % that is in the accuracy's top 10 %;
 * each attention type's share among the proxy's top 10 %, beside its share of the table.
@@ -176,8 +177,8 @@ def main(argv=None) -> int:
     header, records = read_pool(args.table)
     seeds = header.get("seeds") or [header.get("seed", 0)]
     rows = table_archs(records, seeds)
-    if len(rows) < 20:
-        raise SystemExit(f"{args.table}: {len(rows)} architectures with all seeds {seeds}; need at least 20")
+    if len(rows) < 8:
+        raise SystemExit(f"{args.table}: {len(rows)} architectures with all seeds {seeds}; need at least 8")
     scores = score_table(rows, header, scores_path, args.batch)
     acc = np.array([r["acc"] for r in rows])
     macs = np.array([r["macs"] for r in rows])
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
     mat = {n: np.array([scores[r["hash"]][n] for r in rows], dtype=float) for n in names}
     for n in names:                                     # NASWOT's singular kernels: -inf ranks last
         mat[n] = np.where(np.isfinite(mat[n]), mat[n], np.nanmin(np.where(np.isfinite(mat[n]), mat[n], np.nan)) - 1)
-    bins = macs_bins(macs, args.bins)
+    bins = macs_bins(macs, min(args.bins, max(1, len(rows) // 5)))     # at least ~5 architectures a bin
     rng = np.random.default_rng(args.seed)
     n = len(rows)
     boot_global = [rng.integers(0, n, n) for _ in range(args.boot)]

@@ -263,7 +263,10 @@ def append_record(path: Path, rec: dict) -> None:
 
 
 def summary(records: list[dict]) -> str:
-    """The table's SNR and CPU cost per trial, as printed at the end of a recording."""
+    """The table's SNR (over the architectures with 2 or more seeds) and CPU cost per trial, as printed at the
+    end of a recording and by ``--summary``."""
+    if not records:
+        return "no trials recorded yet"
     s = snr(records)
     cpu = [r["trial_cpu_s"] if "trial_cpu_s" in r else sum(r["epoch_cpu_s"]) for r in records]
     acc = np.array([final_accuracy(r) for r in records])
@@ -286,6 +289,7 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1, help="trials trained at once, one process each")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument("--order-seed", type=int, default=0, help="seed of the recording order")
+    p.add_argument("--summary", action="store_true", help="print the table's SNR and cost so far and exit")
     p.add_argument("--fix", action="append", default=None, metavar="PATH=VALUE",
                    help=f"a study dimension fixed in the table (repeatable; search_pool default: "
                         f"{' '.join(f'{k}={v}' for k, v in POOL_FIXED.items())})")
@@ -303,6 +307,9 @@ def main(argv=None) -> int:
             if not sep or not path:
                 raise SystemExit(f"--fix: {item!r} is not allowed; allowed: PATH=VALUE, e.g. activation=relu")
             pool_fixed[path] = yaml.safe_load(value) if path != "stage_mask" else value
+    if args.summary:
+        print(f"{out}: {summary(read_pool(out)[1])}")
+        return 0
     if args.workers < 1 or args.threads < 1:
         raise SystemExit(f"--workers {args.workers} --threads {args.threads}: allowed: integers >= 1")
 
