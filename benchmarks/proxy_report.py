@@ -63,6 +63,14 @@ def table_archs(records: list[dict], seeds) -> list[dict]:
     return rows
 
 
+def read_scores(path: Path) -> dict:
+    """hash -> {proxy: score} of a score cache written by this report (for a proxy-seeded replay start)."""
+    lines = [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+    if not lines or lines[0].get("format") != SCORES_FORMAT:
+        raise SystemExit(f"{path}: not a proxy score file ({SCORES_FORMAT})")
+    return {ln["hash"]: ln["scores"] for ln in lines[1:]}
+
+
 def score_table(rows: list[dict], header: dict, scores_path: Path, batch: int) -> dict:
     """hash -> {proxy: score} for every row, computing and appending the ones missing from ``scores_path``."""
     import torch

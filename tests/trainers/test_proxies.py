@@ -59,7 +59,8 @@ def test_synflow_is_layers_times_R_for_a_homogeneous_chain():
     conv, lin = nn.Conv2d(1, 3, 3, padding=1, bias=False), nn.Linear(3 * 4 * 4, 2, bias=False)
     with_bn = nn.Sequential(conv, nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), lin)
     ones = torch.ones(1, 1, 4, 4, dtype=torch.float64)
-    r = F.linear(F.conv2d(ones, conv.weight.double().abs(), padding=1).flatten(1), lin.weight.double().abs()).sum()
+    with torch.no_grad():
+        r = F.linear(F.conv2d(ones, conv.weight.double().abs(), padding=1).flatten(1), lin.weight.double().abs()).sum()
     x, y = _batch(3, (1, 4, 4), 2)
     assert score_proxies(with_bn, x, y, ["synflow"])["synflow"] == pytest.approx(2 * float(r), rel=1e-9)
     assert (conv.weight < 0).any()                     # the caller's signs survive
