@@ -3,9 +3,7 @@ the clock and epoch accounting, duplicates, the stopping rules and the metrics. 
 test; this only checks that its simulator counts what its docstring says."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bench = _load("bench_search_efficiency")
-record = _load("record_search_pool")
+import bench_search_efficiency as bench  # noqa: E402  (benchmarks/ on sys.path: conftest.py)
+import record_search_pool as record  # noqa: E402
 
 SPACE = {"name": "tiny", "fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.5, "activation": "relu",
                                    "num_classes": 10, "input_size": [1, 16, 16]},

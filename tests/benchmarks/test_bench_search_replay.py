@@ -3,7 +3,6 @@ random walk's probabilities, the seed-mean ground truth and reference point, one
 scored on the mean, the compute accounting, the anytime metrics and the gates."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
@@ -15,16 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bench = _load("bench_search_replay")
+import bench_search_replay as bench  # noqa: E402  (benchmarks/ on sys.path: conftest.py)
 
 SPACE = {"name": "tiny", "fixed": {"backbone.type": "resnet_cifar", "activation": "relu",
                                    "num_classes": 10, "input_size": [1, 16, 16]},

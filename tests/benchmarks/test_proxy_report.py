@@ -2,20 +2,15 @@
 on a recorded toy table."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-_spec = importlib.util.spec_from_file_location("proxy_report", ROOT / "benchmarks" / "proxy_report.py")
-report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(report)
+
+import proxy_report as report  # noqa: E402  (benchmarks/ on sys.path: conftest.py)
 
 
 def test_macs_bins_are_equal_count_and_sorted_by_macs():

@@ -2,9 +2,7 @@
 the SNR it prints, and the AttnBench-digits space's size."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(name):
-    if str(ROOT / "benchmarks") not in sys.path:      # spawned workers import the recorder by its name
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-record = _load("record_search_pool")
+import record_search_pool as record  # noqa: E402  (benchmarks/ on sys.path: conftest.py)
 
 STUDY = """
 name: tiny-table
