@@ -2,7 +2,6 @@
 on a recorded toy table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
