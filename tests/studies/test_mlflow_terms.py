@@ -88,7 +88,7 @@ def test_front_sync_follows_a_changing_front(tmp_path):
     assert (tags["c"]["attnas.rank"], tags["b"]["attnas.rank"]) == ("1", "2")
     models = {m.tags["attnas.trial_id"]: m for m in client.search_logged_models([exp])}
     assert set(models) == {"b", "c"} and models["b"].tags["attnas.rank"] == "2"
-    assert models["b"].name == "resnet_cifar8x0_25"          # MLflow refuses dots in model names
+    assert models["b"].name == "resnet_cifar8x0_25-1x8x8-3cls"   # MLflow refuses dots (and ~) in model names
     assert json.loads((Path(tmp_path) / FrontModels.FILE).read_text())["c"]["rank"] == 1
 
 
