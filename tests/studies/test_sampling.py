@@ -33,29 +33,33 @@ def test_a_trial_the_window_did_not_ask_is_added_when_it_ends_and_a_running_one_
     assert w.study.get_trials()[1].params == {"a": "y"}
 
 
-def test_below_the_window_tpe_asks_what_unbounded_tpe_asks(tmp_path):
-    """A searcher whose TPE asks through the window suggests the same stream as one asking the study itself,
-    as long as the study holds fewer finished trials than the window."""
+def suggested_stream(folder, sampler: dict, n: int, disable: str | None = None):
+    """The arch hashes a searcher with ``sampler`` suggests over ``n`` finished trials on a small space, with its
+    attribute ``disable`` (``window``, ``shared_space``) set to None first; and the searcher."""
     from ray.tune.search import Searcher
 
     from .test_searcher import SPACE, finish, make
 
     space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
                                      "insertion_point": ["pre_add", "post_add"]}}
+    s, life, _ = make(folder, space=space, sampler=sampler)
+    if disable:
+        setattr(s, disable, None)
+    asked = []
+    for i in range(n):
+        c = s.suggest(str(i))
+        assert c not in (None, Searcher.FINISHED)
+        asked.append(c["arch_hash"])
+        finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
+    return asked, s
 
-    def stream(windowed: bool):
-        s, life, _ = make(tmp_path / str(windowed), space=space, sampler={"type": "tpe", "n_startup_trials": 3})
-        if not windowed:
-            s.window = None
-        asked = []
-        for i in range(14):
-            c = s.suggest(str(i))
-            assert c not in (None, Searcher.FINISHED)
-            asked.append(c["arch_hash"])
-            finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
-        return asked, s
 
-    (windowed, s), (unbounded, _) = stream(True), stream(False)
+def test_below_the_window_tpe_asks_what_unbounded_tpe_asks(tmp_path):
+    """A searcher whose TPE asks through the window suggests the same stream as one asking the study itself,
+    as long as the study holds fewer finished trials than the window."""
+    tpe = {"type": "tpe", "n_startup_trials": 3}
+    windowed, s = suggested_stream(tmp_path / "windowed", tpe, 14)
+    unbounded, _ = suggested_stream(tmp_path / "unbounded", tpe, 14, disable="window")
     assert s.window is not None and s.window.refills == 2      # the empty window, then filled from the study
     assert windowed == unbounded
 
@@ -63,23 +67,7 @@ def test_below_the_window_tpe_asks_what_unbounded_tpe_asks(tmp_path):
 def test_nsga2_with_the_shared_search_space_asks_what_nsga2_asks(tmp_path):
     """The searcher's NSGA-II keeps one intersection search space across asks; its stream equals that of a
     fresh NSGA-II per ask (which recomputes the space from every trial), over several generations."""
-    from ray.tune.search import Searcher
-
-    from .test_searcher import SPACE, finish, make
-
-    space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
-                                     "insertion_point": ["pre_add", "post_add"]}}
-
-    def stream(shared: bool):
-        s, life, _ = make(tmp_path / str(shared), space=space, sampler={"type": "nsga2", "population_size": 4})
-        if not shared:
-            s.shared_space = None
-        asked = []
-        for i in range(16):
-            c = s.suggest(str(i))
-            assert c not in (None, Searcher.FINISHED)
-            asked.append(c["arch_hash"])
-            finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
-        return asked
-
-    assert stream(True) == stream(False)
+    nsga2 = {"type": "nsga2", "population_size": 4}
+    shared, _ = suggested_stream(tmp_path / "shared", nsga2, 16)
+    fresh, _ = suggested_stream(tmp_path / "fresh", nsga2, 16, disable="shared_space")
+    assert shared == fresh
