@@ -6,18 +6,46 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def optuna_importance(storage, study_name: str, metric_index: int = 0, seed: int = 0) -> dict:
-    """Optuna's parameter importance (fANOVA, seeded) for objective ``metric_index``, summed per dimension
-    path (a parameter asked as ``path|choices`` where only some choices were open counts for ``path``); {} with
-    fewer than two complete trials or no parameter shared by all of them."""
+IMPORTANCE_TRIALS = 400
+"""The most trials fANOVA fits: its forest costs grow with the trials, and at a 1,000-trial study the final
+publish spent minutes in it (a seeded sample of this many distinct architectures ranks the dimensions alike)."""
+
+
+def importance_trials(trials: list, limit: int = IMPORTANCE_TRIALS, seed: int = 0) -> list:
+    """The complete trials fANOVA is fitted on: one per architecture (a duplicate answered from an earlier
+    trial repeats its point and would weigh it twice; the first trial of a hash stands for it), then a seeded
+    sample of ``limit`` of them where there are more, kept in trial order."""
+    import random
+
+    seen, distinct = set(), []
+    for t in trials:
+        key = t.user_attrs.get("arch_hash", t.number)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(t)
+    if len(distinct) <= limit:
+        return distinct
+    keep = set(random.Random(seed).sample(range(len(distinct)), limit))
+    return [t for i, t in enumerate(distinct) if i in keep]
+
+
+def optuna_importance(storage, study_name: str, metric_index: int = 0, seed: int = 0,
+                      limit: int = IMPORTANCE_TRIALS) -> dict:
+    """Optuna's parameter importance (fANOVA, seeded) for objective ``metric_index`` over the study's distinct
+    architectures (at most ``limit``, ``importance_trials``), summed per dimension path (a parameter asked as
+    ``path|choices`` where only some choices were open counts for ``path``); {} with fewer than two such trials
+    or no parameter shared by all of them."""
     import optuna
 
     study = optuna.load_study(study_name=study_name, storage=storage)
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) < 2 or not set.intersection(*(set(t.params) for t in complete)):
+    fitted = importance_trials(complete, limit, seed)
+    if len(fitted) < 2 or not set.intersection(*(set(t.params) for t in fitted)):
         return {}
+    sample = optuna.create_study(directions=study.directions)        # in memory: the journal is not touched
+    sample.add_trials(fitted)
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)    # direction-free, seeded
-    raw = optuna.importance.get_param_importances(study, evaluator=evaluator,
+    raw = optuna.importance.get_param_importances(sample, evaluator=evaluator,
                                                   target=lambda t: t.values[metric_index])
     out: dict = {}
     for name, value in raw.items():
