@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 from search_space.errors import AttnasError
 
-from .status import ALIASES, STATUSES, status
+from .status import ALIASES, STATUSES, finite, status
 
 DEFAULT_OBJECTIVES = [("val_top1", "max"), ("macs", "min")]
 TRIALS_FILE = "trials.jsonl"
@@ -66,9 +66,7 @@ class TrialRecord:
     def metric(self, name: str) -> float | None:
         """The final value of ``name`` as a float, or None when missing or not finite."""
         value = self.metrics.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return None
-        return float(value)
+        return float(value) if finite(value) else None
 
     def to_dict(self) -> dict:
         return asdict(self)

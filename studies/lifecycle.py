@@ -39,7 +39,7 @@ from ray import tune
 
 from analysis import TrialRecord, append_trial, pareto_records
 from analysis.fidelity import calibration_pairs, corrected_accuracy
-from analysis.status import STATUSES, answers, finite, status, trial_key
+from analysis.status import STATUSES, answering, finite, status, trial_key
 from search_space import ArchConfig
 
 from .trainable import EPOCH_KEYS, PROFILE_KEYS, PROVENANCE_KEYS, lost, read_meta, utc_now
@@ -268,7 +268,7 @@ class Lifecycle:
                  "mlflow_strays": 0}
         records = self.study.records
         searched = {r.number: r for r in records if not r.is_reference}
-        evaluated = self.study.completed_by_hash()
+        evaluated = answering(records, self.fidelity)
         reruns, waiting, duplicates = [], [], []
         rerun_hashes: set[str] = set()
         for t in ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):

@@ -93,7 +93,7 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
         ot_study = study.open_optuna()
         lifecycle = Lifecycle(study, out=out)
         searcher = StudySearcher(cfg, space, study.optuna_storage, lifecycle, study.pending_references(),
-                                 study.completed_by_hash(), study.suggested_hashes(), num_classes, input_size)
+                                 study.records, num_classes, input_size)
         searcher.checkpoints = study.checkpoints
         lifecycle.searcher = study.searcher = searcher
         lifecycle.repair(ot_study)

@@ -50,7 +50,7 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from analysis import TrialRecord
-from analysis.status import answers, status, trial_key
+from analysis.status import answering, answers, finite, status, suggested, trial_key
 from search_space import ArchConfig
 from search_space.errors import AttnasError
 
@@ -131,11 +131,12 @@ class StudySearcher(Searcher):
     """Ray Tune Searcher over one ``optuna.Study`` (see the module docstring).
 
     ``lifecycle`` (:class:`studies.lifecycle.Lifecycle`) records what the searcher answers itself and calls
-    :meth:`tell` for every trial that ends; ``completed`` maps arch hash -> the record that evaluated it.
+    :meth:`tell` for every trial that ends; ``records`` (the study's, read once) seed the searcher's own index of
+    what answers a duplicate (:func:`analysis.status.answering`) and of what the sampler has suggested.
     """
 
-    def __init__(self, cfg: StudyConfig, space, storage, lifecycle, references: list[str], completed: dict,
-                 covered: set, num_classes: int, input_size: tuple):
+    def __init__(self, cfg: StudyConfig, space, storage, lifecycle, references: list[str], records,
+                 num_classes: int, input_size: tuple):
         super().__init__(metric=cfg.metrics, mode=cfg.modes)
         self.cfg, self.space, self.storage, self.lifecycle = cfg, space, storage, lifecycle
         self.flat = cfg.sampler in FLAT_SAMPLERS
@@ -143,11 +144,11 @@ class StudySearcher(Searcher):
         self.study_id = storage.get_study_id_from_name(cfg.name)
         self.references = list(references)
         self.reruns: list[Suggestion] = []                 # trials a killed study left unfinished (repair)
-        self.completed = completed
+        self.completed: dict = answering(records, cfg.fidelity())   # arch hash -> the record that evaluated it
         self.num_classes, self.input_size = num_classes, tuple(input_size)
         self.running: dict[str, str] = {}                  # arch hash -> key of the trial training it
         self.waiting: dict[str, list[Suggestion]] = {}     # arch hash -> suggestions waiting for that twin
-        self.covered: set[str] = set(covered)             # hashes the sampler has suggested (any outcome)
+        self.covered: set[str] = suggested(records, cfg.fidelity())   # hashes the sampler has suggested
         self.size = 0 if space is None else space.size()
         self.grid = None
         if cfg.sampler == "grid" and space is not None:
@@ -230,7 +231,7 @@ class StudySearcher(Searcher):
             return
         values = list(record.told) if state == "COMPLETE" else None
         if state == "COMPLETE" and (values is None or len(values) != len(self.cfg.metrics)
-                                    or not all(np.isfinite(values))):
+                                    or not all(finite(v) for v in values)):
             raise ValueError(f"no finite value for every objective ({values!r})")
         self.set_attrs(record.number, status=record.status, reason=record.reason[:1000], fidelity=record.fidelity,
                        **({"provenance": record.provenance} if record.provenance else {}),

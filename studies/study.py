@@ -24,7 +24,7 @@ import yaml
 
 from analysis import (TRIALS_FILE, TrialRecord, arch_name, export_front, hypervolume, pareto_records,
                       read_trials, summary_table, write_report)
-from analysis.status import answers, status
+from analysis.status import status
 from analysis.trials import front_candidates, objective_matrix
 from search_space import ArchConfig
 from search_space.errors import AttnasError
@@ -140,17 +140,6 @@ class Study:
         done = {r.reference_name for r in self.records if r.is_reference and (r.counts or r.status == "duplicate")}
         return [p for p in self.cfg.reference_names if p not in done]
 
-    def completed_by_hash(self) -> dict:
-        """Arch hash -> the first record that answers a later suggestion of it at the study's fidelity
-        (:func:`analysis.status.answers`; references included). A transient ending (``oom``, ``lost``) answers
-        nothing: it says more about the machine than about the architecture, so it is trained again."""
-        out: dict = {}
-        fidelity = self.cfg.fidelity()
-        for r in self.records:
-            if answers(r, fidelity):
-                out.setdefault(r.arch_hash, r)
-        return out
-
     def current(self, records: list | None = None) -> list:
         """The records at the study's current fidelity (those written before fidelities were recorded count as
         current): what the front, the hypervolume, the exports and the rungs use."""
@@ -180,13 +169,6 @@ class Study:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text if text.endswith("\n") else text + "\n")
         return str(path)
-
-    def suggested_hashes(self) -> set:
-        """Hashes of the architectures the sampler has suggested, but for those whose only trained outcome was
-        transient (``oom``, ``lost``: still to be evaluated)."""
-        answered = set(self.completed_by_hash())
-        return {r.arch_hash for r in self.records if not r.is_reference and r.arch_hash
-                and (r.arch_hash in answered or not r.counts)}
 
     def save_state(self, **changes) -> None:
         self.state.update(changes)

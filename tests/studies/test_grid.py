@@ -66,7 +66,7 @@ def test_budget_defaults_to_the_grid_and_the_study_ends_when_it_is_exhausted(tmp
     storage = optuna.storages.InMemoryStorage()
     optuna.create_study(storage=storage, study_name="g", directions=["maximize", "minimize"])
     life = Lifecycle(FakeStudy(), out=io.StringIO())
-    s = StudySearcher(cfg, space, storage, life, list(cfg.warm_start), {}, set(), 4, (1, 8, 8))
+    s = StudySearcher(cfg, space, storage, life, list(cfg.warm_start), [], 4, (1, 8, 8))
     life.searcher = s
     seen = []
     while True:

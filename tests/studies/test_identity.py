@@ -6,6 +6,7 @@ import pytest
 
 from analysis import TrialRecord, append_trial, read_trials
 from analysis.report import plot_front
+from analysis.status import answering, suggested
 from studies.config import StudyConfig
 from studies.run import run_study
 from studies.study import Study
@@ -29,7 +30,8 @@ def test_records_at_another_fidelity_answer_nothing_and_stay_off_the_front(tmp_p
     for r in (old, new):
         append_trial(study.trials_path, r)
     study = Study.open(study.dir)
-    assert set(study.completed_by_hash()) == {"h-new"} and "h-old" not in study.suggested_hashes()
+    fidelity = study.cfg.fidelity()
+    assert set(answering(study.records, fidelity)) == {"h-new"} and "h-old" not in suggested(study.records, fidelity)
     assert [r.trial_id for r in study.current()] == ["t0001"]
     assert study.hypervolume() == pytest.approx(0.5 * 800.0)
     note = study.fidelity_note()

@@ -25,7 +25,6 @@ class FakeStudy:
         self.dir = tmp_path
 
     current = Study.current                 # the study's own rules on its records
-    completed_by_hash = Study.completed_by_hash
     write_log = Study.write_log
 
     def end_run(self, record):
@@ -35,7 +34,7 @@ class FakeStudy:
         pass
 
 
-def make(tmp_path, storage=None, **over):
+def make(tmp_path, storage=None, records=(), **over):
     data = {"name": "s", "space": SPACE, "sampler": {"type": "random"}, "storage": {"root": str(tmp_path)},
             "hypervolume_reference": {"val_top1": 0.0, "macs": 1e9}, "fidelity": {"epochs": 2}, **over}
     cfg = StudyConfig.from_dict(data)
@@ -43,8 +42,9 @@ def make(tmp_path, storage=None, **over):
     ot = optuna.create_study(storage=storage, study_name="s", directions=["maximize", "minimize"],
                              load_if_exists=True)
     study = FakeStudy(cfg, tmp_path)
+    study.records = list(records)
     life = Lifecycle(study, out=io.StringIO())
-    s = StudySearcher(cfg, SearchSpace.from_dict(cfg.space), storage, life, list(cfg.warm_start), {}, set(), 4,
+    s = StudySearcher(cfg, SearchSpace.from_dict(cfg.space), storage, life, list(cfg.warm_start), study.records, 4,
                       (1, 8, 8))
     life.searcher = s
     return s, life, ot
@@ -124,13 +124,10 @@ def test_resumed_searcher_continues_the_sampler_stream(tmp_path):
         asked = []
         for i in range(8):
             if i == split:                           # a new process: a new searcher on the same storage
-                records = life.study.records
-                s, life, _ = make(tmp_path / f"r{split}", storage=storage, sampler={"type": "tpe", "n_startup_trials": 2},
+                s, life, _ = make(tmp_path / f"r{split}", storage=storage, records=life.study.records,
+                                  sampler={"type": "tpe", "n_startup_trials": 2},
                                   space={**SPACE, "dimensions": {**SPACE["dimensions"],
                                                                  "activation": ["relu", "silu", "gelu", "elu"]}})
-                life.study.records = records
-                s.completed = {r.arch_hash: r for r in records if r.counts}
-                s.covered = {r.arch_hash for r in records}
             c = s.suggest(str(i))
             if c in (None, Searcher.FINISHED):
                 break
