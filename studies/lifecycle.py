@@ -39,7 +39,7 @@ from ray import tune
 
 from analysis import TrialRecord, append_trial, pareto_records
 from analysis.fidelity import calibration_pairs, corrected_accuracy
-from analysis.status import STATUSES, answering, finite, status, trial_key
+from analysis.status import STATUSES, finite, status, trial_key
 from search_space import ArchConfig
 
 from .trainable import EPOCH_KEYS, PROFILE_KEYS, PROVENANCE_KEYS, lost, read_meta, utc_now
@@ -59,7 +59,7 @@ class Lifecycle:
         self.study, self.cfg, self.out = study, study.cfg, out
         self.fidelity = study.cfg.fidelity()      # written on every record (part of its identity)
         self.searcher = None            # StudySearcher, once the Tune run starts
-        self.scheduler = None           # SuccessiveHalving, or None
+        self.stops: dict = {}           # key -> the scheduler's Decision that stopped a running trial
         self.histories: dict[str, list] = {}
         self.running: set[str] = set()
         self.configs: dict[str, dict] = {}      # key -> Tune config of a running trial
@@ -111,6 +111,12 @@ class Lifecycle:
         self.study.save_checkpoint(config["key"], {"path": str(path), "epoch": int(meta.get("epoch", 0)),
                                                    "arch_hash": config["arch_hash"], "node": node})
 
+    def decided(self, decision) -> None:
+        """The scheduler's rung decision (:class:`studies.scheduler.Decision`): a stop is kept for the trial's
+        record (its reason), which is written when Tune ends the trial."""
+        if not decision.promoted:
+            self.stops[decision.trial] = decision
+
     def recovered(self, config: dict, error: str) -> None:
         """Tune runs the trial again (``failures.max_retries``) after its worker or node died."""
         ckpt = self.study.checkpoints.get(config["key"])
@@ -152,7 +158,7 @@ class Lifecycle:
             name = reported
         elif reported == "running" and history:
             name = "stopped"
-            decision = self.scheduler.stopped.get(key) if self.scheduler is not None else None
+            decision = self.stops.pop(key, None)
             reason = decision.reason(self.cfg.scheduler) if decision is not None else \
                 f"stopped by Tune after epoch {history[-1]['epoch']}"
         elif reported == "running":
@@ -266,11 +272,8 @@ class Lifecycle:
 
         fixed = {"optuna_told": 0, "interrupted": 0, "mlflow_closed": 0, "mlflow_interrupted": 0,
                  "mlflow_strays": 0}
-        records = self.study.records
-        searched = {r.number: r for r in records if not r.is_reference}
-        evaluated = answering(records, self.fidelity)
-        reruns, waiting, duplicates = [], [], []
-        rerun_hashes: set[str] = set()
+        searched = {r.number: r for r in self.study.records if not r.is_reference}
+        interrupted = []
         for t in ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             rec = searched.get(t.number)
             if rec is not None and rec.status != "interrupted":
@@ -284,21 +287,11 @@ class Lifecycle:
                 continue
             if "arch" not in t.user_attrs:
                 self.searcher.set_attrs(t.number, arch_hash=arch.hash, arch=arch.to_dict())
-            s = Suggestion(t.number, arch)
+            interrupted.append(Suggestion(t.number, arch))
             fixed["interrupted"] += 1
-            if s.arch.hash in evaluated:
-                duplicates.append(s)
-            elif s.arch.hash in rerun_hashes:
-                waiting.append(s)
-            else:
-                rerun_hashes.add(s.arch.hash)
-                reruns.append(s)
         self.study.repair_runs(fixed)
-        self.searcher.reruns.extend(reruns)
-        for s in waiting:
-            self.searcher.waiting.setdefault(s.arch.hash, []).append(s)
-        for s in duplicates:
-            self.end(self.searcher.duplicate(s, evaluated[s.arch.hash]))
+        for record in self.searcher.requeue(interrupted):
+            self.end(record)
         if any(fixed.values()):
             self.say("resume: repaired " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fixed.items() if v))
         return fixed

@@ -37,11 +37,12 @@ def nsga2_generations_note(cfg) -> str | None:
             f"gives 3 generations")
 
 
-def make_scheduler(cfg):
+def make_scheduler(cfg, decided=None):
+    """The study's Tune scheduler; ``decided`` is handed each rung decision (:class:`SuccessiveHalving`)."""
     if cfg.scheduler == "none":
         return FIFOScheduler()
     return SuccessiveHalving(cfg.scheduler, cfg.objectives, max_t=cfg.epochs, grace_period=cfg.grace_period,
-                             eta=cfg.reduction_factor)
+                             eta=cfg.reduction_factor, decided=decided)
 
 
 def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = True, out=sys.stdout,
@@ -97,9 +98,8 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
         searcher.checkpoints = study.checkpoints
         lifecycle.searcher = study.searcher = searcher
         lifecycle.repair(ot_study)
-        scheduler = make_scheduler(cfg)
+        scheduler = make_scheduler(cfg, decided=lifecycle.decided)
         if isinstance(scheduler, SuccessiveHalving):
-            lifecycle.scheduler = scheduler
             scheduler.rebuild(study.current())
         remaining = study.remaining()
         events = TuneEvents(lifecycle, progress_every_s=progress_every_s)

@@ -388,6 +388,23 @@ class StudySearcher(Searcher):
             return []
         return [self.duplicate(s, twin) for s in self.waiting.pop(record.arch_hash, [])]
 
+    def requeue(self, suggestions: list[Suggestion]) -> list[TrialRecord]:
+        """Trials a killed study left unfinished (handed over by :meth:`studies.lifecycle.Lifecycle.repair`), in
+        order: each is answered from a twin evaluated meanwhile (the ``duplicate`` records returned, for the
+        lifecycle to write), waits for an earlier one of them with its architecture, or runs again under its own
+        Optuna trial."""
+        duplicates, rerun = [], set()
+        for s in suggestions:
+            h = s.arch.hash
+            if h in self.completed:
+                duplicates.append(self.duplicate(s, self.completed[h]))
+            elif h in rerun:
+                self.waiting.setdefault(h, []).append(s)
+            else:
+                rerun.add(h)
+                self.reruns.append(s)
+        return duplicates
+
     def close(self, reason: str) -> list[TrialRecord]:
         """Suggestions still waiting or to re-run when the study ends: records with status ``not_run``."""
         left = [s for group in self.waiting.values() for s in group if s.reference is None] + self.reruns
