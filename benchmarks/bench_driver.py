@@ -46,13 +46,13 @@ SAMPLERS = ("nsga2", "tpe", "random", "qmc")
 # cProfile functions (file suffix, name) per column; cumulative times, none nested in another of the list
 COLUMNS = {
     "ask": [("studies/search.py", "_ask"), ("studies/search.py", "make_sampler")],
-    "tell": [("studies/search.py", "tell"), ("studies/search.py", "tell_failed")],
+    "tell": [("studies/lifecycle.py", "tell"), ("studies/lifecycle.py", "tell_failed")],
     "dedup": [("studies/search.py", "estimate_macs"), ("studies/search.py", "duplicate"),
               ("studies/search.py", "trial_ended")],
     "records": [("analysis/trials.py", "append_trial"), ("studies/lifecycle.py", "told_values"),
-                ("studies/lifecycle.py", "_epoch_row"), ("studies/study.py", "save_checkpoint")],
-    "mlflow": [("studies/study.py", "start_run"), ("studies/study.py", "log_epoch"),
-               ("studies/study.py", "end_run"), ("studies/study.py", "fill_epochs")],
+                ("studies/lifecycle.py", "_epoch_row"), ("studies/lifecycle.py", "save_checkpoint")],
+    "mlflow": [("studies/lifecycle.py", "start_run"), ("studies/lifecycle.py", "log_epoch"),
+               ("studies/lifecycle.py", "end_run"), ("studies/lifecycle.py", "fill_epochs")],
     "report": [("studies/study.py", "publish"), ("studies/lifecycle.py", "progress_line"),
                ("studies/lifecycle.py", "print_trial")],
 }

@@ -24,7 +24,6 @@ import yaml
 
 from analysis import (TRIALS_FILE, TrialRecord, arch_name, export_front, hypervolume, pareto_records,
                       read_trials, summary_table, write_report)
-from analysis.status import status
 from analysis.trials import front_candidates, objective_matrix
 from search_space import ArchConfig
 from search_space.errors import AttnasError
@@ -35,7 +34,6 @@ from .tracking import Background, MlflowTracker
 STUDY_FILE = "study.yaml"
 JOURNAL_FILE = "optuna.journal"
 STATE_FILE = "state.json"
-CHECKPOINTS_FILE = "checkpoints.json"
 ARTIFACT_INTERVAL_S = 5.0
 """Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
 PUBLISH_SHARE = 10.0
@@ -58,18 +56,11 @@ class Study:
         self.state = json.loads((self.dir / STATE_FILE).read_text()) if (self.dir / STATE_FILE).exists() else {}
         self.tracker: MlflowTracker | None = None
         self.background = Background()
-        self.searcher = None
         self._lock = None
         self._last_upload = 0.0
         self._publish_s = 0.0
         self.optuna_storage = None
-        path = self.dir / CHECKPOINTS_FILE
-        self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
-        """Trial key -> {path, epoch, arch_hash} of the last Tune checkpoint of a trial that has not ended."""
         self._arm_rows = None
-        self.final_weights: dict = {}
-        """Trial key -> the final checkpoint of a finished trial, kept (tracking.log_weights: front) until the
-        front's LoggedModels logged it or the trial is not on the front."""
         self.effects: list = []          # analysis.effects rows, from the last final publish
 
     def __getstate__(self):
@@ -163,36 +154,11 @@ class Study:
                 f"{len(others)} trained record(s) at {' / '.join(was)} stay in trials.jsonl but answer no "
                 f"duplicate and are left out of the front, hypervolume, exports and rungs (marked on the plot)")
 
-    def write_log(self, key: str, text: str) -> str:
-        """Write a failed trial's full traceback to ``<study>/logs/<key>.log``; returns the path."""
-        path = self.dir / "logs" / f"{key}.log"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text if text.endswith("\n") else text + "\n")
-        return str(path)
-
     def save_state(self, **changes) -> None:
         self.state.update(changes)
         tmp = self.dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(self.state))
         os.replace(tmp, self.dir / STATE_FILE)
-
-    def save_checkpoint(self, key: str, entry: dict | None, delete: bool = True) -> None:
-        """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint, atomically, and delete the
-        checkpoint it replaces (what Tune's ``num_to_keep=1`` would do, without the experiment snapshot Tune
-        forces after every checkpoint when that is set)."""
-        import shutil
-
-        old = self.checkpoints.get(key)
-        if entry is None:
-            if self.checkpoints.pop(key, None) is None:
-                return
-        else:
-            self.checkpoints[key] = entry
-        if old is not None and delete and (entry is None or old["path"] != entry["path"]):
-            shutil.rmtree(old["path"], ignore_errors=True)
-        tmp = self.dir / (CHECKPOINTS_FILE + ".tmp")
-        tmp.write_text(json.dumps(self.checkpoints, indent=1))
-        os.replace(tmp, self.dir / CHECKPOINTS_FILE)
 
     def storage_path(self) -> Path:
         """Tune's run folder: ``storage.path``, else ``<study>/ray``."""
@@ -227,97 +193,29 @@ class Study:
             ot.set_metric_names(list(self.cfg.metrics))        # optuna-dashboard shows val_top1 / macs
         return ot
 
-    # ---- MLflow runs (called by the lifecycle) ----------------------------------------------------
-    def start_run(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False,
-                  fidelity: dict | None = None) -> None:
-        tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
-        if reference:
-            tags["reference_name"] = reference
-        if number is not None:
-            tags["optuna_number"] = str(number)
-        params = {**arch.to_flat_dict(), **{f"fidelity.{k}": v for k, v in (fidelity or self.cfg.fidelity()).items()}}
-        args = (key, f"{key} {arch.name}", params, arch.to_yaml(), tags)
-        if wait:
-            self.tracker.start_trial(*args)
-        else:
-            self.background.submit(key, self.tracker.start_trial, *args)
-
-    def fill_epochs(self, key: str, rows: list[dict]) -> None:
-        """Log to the trial's run the epochs of ``rows`` it lacks (see :meth:`MlflowTracker.fill_epochs`)."""
-        self.background.submit(key, self.tracker.fill_epochs, key, [dict(r) for r in rows])
-
-    def log_epoch(self, key: str, epoch: int, row: dict) -> None:
-        self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
-
-    def end_run(self, record: TrialRecord) -> None:
-        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none), and
-        forget its checkpoint unless it was interrupted (``--resume`` continues from it)."""
-        if record.status != "interrupted":
-            entry = self.checkpoints.get(record.trial_id)
-            if entry and record.status == "finished" and self.cfg.log_weights == "front":
-                self.final_weights[record.trial_id] = entry["path"]    # for the front's LoggedModel, not deleted yet
-            self.save_checkpoint(record.trial_id, None, delete=record.trial_id not in self.final_weights)
-        self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
-                               record.reason, dict(record.metrics), tags=run_tags(record))
-        if record.log:
-            self.background.submit(record.trial_id, self.tracker.log_trial_file, record.trial_id, record.log)
-
-    def repair_runs(self, fixed: dict) -> None:
-        """The MLflow side of a resume (see :mod:`studies.lifecycle`): strays deleted, runs of ended trials
-        closed from their records, runs of interrupted trials ended KILLED and set aside for the re-run."""
-        tracker = self.tracker
-        kept = set(tracker.runs.values())
-        for key, run_ids in tracker.trial_runs().items():
-            for run_id in run_ids:
-                if run_id not in kept:
-                    tracker.delete_run(run_id)
-                    fixed["mlflow_strays"] += 1
-        by_key = {r.trial_id: r for r in self.records}
-        for key, run_id in list(tracker.runs.items()):
-            if key == "_study" or "~" in key or tracker.run_status(run_id) != "RUNNING":
-                continue
-            rec = by_key.get(key)
-            if rec is not None:
-                tracker.end_trial(key, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
-                fixed["mlflow_closed"] += 1
-            else:
-                tracker.end_trial(key, "interrupted", "interrupted: the study process ended; run again on resume", {})
-                fixed["mlflow_interrupted"] += 1
-        for key in [k for k in tracker.runs if k != "_study" and "~" not in k]:
-            rec = by_key.get(key)
-            if (rec is None or rec.status == "interrupted") and key not in self.checkpoints:
-                tracker.set_aside(key)     # trained again from epoch 0: a run of its own
-        for rec in self.records:
-            if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None \
-                    and rec.status != "interrupted" and by_key[rec.trial_id] is rec:
-                self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_fits=False),
-                               rec.number if not rec.is_reference else None, rec.reference_name, wait=True,
-                               fidelity=rec.fidelity or None)
-                for row in rec.history:
-                    tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
-                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
-                fixed["mlflow_closed"] += 1
-
     # ---- the live report -------------------------------------------------------------------------
-    def publish(self, force: bool) -> None:
+    def publish(self, force: bool, weights: dict | None = None) -> bool:
         """Write the report and exports and upload them to the parent run (at most every
-        ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread."""
+        ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread; ``weights`` (trial key ->
+        final checkpoint, ``tracking.log_weights: front``) go to the front's LoggedModels. Returns whether it
+        published (False: too soon, ``weights`` not taken)."""
         now = time.monotonic()
         if not force and now - self._last_upload < max(ARTIFACT_INTERVAL_S, PUBLISH_SHARE * self._publish_s):
-            return
+            return False
         self._last_upload = now
-        self.background.submit("study", self._timed_publish, list(self.records), force)
+        self.background.submit("study", self._timed_publish, list(self.records), force, dict(weights or {}))
         if force:
             self.background.flush()
+        return True
 
-    def _timed_publish(self, records: list, final: bool = False) -> None:
+    def _timed_publish(self, records: list, final: bool = False, weights: dict | None = None) -> None:
         t0 = time.monotonic()
         try:
-            self._publish(records, final)
+            self._publish(records, final, weights or {})
         finally:
             self._publish_s = time.monotonic() - t0
 
-    def _publish(self, records: list, final: bool = False) -> None:
+    def _publish(self, records: list, final: bool = False, weights: dict | None = None) -> None:
         """Front, hypervolume and exports from the records at the study's fidelity; the others are marked on
         the plot. ``final`` (a forced publish: the study's end or stop) adds the effects report
         (studies.effects)."""
@@ -335,8 +233,7 @@ class Study:
         export_front(records, objectives, export_dir, source=str(self.dir), reference=ref, recipe=recipe)
         self.tracker.sync_front([(r.trial_id, ArchConfig.from_dict(r.arch).to_yaml(), arch_name(r), r.arch_hash,
                                   dict(r.metrics)) for r in front], recipe,
-                                {r.trial_id: self.final_weights.pop(r.trial_id) for r in records
-                                 if r.trial_id in self.final_weights})
+                                {r.trial_id: weights[r.trial_id] for r in records if r.trial_id in (weights or {})})
         self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
         self.tracker.log_study_files([export_dir], artifact_path="export")
         step = sum(r.counts for r in records)
@@ -389,15 +286,6 @@ class Study:
                          + "\n  ".join(effects_lines(self.effects, 3, self.cfg.metrics[0])))
         note = self.fidelity_note()
         return "\n".join(lines + ([note] if note else []) + trained_on(self.records, self.cfg.gpu))
-
-
-def run_tags(record: TrialRecord) -> dict:
-    """The MLflow tags that say where, how and when ``record`` trained, and at what fidelity."""
-    tags = {f"attnas.{k}": str(v) for k, v in record.provenance.items()}
-    tags.update({f"attnas.fidelity.{k}": str(v) for k, v in record.fidelity.items()})
-    if record.log:
-        tags["attnas.log"] = record.log
-    return tags
 
 
 def trained_on(records: list, gpu: float) -> list[str]:

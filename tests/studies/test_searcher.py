@@ -9,7 +9,7 @@ from ray.tune.search import Searcher
 from analysis import TrialRecord
 from search_space.space import SearchSpace
 from studies.config import StudyConfig
-from studies.lifecycle import Lifecycle
+from studies import lifecycle
 from studies.search import StudySearcher, derive_seed, estimate_macs
 from studies.study import Study
 
@@ -25,12 +25,15 @@ class FakeStudy:
         self.dir = tmp_path
 
     current = Study.current                 # the study's own rules on its records
-    write_log = Study.write_log
+
+    def publish(self, force, weights=None):
+        return True
+
+
+class Lifecycle(lifecycle.Lifecycle):
+    """The study's lifecycle without MLflow runs."""
 
     def end_run(self, record):
-        pass
-
-    def publish(self, force):
         pass
 
 
@@ -46,7 +49,7 @@ def make(tmp_path, storage=None, records=(), **over):
     life = Lifecycle(study, out=io.StringIO())
     s = StudySearcher(cfg, SearchSpace.from_dict(cfg.space), storage, life, list(cfg.warm_start), study.records, 4,
                       (1, 8, 8))
-    life.searcher = s
+    life.attach(s)
     return s, life, ot
 
 
