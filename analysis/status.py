@@ -6,7 +6,7 @@ study's ``budget.trials`` (``counts``), whether it may be on the Pareto front (`
 a later suggestion of the same architecture at the same fidelity (``answers``: an outcome that belongs to the
 architecture, not to the machine; ``oom`` and ``lost`` are transient and do not). The rules written on top of
 the vocabulary live here too: the trial key (:func:`trial_key`), the finite check (:func:`finite`), the dedup
-predicate (:func:`answers`) and the indexes built on it (:func:`answering`, :func:`suggested`). ``trials.jsonl``,
+predicate (:func:`answers`, on :func:`at_fidelity`) and the indexes built on it (:func:`answering`, :func:`suggested`). ``trials.jsonl``,
 Optuna's user attribute ``status`` and MLflow's ``status`` tag all use these names; ``studies.lifecycle`` is
 the one place that acts on them.
 
@@ -79,11 +79,16 @@ def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def at_fidelity(record, fidelity: dict | None) -> bool:
+    """Whether ``record`` was trained at ``fidelity`` (a record written before attnas recorded fidelities has
+    none and is taken as the study's): what the front, hypervolume, exports, rungs and ``budget.trials`` count."""
+    return not record.fidelity or not fidelity or record.fidelity == fidelity
+
+
 def answers(record, fidelity: dict | None) -> bool:
     """Whether ``record`` answers a later suggestion of its architecture at ``fidelity`` (the dedup predicate):
-    its status answers (see :class:`Status`), and it was trained at that fidelity (a record written before
-    attnas recorded fidelities has none and is taken as the study's)."""
-    return status(record.status).answers and (not record.fidelity or not fidelity or record.fidelity == fidelity)
+    its status answers (see :class:`Status`), and it was trained at that fidelity (:func:`at_fidelity`)."""
+    return status(record.status).answers and at_fidelity(record, fidelity)
 
 
 def answering(records, fidelity: dict | None) -> dict:

@@ -24,6 +24,7 @@ import yaml
 
 from analysis import (TRIALS_FILE, TrialRecord, arch_name, export_front, hypervolume, pareto_records,
                       read_trials, summary_table, write_report)
+from analysis.status import at_fidelity
 from analysis.trials import front_candidates, objective_matrix
 from search_space import ArchConfig
 from search_space.errors import AttnasError
@@ -121,8 +122,9 @@ class Study:
 
     # ---- state ---------------------------------------------------------------------------------
     def counted(self) -> int:
-        """Trials that spent the budget (trained ones; see :mod:`analysis.status`)."""
-        return sum(r.counts for r in self.records)
+        """Trials that spent the budget: trained ones (see :mod:`analysis.status`) at the study's current
+        fidelity; after a resume at another fidelity, ``budget.trials`` counts the trials the front is made of."""
+        return sum(r.counts for r in self.current())
 
     def remaining(self) -> int:
         return max(0, self.cfg.trials - self.counted())
@@ -135,7 +137,7 @@ class Study:
         """The records at the study's current fidelity (those written before fidelities were recorded count as
         current): what the front, the hypervolume, the exports and the rungs use."""
         fidelity = self.cfg.fidelity()
-        return [r for r in (self.records if records is None else records) if not r.fidelity or r.fidelity == fidelity]
+        return [r for r in (self.records if records is None else records) if at_fidelity(r, fidelity)]
 
     def other_fidelities(self, records: list | None = None) -> list:
         """The records trained at another fidelity than the study's current one."""
@@ -152,7 +154,8 @@ class Study:
         was = sorted({", ".join(f"{k} {v}" for k, v in r.fidelity.items() if now.get(k) != v) for r in others})
         return (f"note: this study now trains at {', '.join(f'{k} {v}' for k, v in now.items())}; "
                 f"{len(others)} trained record(s) at {' / '.join(was)} stay in trials.jsonl but answer no "
-                f"duplicate and are left out of the front, hypervolume, exports and rungs (marked on the plot)")
+                f"duplicate, are left out of the front, hypervolume, exports and rungs (marked on the plot) and do "
+                f"not count towards budget.trials ({self.counted()} of {self.cfg.trials} spent at this fidelity)")
 
     def save_state(self, **changes) -> None:
         self.state.update(changes)

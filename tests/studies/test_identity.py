@@ -7,6 +7,7 @@ import pytest
 from analysis import TrialRecord, append_trial, read_trials
 from analysis.report import plot_front
 from analysis.status import answering, suggested
+from studies.commands.status import study_status
 from studies.config import StudyConfig
 from studies.run import run_study
 from studies.study import Study
@@ -37,6 +38,12 @@ def test_records_at_another_fidelity_answer_nothing_and_stay_off_the_front(tmp_p
     note = study.fidelity_note()
     assert note.startswith("note: this study now trains at epochs 2, train_subset None, data synthetic, image_size 8;")
     assert "1 trained record(s) at epochs 1 " in note and "marked on the plot" in note
+    # budget.trials counts the trials at the study's current fidelity, the ones its front is made of
+    trials = study.cfg.trials
+    assert study.counted() == 1 and study.remaining() == trials - 1
+    assert note.endswith(f"do not count towards budget.trials (1 of {trials} spent at this fidelity)")
+    st = study_status(study.dir)
+    assert st["budget"]["spent"] == 1 and [row["trial_id"] for row in st["front"]] == ["t0001"]
     assert "t0000" not in study.summary().split("trained on")[0] and note in study.summary()
 
     study.tracker = MlflowTracker(study.tracking_uri, study.dir)
