@@ -2,6 +2,7 @@
 beside it, so a later suggestion of the same architecture trains again instead of being answered from the
 OOM record (a finished twin still answers duplicates)."""
 import optuna
+import pytest
 
 from analysis import TrialRecord
 from search_space.space import SearchSpace
@@ -25,13 +26,14 @@ def record(status, arch, trial_id="t0000"):
                        reason="out of memory" if status == "oom" else "", metrics={"val_top1": 0.5, "macs": 1e6})
 
 
-def test_an_oom_answers_no_duplicate_and_a_waiting_twin_trains(tmp_path):
+@pytest.mark.parametrize("transient", ["oom", "lost"])
+def test_an_oom_answers_no_duplicate_and_a_waiting_twin_trains(tmp_path, transient):
     s = searcher(tmp_path)
     arch = SearchSpace.from_dict(SPACE).suggest(optuna.trial.FixedTrial({"backbone.depth": 8}))
     s.running[arch.hash] = "t0000"
     twin = Suggestion(1, arch)
     s.waiting[arch.hash] = [twin]
-    assert s.trial_ended(record("oom", arch)) == []
+    assert s.trial_ended(record(transient, arch)) == []
     assert arch.hash not in s.completed and s.reruns == [twin]
 
 
