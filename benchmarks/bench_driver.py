@@ -53,7 +53,7 @@ COLUMNS = {
                 ("studies/lifecycle.py", "_epoch_row"), ("studies/lifecycle.py", "save_checkpoint")],
     "mlflow": [("studies/lifecycle.py", "start_run"), ("studies/lifecycle.py", "log_epoch"),
                ("studies/lifecycle.py", "end_run"), ("studies/lifecycle.py", "fill_epochs")],
-    "report": [("studies/study.py", "publish"), ("studies/lifecycle.py", "progress_line"),
+    "report": [("studies/report.py", "publish"), ("studies/lifecycle.py", "progress_line"),
                ("studies/lifecycle.py", "print_trial")],
 }
 
@@ -368,7 +368,7 @@ def main() -> None:
     args = p.parse_args()
     samplers = SAMPLERS if args.sampler == "all" else tuple(args.sampler.split(","))
 
-    from studies.study import quiet_ray_logs
+    from studies.logs import quiet_ray_logs
 
     quiet_ray_logs()
     cluster, where = start_ray(args.slots, args.cluster)

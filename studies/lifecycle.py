@@ -262,10 +262,10 @@ class Lifecycle:
         return str(path)
 
     def publish(self, force: bool) -> None:
-        """Refresh the live report (:meth:`studies.study.Study.publish`), handing it the final weights kept
+        """Refresh the live report (:meth:`studies.report.Report.publish`), handing it the final weights kept
         since the last refresh."""
         weights = dict(self.final_weights)
-        if self.study.publish(force, weights):
+        if self.study.report.publish(force, weights):
             for key in weights:
                 del self.final_weights[key]
 
@@ -479,7 +479,7 @@ class Lifecycle:
         return (f"[{elapsed:6.0f}s] budget {self.study.counted()}/{self.cfg.trials}, {len(self.running)} running"
                 f" | finished {counts['finished']} stopped {counts['stopped']} failed {failed}"
                 f"{' | answered ' + answered if answered else ''}"
-                f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.hypervolume():.4g}")
+                f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.report.hypervolume():.4g}")
 
 
 def run_tags(record: TrialRecord) -> dict:

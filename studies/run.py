@@ -18,7 +18,8 @@ from .lifecycle import Lifecycle
 from .scheduler import SuccessiveHalving, milestones
 from .search import StudySearcher
 from .signals import StudyInterrupted, StudyStopper
-from .study import Study, quiet_ray_logs
+from .logs import quiet_ray_logs
+from .study import Study
 from .trainable import train_trial
 
 

@@ -94,7 +94,7 @@ import yaml
 ray.init(num_cpus=2, num_gpus=1, include_dashboard=False)     # a logical GPU: Ray hands out an id, no device
 study = run_study(Study.create(StudyConfig.from_dict(yaml.safe_load(open(sys.argv[1])))), out=io.StringIO(),
                   progress_every_s=60)
-print(study.summary())
+print(study.report.summary())
 """
 
 
@@ -122,7 +122,7 @@ def test_a_study_that_asked_for_gpus_and_trained_on_the_cpu_says_so(tmp_path, ti
 
 def test_the_summary_says_where_trials_trained_and_warns_once_when_a_gpu_study_used_the_cpu():
     from analysis import TrialRecord
-    from studies.study import trained_on
+    from studies.report import trained_on
 
     def rec(key, device):
         return TrialRecord(trial_id=key, number=int(key[1:]), arch={}, arch_hash=key, status="finished",
