@@ -9,7 +9,6 @@ appears once. Non-finite floats (a diverged loss) are written as ``null`` so eve
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -95,7 +94,7 @@ class TrialRecord:
 
 
 def _strict_json(value):
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not finite(value):
         return None
     if isinstance(value, dict):
         return {k: _strict_json(v) for k, v in value.items()}
