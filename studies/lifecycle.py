@@ -39,7 +39,7 @@ import optuna
 
 from analysis import TrialRecord, append_trial, pareto_records
 from analysis.fidelity import calibration_pairs, corrected_accuracy
-from analysis.status import STATUSES, finite, status, trial_key
+from analysis.status import STATUSES, VOCABULARY, finite, status, trial_key
 from search_space import ArchConfig
 
 from .trainable import EPOCH_KEYS, PROFILE_KEYS, PROVENANCE_KEYS, lost, read_meta, utc_now
@@ -474,7 +474,7 @@ class Lifecycle:
         front = pareto_records(self.study.current(recs), list(self.cfg.objectives))
         accs = [r.metric("val_top1") for r in recs if r.status == "finished" and r.metric("val_top1") is not None]
         best = f"{100 * max(accs):.1f}%" if accs else "-"
-        failed = counts["failed"] + counts["diverged"] + counts["oom"] + counts["lost"]
+        failed = sum(counts[s.name] for s in VOCABULARY if s.run_status == "FAILED")   # trained, then failed
         answered = " ".join(f"{s} {counts[s]}" for s in ("duplicate", "rejected", "invalid") if counts[s])
         return (f"[{elapsed:6.0f}s] budget {self.study.counted()}/{self.cfg.trials}, {len(self.running)} running"
                 f" | finished {counts['finished']} stopped {counts['stopped']} failed {failed}"

@@ -67,9 +67,8 @@ def test_a_lost_architecture_is_retried_by_tune_then_trained_again_when_suggeste
     monkeypatch.setattr(run_module.tune, "with_parameters", with_attempts)
     data = tiny_study("lost", tmp_path / "runs", budget={"trials": 4}, fidelity={"epochs": 1}, concurrency=1,
                       scheduler={"type": "none"}, failures={"max_retries": 1},
-                      space={"fixed": {"backbone.type": "resnet_cifar", "backbone.depth": 8, "backbone.width": 0.25,
-                                       "attention.reduction": 2},
-                             "dimensions": {"attention.type": ["none", "se"]}})
+                      space={"fixed": {"backbone.type": "resnet_cifar", "backbone.depth": 8, "backbone.width": 0.25},
+                             "dimensions": {"attention.type": ["none", "se"], "attention.reduction": [2]}})
     out = io.StringIO()
     study = run_study(Study.create(StudyConfig.from_dict(data)), out=out, trainable=se_is_lost, progress_every_s=60)
     records = read_trials(study.trials_path)
