@@ -5,8 +5,8 @@ Each :class:`Status` says what Optuna is told (``optuna_state``), what its MLflo
 study's ``budget.trials`` (``counts``), whether it may be on the Pareto front (``front``) and whether it answers
 a later suggestion of the same architecture at the same fidelity (``answers``: an outcome that belongs to the
 architecture, not to the machine; ``oom`` and ``lost`` are transient and do not). The rules written on top of
-the vocabulary live here too: the trial key (:func:`trial_key`), the finite check (:func:`finite`) and the dedup
-predicate (:func:`answers`). ``trials.jsonl``,
+the vocabulary live here too: the trial key (:func:`trial_key`), the finite check (:func:`finite`), the dedup
+predicate (:func:`answers`, on :func:`at_fidelity`) and the indexes built on it (:func:`answering`, :func:`suggested`). ``trials.jsonl``,
 Optuna's user attribute ``status`` and MLflow's ``status`` tag all use these names; ``studies.lifecycle`` is
 the one place that acts on them.
 
@@ -79,8 +79,31 @@ def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def at_fidelity(record, fidelity: dict | None) -> bool:
+    """Whether ``record`` was trained at ``fidelity`` (a record written before attnas recorded fidelities has
+    none and is taken as the study's): what the front, hypervolume, exports, rungs and ``budget.trials`` count."""
+    return not record.fidelity or not fidelity or record.fidelity == fidelity
+
+
 def answers(record, fidelity: dict | None) -> bool:
     """Whether ``record`` answers a later suggestion of its architecture at ``fidelity`` (the dedup predicate):
-    its status answers (see :class:`Status`), and it was trained at that fidelity (a record written before
-    attnas recorded fidelities has none and is taken as the study's)."""
-    return status(record.status).answers and (not record.fidelity or not fidelity or record.fidelity == fidelity)
+    its status answers (see :class:`Status`), and it was trained at that fidelity (:func:`at_fidelity`)."""
+    return status(record.status).answers and at_fidelity(record, fidelity)
+
+
+def answering(records, fidelity: dict | None) -> dict:
+    """Arch hash -> the first of ``records`` that answers a later suggestion of it at ``fidelity`` (:func:`answers`;
+    references included): the index duplicates are answered from."""
+    out: dict = {}
+    for r in records:
+        if answers(r, fidelity):
+            out.setdefault(r.arch_hash, r)
+    return out
+
+
+def suggested(records, fidelity: dict | None) -> set:
+    """Hashes of the architectures the sampler has suggested (references left out), but for those whose only
+    trained outcomes were transient (``oom``, ``lost``) or at another fidelity: still to be evaluated."""
+    answered = answering(records, fidelity)
+    return {r.arch_hash for r in records if not r.is_reference and r.arch_hash
+            and (r.arch_hash in answered or not r.counts)}

@@ -9,7 +9,6 @@ appears once. Non-finite floats (a diverged loss) are written as ``null`` so eve
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -18,7 +17,7 @@ from typing import Iterable, Sequence
 
 from search_space.errors import AttnasError
 
-from .status import ALIASES, STATUSES, status
+from .status import ALIASES, STATUSES, finite, status
 
 DEFAULT_OBJECTIVES = [("val_top1", "max"), ("macs", "min")]
 TRIALS_FILE = "trials.jsonl"
@@ -66,9 +65,7 @@ class TrialRecord:
     def metric(self, name: str) -> float | None:
         """The final value of ``name`` as a float, or None when missing or not finite."""
         value = self.metrics.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return None
-        return float(value)
+        return float(value) if finite(value) else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,7 +94,7 @@ class TrialRecord:
 
 
 def _strict_json(value):
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not finite(value):
         return None
     if isinstance(value, dict):
         return {k: _strict_json(v) for k, v in value.items()}

@@ -22,6 +22,7 @@ nothing else of the study is replaced. It prints, per sampler:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -46,14 +47,14 @@ SAMPLERS = ("nsga2", "tpe", "random", "qmc")
 # cProfile functions (file suffix, name) per column; cumulative times, none nested in another of the list
 COLUMNS = {
     "ask": [("studies/search.py", "_ask"), ("studies/search.py", "make_sampler")],
-    "tell": [("studies/search.py", "tell"), ("studies/search.py", "tell_failed")],
+    "tell": [("studies/lifecycle.py", "tell"), ("studies/lifecycle.py", "tell_failed")],
     "dedup": [("studies/search.py", "estimate_macs"), ("studies/search.py", "duplicate"),
               ("studies/search.py", "trial_ended")],
     "records": [("analysis/trials.py", "append_trial"), ("studies/lifecycle.py", "told_values"),
-                ("studies/lifecycle.py", "_epoch_row"), ("studies/study.py", "save_checkpoint")],
-    "mlflow": [("studies/study.py", "start_run"), ("studies/study.py", "log_epoch"),
-               ("studies/study.py", "end_run"), ("studies/study.py", "fill_epochs")],
-    "report": [("studies/study.py", "publish"), ("studies/lifecycle.py", "progress_line"),
+                ("studies/lifecycle.py", "_epoch_row"), ("studies/lifecycle.py", "save_checkpoint")],
+    "mlflow": [("studies/lifecycle.py", "start_run"), ("studies/lifecycle.py", "log_epoch"),
+               ("studies/lifecycle.py", "end_run"), ("studies/lifecycle.py", "fill_epochs")],
+    "report": [("studies/report.py", "publish"), ("studies/lifecycle.py", "progress_line"),
                ("studies/lifecycle.py", "print_trial")],
 }
 
@@ -120,6 +121,34 @@ class Monitor(threading.Thread):
         self.first_dispatch: float | None = None
         self.t0 = time.perf_counter()
 
+    @contextlib.contextmanager
+    def watching_dispatch(self):
+        """Note when the study's searcher first hands Tune a trial (``first_dispatch``, seconds from ``t0``): each
+        searcher made while this is open has its ``suggest`` (the Tune Searcher API) watched. Wrapped on the
+        instance, which Tune pickles by its class and ``__getstate__``, so the monitor is never pickled."""
+        import studies.run as run_module
+
+        base, monitor = run_module.StudySearcher, self
+
+        def watched(*args, **kwargs):
+            searcher = base(*args, **kwargs)
+            inner = searcher.suggest
+
+            def suggest(trial_id):
+                config = inner(trial_id)
+                if isinstance(config, dict) and monitor.first_dispatch is None:
+                    monitor.first_dispatch = time.perf_counter() - monitor.t0
+                return config
+
+            searcher.suggest = suggest
+            return searcher
+
+        run_module.StudySearcher = watched
+        try:
+            yield
+        finally:
+            run_module.StudySearcher = base
+
     def mlflow_clock(self):
         for t in threading.enumerate():
             if t.name == "attnas-mlflow" and t.native_id is not None:
@@ -137,8 +166,6 @@ class Monitor(threading.Thread):
             n = len(records)
             trained += sum(1 for r in records[seen:n] if r.counts and not r.is_reference)
             seen = n
-            if self.first_dispatch is None and self.study.searcher is not None and self.study.searcher.running:
-                self.first_dispatch = time.perf_counter() - self.t0
             mlflow_cpu = time.clock_gettime(mclock) if mclock is not None else 0.0
             self.samples.append((time.perf_counter(), trained, n, time.clock_gettime(self.main_clock), mlflow_cpu))
             self.stop.wait(self.every)
@@ -219,10 +246,11 @@ def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = Non
     if prof:
         prof.enable()
     try:
-        if real:
-            run_study(study, out=out)
-        else:
-            run_study(study, out=out, trainable=standin(duration, node_log))
+        with monitor.watching_dispatch():
+            if real:
+                run_study(study, out=out)
+            else:
+                run_study(study, out=out, trainable=standin(duration, node_log))
     finally:
         if prof:
             prof.disable()
@@ -320,7 +348,8 @@ def resume_check(study_dir: str, duration: float, extra: int) -> dict:
     monitor.t0 = t0
     monitor.start()
     try:
-        run_study(study, out=io.StringIO(), trainable=standin(duration))
+        with monitor.watching_dispatch():
+            run_study(study, out=io.StringIO(), trainable=standin(duration))
     finally:
         monitor.stop.set()
         monitor.join()
@@ -368,7 +397,7 @@ def main() -> None:
     args = p.parse_args()
     samplers = SAMPLERS if args.sampler == "all" else tuple(args.sampler.split(","))
 
-    from studies.study import quiet_ray_logs
+    from studies.logs import quiet_ray_logs
 
     quiet_ray_logs()
     cluster, where = start_ray(args.slots, args.cluster)

@@ -87,7 +87,7 @@ def run_study(study=None, *, resume=None, address: str | None = None, reuse_acto
 
     return StudyResult(dir=s.dir, records=list(s.records), front=pareto_records(s.current(), list(s.cfg.objectives)),
                        paths=study_paths(s.dir), tracking_uri=s.tracking_uri,
-                       parent_run_id=s.tracker.parent_id if s.tracker is not None else None, summary=s.summary())
+                       parent_run_id=s.tracker.parent_id if s.tracker is not None else None, summary=s.report.summary())
 
 
 def study_paths(study_dir: Path) -> dict:

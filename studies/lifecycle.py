@@ -30,20 +30,21 @@ Optuna state and MLflow run status); nothing else in ``studies`` decides what a 
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
-import time
 
 import optuna
-from ray import tune
 
 from analysis import TrialRecord, append_trial, pareto_records
 from analysis.fidelity import calibration_pairs, corrected_accuracy
-from analysis.status import STATUSES, answers, finite, status, trial_key
+from analysis.status import STATUSES, VOCABULARY, finite, status, trial_key
 from search_space import ArchConfig
 
 from .trainable import EPOCH_KEYS, PROFILE_KEYS, PROVENANCE_KEYS, lost, read_meta, utc_now
 
+CHECKPOINTS_FILE = "checkpoints.json"
 TRAINABLE_ENDINGS = ("finished", "diverged", "failed", "oom")
 """Final ``status`` values a trainable reports; a trial that ends after a ``running`` report was stopped."""
 
@@ -58,14 +59,28 @@ class Lifecycle:
     def __init__(self, study, out=sys.stdout):
         self.study, self.cfg, self.out = study, study.cfg, out
         self.fidelity = study.cfg.fidelity()      # written on every record (part of its identity)
-        self.searcher = None            # StudySearcher, once the Tune run starts
-        self.scheduler = None           # SuccessiveHalving, or None
+        self.searcher = None            # StudySearcher, once the Tune run starts (attach)
+        self.optuna = None              # its optuna.Study, told by this lifecycle alone
+        self.stops: dict = {}           # key -> the scheduler's Decision that stopped a running trial
+        path = study.dir / CHECKPOINTS_FILE
+        self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
+        """Trial key -> {path, epoch, arch_hash, node} of the last Tune checkpoint of a trial that has not ended."""
+        self.final_weights: dict = {}
+        """Trial key -> the final checkpoint of a finished trial, kept (tracking.log_weights: front) until the
+        next publish hands it to the front's LoggedModels (kept if on the front, deleted if not)."""
         self.histories: dict[str, list] = {}
         self.running: set[str] = set()
         self.configs: dict[str, dict] = {}      # key -> Tune config of a running trial
         self.last: dict[str, dict] = {}         # key -> its last report
         self._curves: dict[str, tuple] = {}     # metric -> (records seen, curves of the finished ones)
         self._pairs: dict[tuple, tuple] = {}    # (metric, epoch) -> (curves seen, calibration pairs)
+
+    def attach(self, searcher) -> None:
+        """The study's searcher (:class:`studies.search.StudySearcher`): the lifecycle tells Optuna how each of
+        its trials ended (:meth:`tell`) and hands the searcher every ending (``told``, ``trial_ended``)."""
+        self.searcher = searcher
+        self.optuna = optuna.load_study(study_name=self.cfg.name, storage=searcher.storage)
+        self._study_id = searcher.storage.get_study_id_from_name(self.cfg.name)
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -85,10 +100,10 @@ class Lifecycle:
         self.histories[key] = history
         self.configs[key] = config
         self.running.add(key)
-        self.study.start_run(key, ArchConfig.from_dict(config["arch"], check_fits=False), config["number"],
-                             config["reference"])
+        self.start_run(key, ArchConfig.from_dict(config["arch"], check_fits=False), config["number"],
+                       config["reference"])
         if history:
-            self.study.fill_epochs(key, history)
+            self.fill_epochs(key, history)
 
     def reported(self, config: dict, result: dict) -> None:
         """One epoch's report. An epoch the history already holds (a retried trial that lost reports after
@@ -102,18 +117,46 @@ class Lifecycle:
                 history[:] = [r for r in history if r["epoch"] < row["epoch"]] + [row]
                 return
             history.append(row)
-            self.study.log_epoch(key, row["epoch"], row)
+            self.log_epoch(key, row["epoch"], row)
 
     def checkpointed(self, config: dict, path: str) -> None:
         """Tune saved trial ``config``'s checkpoint at ``path``: remembered in the study folder for ``--resume``."""
         meta = read_meta(path) or {}
         node = self.last.get(config["key"], {}).get("node", "")
-        self.study.save_checkpoint(config["key"], {"path": str(path), "epoch": int(meta.get("epoch", 0)),
-                                                   "arch_hash": config["arch_hash"], "node": node})
+        self.save_checkpoint(config["key"], {"path": str(path), "epoch": int(meta.get("epoch", 0)),
+                                             "arch_hash": config["arch_hash"], "node": node})
+
+    def save_checkpoint(self, key: str, entry: dict | None, delete: bool = True) -> None:
+        """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint in ``checkpoints.json``,
+        atomically, and delete the checkpoint it replaces (what Tune's ``num_to_keep=1`` would do, without the
+        experiment snapshot Tune forces after every checkpoint when that is set)."""
+        old = self.checkpoints.get(key)
+        if entry is None:
+            if self.checkpoints.pop(key, None) is None:
+                return
+        else:
+            self.checkpoints[key] = entry
+        if old is not None and delete and (entry is None or old["path"] != entry["path"]):
+            shutil.rmtree(old["path"], ignore_errors=True)
+        tmp = self.study.dir / (CHECKPOINTS_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.checkpoints, indent=1))
+        os.replace(tmp, self.study.dir / CHECKPOINTS_FILE)
+
+    def resume_from(self, key: str, arch_hash: str) -> str | None:
+        """The checkpoint trial ``key`` goes on from when it is dispatched again (a resumed interrupted trial),
+        if it has one of this architecture."""
+        ckpt = self.checkpoints.get(key)
+        return ckpt["path"] if ckpt and ckpt.get("arch_hash") == arch_hash else None
+
+    def decided(self, decision) -> None:
+        """The scheduler's rung decision (:class:`studies.scheduler.Decision`): a stop is kept for the trial's
+        record (its reason), which is written when Tune ends the trial."""
+        if not decision.promoted:
+            self.stops[decision.trial] = decision
 
     def recovered(self, config: dict, error: str) -> None:
         """Tune runs the trial again (``failures.max_retries``) after its worker or node died."""
-        ckpt = self.study.checkpoints.get(config["key"])
+        ckpt = self.checkpoints.get(config["key"])
         where = f"from its checkpoint after epoch {ckpt['epoch']}" if ckpt else "from epoch 0 (no checkpoint yet)"
         self.say(f"  {config['key']:<18} lost its worker ({error}); Tune runs it again {where}")
 
@@ -126,7 +169,7 @@ class Lifecycle:
             config, last = self.configs[key], self.last.get(key, {})
             history = self.histories.get(key, [])
             epochs = history[-1]["epoch"] if history else 0
-            how = "from its checkpoint" if key in self.study.checkpoints else "from epoch 0 (no checkpoint yet)"
+            how = "from its checkpoint" if key in self.checkpoints else "from epoch 0 (no checkpoint yet)"
             why = f"interrupted by {reason} after epoch {epochs}; --resume continues it {how}"
             ended.append(self.ended(config, {**last, "status": "interrupted", "reason": why}))
         return ended
@@ -152,7 +195,7 @@ class Lifecycle:
             name = reported
         elif reported == "running" and history:
             name = "stopped"
-            decision = self.scheduler.stopped.get(key) if self.scheduler is not None else None
+            decision = self.stops.pop(key, None)
             reason = decision.reason(self.cfg.scheduler) if decision is not None else \
                 f"stopped by Tune after epoch {history[-1]['epoch']}"
         elif reported == "running":
@@ -178,7 +221,7 @@ class Lifecycle:
                              provenance=provenance)
         text = last.get("traceback") or error_text
         if name in ("failed", "lost", "oom") and text:
-            record.log = self.study.write_log(key, text)
+            record.log = self.write_log(key, text)
         return self.end(record)
 
     def answered(self, record: TrialRecord) -> TrialRecord:
@@ -195,21 +238,70 @@ class Lifecycle:
         self.study.records.append(record)
         if self.searcher is not None and not record.is_reference:
             try:
-                self.searcher.tell(record)
+                self.tell(record)
             except Exception as e:  # noqa: BLE001  - an error on the trial, recorded and shown
                 reason = f"Optuna did not take the result: {type(e).__name__}: {e}"
                 self.say(f"  {record.trial_id}: {reason}")
                 record = TrialRecord(**{**record.to_dict(), "status": "failed", "reason": reason, "told": None})
                 append_trial(self.study.trials_path, record)
                 self.study.records[-1] = record
-                self.searcher.tell_failed(record.number, reason)
-        self.study.end_run(record)
+                self.tell_failed(record.number, reason)
+        self.end_run(record)
         self.print_trial(record)
         if self.searcher is not None:
             for dup in self.searcher.trial_ended(record):
                 self.end(dup)
-        self.study.publish(force=False)
+        self.publish(force=False)
         return record
+
+    def write_log(self, key: str, text: str) -> str:
+        """Write a failed trial's full traceback to ``<study>/logs/<key>.log``; returns the path."""
+        path = self.study.dir / "logs" / f"{key}.log"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n")
+        return str(path)
+
+    def publish(self, force: bool) -> None:
+        """Refresh the live report (:meth:`studies.report.Report.publish`), handing it the final weights kept
+        since the last refresh."""
+        weights = dict(self.final_weights)
+        if self.study.report.publish(force, weights):
+            for key in weights:
+                del self.final_weights[key]
+
+    # ---- Optuna ------------------------------------------------------------------------------------
+    def set_attrs(self, number: int, **attrs) -> None:
+        """User attributes of Optuna trial ``number``."""
+        storage = self.searcher.storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
+        for key, value in attrs.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+
+    def tell(self, record: TrialRecord) -> None:
+        """Tell Optuna how trial ``record.number`` ended, in the state its status declares
+        (:mod:`analysis.status`), with ``record.told`` as values. Raises when Optuna does not take it."""
+        state = status(record.status).optuna_state
+        if state == "twin":
+            state = "COMPLETE" if record.told is not None else "FAIL"
+        if state is None or record.is_reference:
+            return
+        values = list(record.told) if state == "COMPLETE" else None
+        if state == "COMPLETE" and (values is None or len(values) != len(self.cfg.metrics)
+                                    or not all(finite(v) for v in values)):
+            raise ValueError(f"no finite value for every objective ({values!r})")
+        self.set_attrs(record.number, status=record.status, reason=record.reason[:1000], fidelity=record.fidelity,
+                       **({"provenance": record.provenance} if record.provenance else {}),
+                       **({"log": record.log} if record.log else {}))
+        frozen = self.optuna.tell(record.number, values, state=optuna.trial.TrialState[state])
+        self.searcher.told(record.number, values, frozen.state, frozen.params, frozen.distributions)
+        if frozen.state.name != state:
+            raise ValueError(f"Optuna recorded the trial as {frozen.state.name}, not {state}")
+
+    def tell_failed(self, number: int, reason: str) -> None:
+        """Mark trial ``number`` FAIL whatever state it is in (after a tell that Optuna refused)."""
+        self.set_attrs(number, status="failed", reason=reason[:1000])
+        self.optuna.tell(number, None, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        self.searcher.told(number, None, optuna.trial.TrialState.FAIL, {}, {})
 
     def told_values(self, record: TrialRecord) -> list | None:
         """What the sampler is told (see :mod:`analysis.status` and :mod:`analysis.fidelity`): a finished
@@ -262,15 +354,11 @@ class Lifecycle:
         repaired."""
         from .search import Suggestion
 
-        tell = self.searcher.tell
-
+        tell = self.tell
         fixed = {"optuna_told": 0, "interrupted": 0, "mlflow_closed": 0, "mlflow_interrupted": 0,
                  "mlflow_strays": 0}
-        records = self.study.records
-        searched = {r.number: r for r in records if not r.is_reference}
-        evaluated = self.study.completed_by_hash()
-        reruns, waiting, duplicates = [], [], []
-        rerun_hashes: set[str] = set()
+        searched = {r.number: r for r in self.study.records if not r.is_reference}
+        interrupted = []
         for t in ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             rec = searched.get(t.number)
             if rec is not None and rec.status != "interrupted":
@@ -283,25 +371,89 @@ class Lifecycle:
                                      status="not_run", reason="interrupted while its architecture was sampled"))
                 continue
             if "arch" not in t.user_attrs:
-                self.searcher.set_attrs(t.number, arch_hash=arch.hash, arch=arch.to_dict())
-            s = Suggestion(t.number, arch)
+                self.set_attrs(t.number, arch_hash=arch.hash, arch=arch.to_dict())
+            interrupted.append(Suggestion(t.number, arch))
             fixed["interrupted"] += 1
-            if s.arch.hash in evaluated:
-                duplicates.append(s)
-            elif s.arch.hash in rerun_hashes:
-                waiting.append(s)
-            else:
-                rerun_hashes.add(s.arch.hash)
-                reruns.append(s)
-        self.study.repair_runs(fixed)
-        self.searcher.reruns.extend(reruns)
-        for s in waiting:
-            self.searcher.waiting.setdefault(s.arch.hash, []).append(s)
-        for s in duplicates:
-            self.end(self.searcher.duplicate(s, evaluated[s.arch.hash]))
+        self.repair_runs(fixed)
+        for record in self.searcher.requeue(interrupted):
+            self.end(record)
         if any(fixed.values()):
             self.say("resume: repaired " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fixed.items() if v))
         return fixed
+
+    # ---- MLflow runs --------------------------------------------------------------------------------
+    def start_run(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False,
+                  fidelity: dict | None = None) -> None:
+        """Open trial ``key``'s MLflow child run (on the background thread unless ``wait``)."""
+        tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
+        if reference:
+            tags["reference_name"] = reference
+        if number is not None:
+            tags["optuna_number"] = str(number)
+        params = {**arch.to_flat_dict(), **{f"fidelity.{k}": v for k, v in (fidelity or self.fidelity).items()}}
+        tracker = self.study.tracker
+        args = (key, f"{key} {arch.name}", params, arch.to_yaml(), tags)
+        if wait:
+            tracker.start_trial(*args)
+        else:
+            self.study.background.submit(key, tracker.start_trial, *args)
+
+    def fill_epochs(self, key: str, rows: list[dict]) -> None:
+        """Log to the trial's run the epochs of ``rows`` it lacks (see :meth:`MlflowTracker.fill_epochs`)."""
+        self.study.background.submit(key, self.study.tracker.fill_epochs, key, [dict(r) for r in rows])
+
+    def log_epoch(self, key: str, epoch: int, row: dict) -> None:
+        self.study.background.submit(key, self.study.tracker.log_epoch, key, epoch, dict(row))
+
+    def end_run(self, record: TrialRecord) -> None:
+        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none), and
+        forget its checkpoint unless it was interrupted (``--resume`` continues from it)."""
+        if record.status != "interrupted":
+            entry = self.checkpoints.get(record.trial_id)
+            if entry and record.status == "finished" and self.cfg.log_weights == "front":
+                self.final_weights[record.trial_id] = entry["path"]    # for the front's LoggedModel, not deleted yet
+            self.save_checkpoint(record.trial_id, None, delete=record.trial_id not in self.final_weights)
+        tracker, background = self.study.tracker, self.study.background
+        background.submit(record.trial_id, tracker.end_trial, record.trial_id, record.status, record.reason,
+                          dict(record.metrics), tags=run_tags(record))
+        if record.log:
+            background.submit(record.trial_id, tracker.log_trial_file, record.trial_id, record.log)
+
+    def repair_runs(self, fixed: dict) -> None:
+        """The MLflow side of a resume (module docstring): strays deleted, runs of ended trials closed from their
+        records, runs of interrupted trials ended KILLED and set aside for the re-run."""
+        tracker, records = self.study.tracker, self.study.records
+        kept = set(tracker.runs.values())
+        for key, run_ids in tracker.trial_runs().items():
+            for run_id in run_ids:
+                if run_id not in kept:
+                    tracker.delete_run(run_id)
+                    fixed["mlflow_strays"] += 1
+        by_key = {r.trial_id: r for r in records}
+        for key, run_id in list(tracker.runs.items()):
+            if key == "_study" or "~" in key or tracker.run_status(run_id) != "RUNNING":
+                continue
+            rec = by_key.get(key)
+            if rec is not None:
+                tracker.end_trial(key, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
+                fixed["mlflow_closed"] += 1
+            else:
+                tracker.end_trial(key, "interrupted", "interrupted: the study process ended; run again on resume", {})
+                fixed["mlflow_interrupted"] += 1
+        for key in [k for k in tracker.runs if k != "_study" and "~" not in k]:
+            rec = by_key.get(key)
+            if (rec is None or rec.status == "interrupted") and key not in self.checkpoints:
+                tracker.set_aside(key)     # trained again from epoch 0: a run of its own
+        for rec in records:
+            if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None \
+                    and rec.status != "interrupted" and by_key[rec.trial_id] is rec:
+                self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_fits=False),
+                               rec.number if not rec.is_reference else None, rec.reference_name, wait=True,
+                               fidelity=rec.fidelity or None)
+                for row in rec.history:
+                    tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
+                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
+                fixed["mlflow_closed"] += 1
 
     # ---- printing -----------------------------------------------------------------------------------
     def print_trial(self, r: TrialRecord) -> None:
@@ -322,75 +474,18 @@ class Lifecycle:
         front = pareto_records(self.study.current(recs), list(self.cfg.objectives))
         accs = [r.metric("val_top1") for r in recs if r.status == "finished" and r.metric("val_top1") is not None]
         best = f"{100 * max(accs):.1f}%" if accs else "-"
-        failed = counts["failed"] + counts["diverged"] + counts["oom"] + counts["lost"]
+        failed = sum(counts[s.name] for s in VOCABULARY if s.run_status == "FAILED")   # trained, then failed
         answered = " ".join(f"{s} {counts[s]}" for s in ("duplicate", "rejected", "invalid") if counts[s])
         return (f"[{elapsed:6.0f}s] budget {self.study.counted()}/{self.cfg.trials}, {len(self.running)} running"
                 f" | finished {counts['finished']} stopped {counts['stopped']} failed {failed}"
                 f"{' | answered ' + answered if answered else ''}"
-                f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.hypervolume():.4g}")
+                f" | best top-1 {best} | front {len(front)} | hypervolume {self.study.report.hypervolume():.4g}")
 
 
-def _error_text(trial) -> str:
-    """The full text of a Tune trial's error (its error file, else the error itself)."""
-    path = trial.error_file
-    return open(path, errors="replace").read() if path and os.path.exists(path) else str(trial.get_error() or "")
-
-
-def _error_line(text: str) -> str:
-    """The last line of an error's text: what the console and the record's reason show."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return (lines[-1] if lines else "trial process failed")[:500]
-
-
-class TuneEvents(tune.Callback):
-    """Ray Tune's trial events, handed to the :class:`Lifecycle` (driver side), plus a progress line when
-    something changed (at most every ``progress_every_s``) and at least every ``QUIET_S`` seconds."""
-
-    QUIET_S = 30.0
-    LINE_SHARE = 50.0
-    """A progress line at most every this many times the last one took to compute."""
-
-    def __init__(self, lifecycle: Lifecycle, progress_every_s: float = 2.0):
-        self.lifecycle, self.every = lifecycle, progress_every_s
-        self.t0 = time.monotonic()
-        self.elapsed_before = float(lifecycle.study.state.get("elapsed_s", 0.0))
-        self._last_line = 0.0
-        self._last_state = None
-        self._line_s = 0.0
-
-    def elapsed(self) -> float:
-        return self.elapsed_before + time.monotonic() - self.t0
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        self.lifecycle.started(trial.config)
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.lifecycle.reported(trial.config, result)
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.lifecycle.ended(trial.config, trial.last_result or {})
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        text = _error_text(trial)
-        self.lifecycle.ended(trial.config, trial.last_result or {}, error=_error_line(text), error_text=text)
-
-    def on_trial_recover(self, iteration, trials, trial, **info):
-        self.lifecycle.recovered(trial.config, _error_line(_error_text(trial)))
-
-    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
-        self.lifecycle.checkpointed(trial.config, checkpoint.path)
-
-    def on_step_end(self, iteration, trials, **info):
-        now = time.monotonic()
-        state = (len(self.lifecycle.study.records), len(self.lifecycle.running))
-        every = max(self.every, self.LINE_SHARE * self._line_s)   # the line sums every record: bounded share
-        if now - self._last_line >= (every if state != self._last_state else max(every, self.QUIET_S)):
-            self._last_line, self._last_state = now, state
-            self.print_progress()
-            self._line_s = time.monotonic() - now
-
-    def print_progress(self) -> None:
-        self.lifecycle.say(self.lifecycle.progress_line(self.elapsed()))
-
-    def on_experiment_end(self, trials, **info):
-        self.lifecycle.study.save_state(elapsed_s=self.elapsed())
+def run_tags(record: TrialRecord) -> dict:
+    """The MLflow tags that say where, how and when ``record`` trained, and at what fidelity."""
+    tags = {f"attnas.{k}": str(v) for k, v in record.provenance.items()}
+    tags.update({f"attnas.fidelity.{k}": str(v) for k, v in record.fidelity.items()})
+    if record.log:
+        tags["attnas.log"] = record.log
+    return tags

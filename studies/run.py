@@ -13,11 +13,13 @@ from ray.tune.search import ConcurrencyLimiter
 
 
 from .cluster import alive_nodes, check_address, init_ray, probe_nodes  # noqa: F401  (re-exported)
-from .lifecycle import Lifecycle, TuneEvents
+from .events import TuneEvents
+from .lifecycle import Lifecycle
 from .scheduler import SuccessiveHalving, milestones
 from .search import StudySearcher
 from .signals import StudyInterrupted, StudyStopper
-from .study import Study, quiet_ray_logs
+from .logs import quiet_ray_logs
+from .study import Study
 from .trainable import train_trial
 
 
@@ -37,11 +39,12 @@ def nsga2_generations_note(cfg) -> str | None:
             f"gives 3 generations")
 
 
-def make_scheduler(cfg):
+def make_scheduler(cfg, decided=None):
+    """The study's Tune scheduler; ``decided`` is handed each rung decision (:class:`SuccessiveHalving`)."""
     if cfg.scheduler == "none":
         return FIFOScheduler()
     return SuccessiveHalving(cfg.scheduler, cfg.objectives, max_t=cfg.epochs, grace_period=cfg.grace_period,
-                             eta=cfg.reduction_factor)
+                             eta=cfg.reduction_factor, decided=decided)
 
 
 def run_study(study: Study, *, address: str | None = None, reuse_actors: bool = True, out=sys.stdout,
@@ -93,13 +96,11 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
         ot_study = study.open_optuna()
         lifecycle = Lifecycle(study, out=out)
         searcher = StudySearcher(cfg, space, study.optuna_storage, lifecycle, study.pending_references(),
-                                 study.completed_by_hash(), study.suggested_hashes(), num_classes, input_size)
-        searcher.checkpoints = study.checkpoints
-        lifecycle.searcher = study.searcher = searcher
+                                 study.records, num_classes, input_size)
+        lifecycle.attach(searcher)
         lifecycle.repair(ot_study)
-        scheduler = make_scheduler(cfg)
+        scheduler = make_scheduler(cfg, decided=lifecycle.decided)
         if isinstance(scheduler, SuccessiveHalving):
-            lifecycle.scheduler = scheduler
             scheduler.rebuild(study.current())
         remaining = study.remaining()
         events = TuneEvents(lifecycle, progress_every_s=progress_every_s)
@@ -161,7 +162,7 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
         events.print_progress()
         if space is not None:
             lifecycle.say(searcher.repeat_line(study.records))
-        study.publish(force=True)          # also waits for every queued MLflow call
+        lifecycle.publish(force=True)      # also waits for every queued MLflow call
         if stopper.signum is not None:
             raise StudyInterrupted(stopper.signum)
         parent = "FINISHED"
@@ -177,7 +178,7 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
     finally:
         with stopper.deferred():          # a signal now waits until every run is closed
             try:
-                _close(study, "KILLED" if stopper.signum is not None else parent, out)
+                _close(study, lifecycle, "KILLED" if stopper.signum is not None else parent, out)
             finally:
                 study.unlock()
                 if started_ray:
@@ -186,9 +187,9 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
             raise StudyInterrupted(stopper.signum)         # noted while the runs were being closed
 
 
-def _close(study: Study, parent: str, out, timeout_s: float = 60.0) -> None:
-    """Flush the MLflow queue, end the parent run as ``parent``, and report (and record on their trials) the
-    MLflow calls that failed on the background thread."""
+def _close(study: Study, lifecycle, parent: str, out, timeout_s: float = 60.0) -> None:
+    """Flush the MLflow queue, end the parent run as ``parent``, and report (and record on their trials, through
+    ``lifecycle`` once it has the searcher) the MLflow calls that failed on the background thread."""
     if study.tracker is None:
         return
     if not study.background.flush(timeout_s):
@@ -206,9 +207,9 @@ def _close(study: Study, parent: str, out, timeout_s: float = 60.0) -> None:
     (study.dir / "mlflow_errors.json").write_text(json.dumps(failures, indent=1))
     numbers = {r.trial_id: r.number for r in study.records if not r.is_reference}
     for label, messages in failures.items():
-        if label in numbers and study.searcher is not None:
+        if label in numbers and lifecycle is not None and lifecycle.searcher is not None:
             try:
-                study.searcher.set_attrs(numbers[label], mlflow_errors="; ".join(messages)[:1000])
+                lifecycle.set_attrs(numbers[label], mlflow_errors="; ".join(messages)[:1000])
             except Exception:  # noqa: BLE001  - the file above still holds them
                 pass
     total = sum(len(m) for m in failures.values())

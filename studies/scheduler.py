@@ -82,8 +82,11 @@ class Decision:
 class SuccessiveHalving(FIFOScheduler):
     """Asynchronous successive halving over ``objectives`` ([(metric, "max"|"min")]; one for ``asha``)."""
 
-    def __init__(self, kind: str, objectives, max_t: int, grace_period: int, eta: float):
+    def __init__(self, kind: str, objectives, max_t: int, grace_period: int, eta: float, decided=None):
         super().__init__()
+        self.decided = decided
+        """Called with each :class:`Decision` as it is taken (the study's lifecycle, which records the reason of a
+        stopped trial); None: decisions are only kept in :attr:`decisions`."""
         self.kind = kind
         self.objectives = list(objectives) if kind == "pareto_sh" else list(objectives)[:1]
         self.metrics = [m for m, _ in self.objectives]
@@ -92,7 +95,6 @@ class SuccessiveHalving(FIFOScheduler):
         self.rungs: dict[int, dict[str, tuple[int, list[float]]]] = {t: {} for t in milestones(grace_period, eta, max_t)}
         self.order: dict[int, list] = {}        # rung epoch -> sorted (trial number, key) of its entries
         self.decisions: list[Decision] = []
-        self.stopped: dict[str, Decision] = {}
 
     # ---- the decision ------------------------------------------------------------------------------
     def record(self, key: str, number: int, epoch: int, point: list[float]) -> Decision | None:
@@ -112,8 +114,8 @@ class SuccessiveHalving(FIFOScheduler):
         decision = Decision(key, epoch, promoted, len(keys), quota, front_of_first(points, self.directions),
                             windowed=len(rung) > len(keys))
         self.decisions.append(decision)
-        if not decision.promoted:
-            self.stopped[key] = decision
+        if self.decided is not None:
+            self.decided(decision)
         return decision
 
     def rebuild(self, records) -> int:

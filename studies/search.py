@@ -50,7 +50,7 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from analysis import TrialRecord
-from analysis.status import answers, status, trial_key
+from analysis.status import answering, answers, suggested, trial_key
 from search_space import ArchConfig
 from search_space.errors import AttnasError
 
@@ -130,12 +130,13 @@ class Suggestion:
 class StudySearcher(Searcher):
     """Ray Tune Searcher over one ``optuna.Study`` (see the module docstring).
 
-    ``lifecycle`` (:class:`studies.lifecycle.Lifecycle`) records what the searcher answers itself and calls
-    :meth:`tell` for every trial that ends; ``completed`` maps arch hash -> the record that evaluated it.
+    ``lifecycle`` (:class:`studies.lifecycle.Lifecycle`) records what the searcher answers itself, tells
+    Optuna how every trial ended (then :meth:`told` and :meth:`trial_ended`); ``records`` (the study's, read once) seed the searcher's own index of
+    what answers a duplicate (:func:`analysis.status.answering`) and of what the sampler has suggested.
     """
 
-    def __init__(self, cfg: StudyConfig, space, storage, lifecycle, references: list[str], completed: dict,
-                 covered: set, num_classes: int, input_size: tuple):
+    def __init__(self, cfg: StudyConfig, space, storage, lifecycle, references: list[str], records,
+                 num_classes: int, input_size: tuple):
         super().__init__(metric=cfg.metrics, mode=cfg.modes)
         self.cfg, self.space, self.storage, self.lifecycle = cfg, space, storage, lifecycle
         self.flat = cfg.sampler in FLAT_SAMPLERS
@@ -143,11 +144,11 @@ class StudySearcher(Searcher):
         self.study_id = storage.get_study_id_from_name(cfg.name)
         self.references = list(references)
         self.reruns: list[Suggestion] = []                 # trials a killed study left unfinished (repair)
-        self.completed = completed
+        self.completed: dict = answering(records, cfg.fidelity())   # arch hash -> the record that evaluated it
         self.num_classes, self.input_size = num_classes, tuple(input_size)
         self.running: dict[str, str] = {}                  # arch hash -> key of the trial training it
         self.waiting: dict[str, list[Suggestion]] = {}     # arch hash -> suggestions waiting for that twin
-        self.covered: set[str] = set(covered)             # hashes the sampler has suggested (any outcome)
+        self.covered: set[str] = suggested(records, cfg.fidelity())   # hashes the sampler has suggested
         self.size = 0 if space is None else space.size()
         self.grid = None
         if cfg.sampler == "grid" and space is not None:
@@ -156,7 +157,6 @@ class StudySearcher(Searcher):
         self.macs_cache: dict[str, float] = {}
         self.answered = 0
         self.finished_reason: str | None = None
-        self.checkpoints: dict = {}                        # key -> last checkpoint of an unfinished trial (resume)
         self.fallback_said = False                         # the note on random fallback points, once
         self._points = None                                # (params, hash) of a small space's points, on demand
         self.shared_space = optuna.search_space.IntersectionSearchSpace()   # NSGA-II's, across asks
@@ -165,12 +165,7 @@ class StudySearcher(Searcher):
             self.window = ModelWindow(self.study.directions)
             self.window.fill(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
-    # ---- Optuna I/O ---------------------------------------------------------------------------------
-    def set_attrs(self, number: int, **attrs) -> None:
-        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
-        for key, value in attrs.items():
-            self.storage.set_trial_user_attr(trial_id, key, value)
-
+    # ---- Optuna I/O ----------------------------------------------------------------------------------
     def _ask(self, how: str = "sampler") -> tuple[Suggestion, optuna.Trial]:
         """Ask the next trial: from the sampler (through the window, if any), a random point, or a random one of
         the points not suggested yet (``how``, see :meth:`ask_mode`)."""
@@ -220,33 +215,11 @@ class StudySearcher(Searcher):
         except (ValueError, KeyError, AttnasError):
             return None
 
-    def tell(self, record: TrialRecord) -> None:
-        """Tell Optuna how trial ``record.number`` ended, in the state its status declares
-        (:mod:`analysis.status`), with ``record.told`` as values. Raises when Optuna does not take it."""
-        state = status(record.status).optuna_state
-        if state == "twin":
-            state = "COMPLETE" if record.told is not None else "FAIL"
-        if state is None or record.is_reference:
-            return
-        values = list(record.told) if state == "COMPLETE" else None
-        if state == "COMPLETE" and (values is None or len(values) != len(self.cfg.metrics)
-                                    or not all(np.isfinite(values))):
-            raise ValueError(f"no finite value for every objective ({values!r})")
-        self.set_attrs(record.number, status=record.status, reason=record.reason[:1000], fidelity=record.fidelity,
-                       **({"provenance": record.provenance} if record.provenance else {}),
-                       **({"log": record.log} if record.log else {}))
-        frozen = self.study.tell(record.number, values, state=TrialState[state])
+    def told(self, number: int, values, state: TrialState, params: dict, distributions: dict) -> None:
+        """How the lifecycle told Optuna trial ``number`` ended (:meth:`studies.lifecycle.Lifecycle.tell`): a
+        windowed sampler's model (:mod:`studies.sampling`) hears it too."""
         if self.window is not None:
-            self.window.tell(record.number, values, frozen.state, frozen.params, frozen.distributions)
-        if frozen.state.name != state:
-            raise ValueError(f"Optuna recorded the trial as {frozen.state.name}, not {state}")
-
-    def tell_failed(self, number: int, reason: str) -> None:
-        """Mark trial ``number`` FAIL whatever state it is in (after a tell that Optuna refused)."""
-        self.set_attrs(number, status="failed", reason=reason[:1000])
-        self.study.tell(number, None, state=TrialState.FAIL, skip_if_finished=True)
-        if self.window is not None:
-            self.window.tell(number, None, TrialState.FAIL, {}, {})
+            self.window.tell(number, values, state, params, distributions)
 
     # ---- Searcher API -------------------------------------------------------------------------------
     def suggest(self, trial_id: str):
@@ -347,8 +320,7 @@ class StudySearcher(Searcher):
     def _dispatch(self, key: str, number: int | None, arch: ArchConfig, reference: str | None = None,
                   replicate: int = 0) -> dict:
         self.running.setdefault(arch.hash, key)
-        ckpt = self.checkpoints.get(key)
-        resume = ckpt["path"] if ckpt and ckpt.get("arch_hash") == arch.hash else None
+        resume = self.lifecycle.resume_from(key, arch.hash)     # a resumed interrupted trial's checkpoint
         return {"key": key, "number": number, "reference": reference, "arch": arch.to_dict(),
                 "arch_hash": arch.hash, "resume_from": resume, "replicate": replicate}
 
@@ -386,6 +358,23 @@ class StudySearcher(Searcher):
                     self.reruns.append(s)
             return []
         return [self.duplicate(s, twin) for s in self.waiting.pop(record.arch_hash, [])]
+
+    def requeue(self, suggestions: list[Suggestion]) -> list[TrialRecord]:
+        """Trials a killed study left unfinished (handed over by :meth:`studies.lifecycle.Lifecycle.repair`), in
+        order: each is answered from a twin evaluated meanwhile (the ``duplicate`` records returned, for the
+        lifecycle to write), waits for an earlier one of them with its architecture, or runs again under its own
+        Optuna trial."""
+        duplicates, rerun = [], set()
+        for s in suggestions:
+            h = s.arch.hash
+            if h in self.completed:
+                duplicates.append(self.duplicate(s, self.completed[h]))
+            elif h in rerun:
+                self.waiting.setdefault(h, []).append(s)
+            else:
+                rerun.add(h)
+                self.reruns.append(s)
+        return duplicates
 
     def close(self, reason: str) -> list[TrialRecord]:
         """Suggestions still waiting or to re-run when the study ends: records with status ``not_run``."""

@@ -1,46 +1,36 @@
-"""A study's folder and stores: config, records, Optuna journal, MLflow runs, the live report and the lock.
+"""A study's folder: its config, records, state, lock and the handles to its Optuna journal and MLflow runs.
 
 ``<root>/<name>/`` holds everything the study needs to resume: ``study.yaml`` (the validated config, with the
 hypervolume reference point fixed at the start), ``trials.jsonl`` (one TrialRecord per ended trial, appended
 and fsynced), ``optuna.journal`` (Optuna's JournalStorage: append-only, safe under a kill),
-``mlflow_runs.json`` (trial id -> MLflow run id), ``ray/`` (Tune's per-run folders), ``report/`` (front.csv,
-front.png, hypervolume.csv) and ``export/`` (the Pareto ArchConfigs). What happens to a trial, and the order
-of writes when it ends or is repaired on resume, is :mod:`studies.lifecycle`; this module holds the stores it
-writes to. Tune's own experiment state is not restored: a resume starts a new Tune run for the remaining
-budget, driven by the same Optuna study. A lock file keeps two processes off one study.
+``mlflow_runs.json`` (trial id -> MLflow run id), ``checkpoints.json`` (the last checkpoint of each trial in
+flight), ``logs/`` (failed trials' tracebacks), ``ray/`` (Tune's per-run folders), ``report/`` and ``export/``
+(:mod:`studies.report`). What happens to a trial, and every write of its outcome (record, Optuna tell, MLflow
+run, checkpoint), is :mod:`studies.lifecycle`; this module holds the folder, the config, the records read
+back, the study's state and lock, and the handles the lifecycle writes through. Tune's own experiment state is
+not restored: a resume starts a new Tune run for the remaining budget, driven by the same Optuna study. A lock
+file keeps two processes off one study.
 """
 from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
-import time
-import warnings
 from pathlib import Path
 
 import optuna
-import yaml
 
-from analysis import (TRIALS_FILE, TrialRecord, arch_name, export_front, hypervolume, pareto_records,
-                      read_trials, summary_table, write_report)
-from analysis.status import answers, status
-from analysis.trials import front_candidates, objective_matrix
-from search_space import ArchConfig
+from analysis import TRIALS_FILE, TrialRecord, read_trials
+from analysis.status import at_fidelity
 from search_space.errors import AttnasError
 
 from .config import StudyConfig
+from .report import Report
 from .tracking import Background, MlflowTracker
 
 STUDY_FILE = "study.yaml"
 JOURNAL_FILE = "optuna.journal"
 STATE_FILE = "state.json"
-CHECKPOINTS_FILE = "checkpoints.json"
-ARTIFACT_INTERVAL_S = 5.0
-"""Least time between two uploads of the parent run's live artifacts (front, plot, trials, exports)."""
-PUBLISH_SHARE = 10.0
-"""... and at least this many times the last upload took: the report is rebuilt from every record, so a large
-study refreshes it less often instead of spending a growing share of the driver's time on it."""
 
 def default_tracking_uri(root: str | Path) -> str:
     return f"sqlite:///{(Path(root).resolve() / 'mlflow.db').as_posix()}"
@@ -58,19 +48,9 @@ class Study:
         self.state = json.loads((self.dir / STATE_FILE).read_text()) if (self.dir / STATE_FILE).exists() else {}
         self.tracker: MlflowTracker | None = None
         self.background = Background()
-        self.searcher = None
         self._lock = None
-        self._last_upload = 0.0
-        self._publish_s = 0.0
         self.optuna_storage = None
-        path = self.dir / CHECKPOINTS_FILE
-        self.checkpoints: dict = json.loads(path.read_text()) if path.exists() else {}
-        """Trial key -> {path, epoch, arch_hash} of the last Tune checkpoint of a trial that has not ended."""
-        self._arm_rows = None
-        self.final_weights: dict = {}
-        """Trial key -> the final checkpoint of a finished trial, kept (tracking.log_weights: front) until the
-        front's LoggedModels logged it or the trial is not on the front."""
-        self.effects: list = []          # analysis.effects rows, from the last final publish
+        self.report = Report(self)       # report/, export/ and the summary (studies.report)
 
     def __getstate__(self):
         """Tune pickles its callbacks into its run folder; the live handles (lock, MLflow, Optuna) stay here."""
@@ -130,8 +110,9 @@ class Study:
 
     # ---- state ---------------------------------------------------------------------------------
     def counted(self) -> int:
-        """Trials that spent the budget (trained ones; see :mod:`analysis.status`)."""
-        return sum(r.counts for r in self.records)
+        """Trials that spent the budget: trained ones (see :mod:`analysis.status`) at the study's current
+        fidelity; after a resume at another fidelity, ``budget.trials`` counts the trials the front is made of."""
+        return sum(r.counts for r in self.current())
 
     def remaining(self) -> int:
         return max(0, self.cfg.trials - self.counted())
@@ -140,22 +121,11 @@ class Study:
         done = {r.reference_name for r in self.records if r.is_reference and (r.counts or r.status == "duplicate")}
         return [p for p in self.cfg.reference_names if p not in done]
 
-    def completed_by_hash(self) -> dict:
-        """Arch hash -> the first record that answers a later suggestion of it at the study's fidelity
-        (:func:`analysis.status.answers`; references included). A transient ending (``oom``, ``lost``) answers
-        nothing: it says more about the machine than about the architecture, so it is trained again."""
-        out: dict = {}
-        fidelity = self.cfg.fidelity()
-        for r in self.records:
-            if answers(r, fidelity):
-                out.setdefault(r.arch_hash, r)
-        return out
-
     def current(self, records: list | None = None) -> list:
         """The records at the study's current fidelity (those written before fidelities were recorded count as
         current): what the front, the hypervolume, the exports and the rungs use."""
         fidelity = self.cfg.fidelity()
-        return [r for r in (self.records if records is None else records) if not r.fidelity or r.fidelity == fidelity]
+        return [r for r in (self.records if records is None else records) if at_fidelity(r, fidelity)]
 
     def other_fidelities(self, records: list | None = None) -> list:
         """The records trained at another fidelity than the study's current one."""
@@ -172,45 +142,14 @@ class Study:
         was = sorted({", ".join(f"{k} {v}" for k, v in r.fidelity.items() if now.get(k) != v) for r in others})
         return (f"note: this study now trains at {', '.join(f'{k} {v}' for k, v in now.items())}; "
                 f"{len(others)} trained record(s) at {' / '.join(was)} stay in trials.jsonl but answer no "
-                f"duplicate and are left out of the front, hypervolume, exports and rungs (marked on the plot)")
-
-    def write_log(self, key: str, text: str) -> str:
-        """Write a failed trial's full traceback to ``<study>/logs/<key>.log``; returns the path."""
-        path = self.dir / "logs" / f"{key}.log"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text if text.endswith("\n") else text + "\n")
-        return str(path)
-
-    def suggested_hashes(self) -> set:
-        """Hashes of the architectures the sampler has suggested, but for those whose only trained outcome was
-        transient (``oom``, ``lost``: still to be evaluated)."""
-        answered = set(self.completed_by_hash())
-        return {r.arch_hash for r in self.records if not r.is_reference and r.arch_hash
-                and (r.arch_hash in answered or not r.counts)}
+                f"duplicate, are left out of the front, hypervolume, exports and rungs (marked on the plot) and do "
+                f"not count towards budget.trials ({self.counted()} of {self.cfg.trials} spent at this fidelity)")
 
     def save_state(self, **changes) -> None:
         self.state.update(changes)
         tmp = self.dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(self.state))
         os.replace(tmp, self.dir / STATE_FILE)
-
-    def save_checkpoint(self, key: str, entry: dict | None, delete: bool = True) -> None:
-        """Remember (``entry``) or forget (None) trial ``key``'s last checkpoint, atomically, and delete the
-        checkpoint it replaces (what Tune's ``num_to_keep=1`` would do, without the experiment snapshot Tune
-        forces after every checkpoint when that is set)."""
-        import shutil
-
-        old = self.checkpoints.get(key)
-        if entry is None:
-            if self.checkpoints.pop(key, None) is None:
-                return
-        else:
-            self.checkpoints[key] = entry
-        if old is not None and delete and (entry is None or old["path"] != entry["path"]):
-            shutil.rmtree(old["path"], ignore_errors=True)
-        tmp = self.dir / (CHECKPOINTS_FILE + ".tmp")
-        tmp.write_text(json.dumps(self.checkpoints, indent=1))
-        os.replace(tmp, self.dir / CHECKPOINTS_FILE)
 
     def storage_path(self) -> Path:
         """Tune's run folder: ``storage.path``, else ``<study>/ray``."""
@@ -244,249 +183,3 @@ class Study:
         if ot.metric_names != self.cfg.metrics:
             ot.set_metric_names(list(self.cfg.metrics))        # optuna-dashboard shows val_top1 / macs
         return ot
-
-    # ---- MLflow runs (called by the lifecycle) ----------------------------------------------------
-    def start_run(self, key: str, arch: ArchConfig, number, reference: str | None, wait: bool = False,
-                  fidelity: dict | None = None) -> None:
-        tags = {"arch_hash": arch.hash, "arch_name": arch.name, "is_reference": str(bool(reference)).lower()}
-        if reference:
-            tags["reference_name"] = reference
-        if number is not None:
-            tags["optuna_number"] = str(number)
-        params = {**arch.to_flat_dict(), **{f"fidelity.{k}": v for k, v in (fidelity or self.cfg.fidelity()).items()}}
-        args = (key, f"{key} {arch.name}", params, arch.to_yaml(), tags)
-        if wait:
-            self.tracker.start_trial(*args)
-        else:
-            self.background.submit(key, self.tracker.start_trial, *args)
-
-    def fill_epochs(self, key: str, rows: list[dict]) -> None:
-        """Log to the trial's run the epochs of ``rows`` it lacks (see :meth:`MlflowTracker.fill_epochs`)."""
-        self.background.submit(key, self.tracker.fill_epochs, key, [dict(r) for r in rows])
-
-    def log_epoch(self, key: str, epoch: int, row: dict) -> None:
-        self.background.submit(key, self.tracker.log_epoch, key, epoch, dict(row))
-
-    def end_run(self, record: TrialRecord) -> None:
-        """Close the trial's MLflow run, if it has one (answered trials trained nothing and have none), and
-        forget its checkpoint unless it was interrupted (``--resume`` continues from it)."""
-        if record.status != "interrupted":
-            entry = self.checkpoints.get(record.trial_id)
-            if entry and record.status == "finished" and self.cfg.log_weights == "front":
-                self.final_weights[record.trial_id] = entry["path"]    # for the front's LoggedModel, not deleted yet
-            self.save_checkpoint(record.trial_id, None, delete=record.trial_id not in self.final_weights)
-        self.background.submit(record.trial_id, self.tracker.end_trial, record.trial_id, record.status,
-                               record.reason, dict(record.metrics), tags=run_tags(record))
-        if record.log:
-            self.background.submit(record.trial_id, self.tracker.log_trial_file, record.trial_id, record.log)
-
-    def repair_runs(self, fixed: dict) -> None:
-        """The MLflow side of a resume (see :mod:`studies.lifecycle`): strays deleted, runs of ended trials
-        closed from their records, runs of interrupted trials ended KILLED and set aside for the re-run."""
-        tracker = self.tracker
-        kept = set(tracker.runs.values())
-        for key, run_ids in tracker.trial_runs().items():
-            for run_id in run_ids:
-                if run_id not in kept:
-                    tracker.delete_run(run_id)
-                    fixed["mlflow_strays"] += 1
-        by_key = {r.trial_id: r for r in self.records}
-        for key, run_id in list(tracker.runs.items()):
-            if key == "_study" or "~" in key or tracker.run_status(run_id) != "RUNNING":
-                continue
-            rec = by_key.get(key)
-            if rec is not None:
-                tracker.end_trial(key, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
-                fixed["mlflow_closed"] += 1
-            else:
-                tracker.end_trial(key, "interrupted", "interrupted: the study process ended; run again on resume", {})
-                fixed["mlflow_interrupted"] += 1
-        for key in [k for k in tracker.runs if k != "_study" and "~" not in k]:
-            rec = by_key.get(key)
-            if (rec is None or rec.status == "interrupted") and key not in self.checkpoints:
-                tracker.set_aside(key)     # trained again from epoch 0: a run of its own
-        for rec in self.records:
-            if rec.trial_id not in tracker.runs and status(rec.status).run_status is not None \
-                    and rec.status != "interrupted" and by_key[rec.trial_id] is rec:
-                self.start_run(rec.trial_id, ArchConfig.from_dict(rec.arch, check_fits=False),
-                               rec.number if not rec.is_reference else None, rec.reference_name, wait=True,
-                               fidelity=rec.fidelity or None)
-                for row in rec.history:
-                    tracker.log_epoch(rec.trial_id, int(row.get("epoch", 0)), row)
-                tracker.end_trial(rec.trial_id, rec.status, rec.reason, rec.metrics, tags=run_tags(rec))
-                fixed["mlflow_closed"] += 1
-
-    # ---- the live report -------------------------------------------------------------------------
-    def publish(self, force: bool) -> None:
-        """Write the report and exports and upload them to the parent run (at most every
-        ``ARTIFACT_INTERVAL_S`` seconds unless ``force``), on the background thread."""
-        now = time.monotonic()
-        if not force and now - self._last_upload < max(ARTIFACT_INTERVAL_S, PUBLISH_SHARE * self._publish_s):
-            return
-        self._last_upload = now
-        self.background.submit("study", self._timed_publish, list(self.records), force)
-        if force:
-            self.background.flush()
-
-    def _timed_publish(self, records: list, final: bool = False) -> None:
-        t0 = time.monotonic()
-        try:
-            self._publish(records, final)
-        finally:
-            self._publish_s = time.monotonic() - t0
-
-    def _publish(self, records: list, final: bool = False) -> None:
-        """Front, hypervolume and exports from the records at the study's fidelity; the others are marked on
-        the plot. ``final`` (a forced publish: the study's end or stop) adds the effects report
-        (studies.effects)."""
-        objectives = list(self.cfg.objectives)
-        report_dir, export_dir = self.dir / "report", self.dir / "export"
-        ref = self.cfg.reference_point
-        others = self.other_fidelities(records)
-        records = self.current(records)
-        files = write_report(records, objectives, report_dir, study_name=self.cfg.name, reference=ref,
-                             others=others)
-        files += self.write_reported(records)
-        from .recipe import study_recipe
-        recipe = study_recipe(self.cfg)
-        front = pareto_records(records, objectives)
-        export_front(records, objectives, export_dir, source=str(self.dir), reference=ref, recipe=recipe)
-        self.tracker.sync_front([(r.trial_id, ArchConfig.from_dict(r.arch).to_yaml(), arch_name(r), r.arch_hash,
-                                  dict(r.metrics)) for r in front], recipe,
-                                {r.trial_id: self.final_weights.pop(r.trial_id) for r in records
-                                 if r.trial_id in self.final_weights})
-        self.tracker.log_study_files([self.trials_path, *files, self.dir / STUDY_FILE])
-        self.tracker.log_study_files([export_dir], artifact_path="export")
-        step = sum(r.counts for r in records)
-        self.tracker.log_study_metric("hypervolume", self.hypervolume(records), step=step)
-        self.tracker.log_study_metric("front_size", len(front), step=step)
-        if final:
-            from .effects import write_study_effects
-            effect_files, self.effects = write_study_effects(self.cfg, records, report_dir, self.optuna_storage)
-            self.tracker.log_study_files(effect_files)
-
-    # ---- an ablation's arms beside their paper's numbers (analysis.reported) ------------------------
-    def reported_rows(self, records: list | None = None) -> list[dict]:
-        """One row per arm: measured and reported top-1, parameters and MACs ([] without arms)."""
-        if not self.cfg.arms:
-            return []
-        if getattr(self, "_arm_rows", None) is None:
-            from .arms import arm_rows
-            self._arm_rows = arm_rows(self.cfg.arms, self.cfg.data_config().name)
-        from analysis.reported import reported_rows
-        return reported_rows(self.records if records is None else records, self._arm_rows,
-                             trained_on=self.cfg.data_config().name)
-
-    def write_reported(self, records: list) -> list:
-        """``report/reported.csv``, ``.png`` and ``.txt`` (the printed table), for the parent run."""
-        rows = self.reported_rows(records)
-        if not rows:
-            return []
-        from analysis.reported import reported_table, write_reported
-        files = write_reported(rows, self.dir / "report", title=f"{self.cfg.name}: measured vs reported")
-        text = self.dir / "report" / "reported.txt"
-        text.write_text(reported_table(rows) + "\n")
-        return files + [text]
-
-    def hypervolume(self, records: list | None = None) -> float:
-        """The front's hypervolume at the study's fixed reference point."""
-        objectives = list(self.cfg.objectives)
-        cands = front_candidates(self.current(records), objectives)
-        if not cands or self.cfg.reference_point is None:
-            return 0.0
-        return hypervolume(objective_matrix(cands, objectives), self.cfg.reference_point,
-                           [d for _, d in objectives])
-
-    def summary(self) -> str:
-        """The best trials at the study's fidelity, the largest effects, then where they trained
-        (:func:`trained_on`)."""
-        lines = [summary_table(self.current(), list(self.cfg.objectives), reference=self.cfg.reference_point)]
-        if self.effects:
-            from analysis.effects import effects_lines
-            lines.append("largest effects (report/effects.csv, effects.png; matched by MACs bin, 95% bootstrap CI):\n  "
-                         + "\n  ".join(effects_lines(self.effects, 3, self.cfg.metrics[0])))
-        note = self.fidelity_note()
-        return "\n".join(lines + ([note] if note else []) + trained_on(self.records, self.cfg.gpu))
-
-
-def run_tags(record: TrialRecord) -> dict:
-    """The MLflow tags that say where, how and when ``record`` trained, and at what fidelity."""
-    tags = {f"attnas.{k}": str(v) for k, v in record.provenance.items()}
-    tags.update({f"attnas.fidelity.{k}": str(v) for k, v in record.fidelity.items()})
-    if record.log:
-        tags["attnas.log"] = record.log
-    return tags
-
-
-def trained_on(records: list, gpu: float) -> list[str]:
-    """One line "trained on: ..." (devices with precision and trial counts, nodes, torch/CUDA, UTC span) and,
-    when the study asked for GPUs (``gpu`` > 0) and a trial trained on a CPU, one warning line."""
-    done = [r for r in records if r.provenance.get("device")]
-    if not done:
-        return []
-    by = {}
-    for r in done:
-        key = f"{r.provenance['device']} {r.provenance.get('precision', '?')}"
-        by[key] = by.get(key, 0) + 1
-    nodes = {r.provenance.get("node") for r in done if r.provenance.get("node")}
-    builds = sorted({f"torch {r.provenance.get('torch', '?')}, CUDA {r.provenance.get('cuda') or '-'}" for r in done})
-    starts = sorted(r.provenance["started_at"] for r in done if r.provenance.get("started_at"))
-    ends = sorted(r.provenance["ended_at"] for r in done if r.provenance.get("ended_at"))
-    span = f", {starts[0]} to {ends[-1]} UTC" if starts and ends else ""
-    lines = [f"trained on: {', '.join(f'{k} ({n} trial(s))' for k, n in by.items())}; {len(nodes)} node(s); "
-             f"{'; '.join(builds)}{span}"]
-    on_cpu = sorted(r.trial_id for r in done if r.provenance["device"] == "cpu")
-    if gpu > 0 and on_cpu:
-        lines.append(f"warning: resources.gpu {gpu:g} asked for a GPU per trial, but {len(on_cpu)} trial(s) trained "
-                     f"on the CPU ({', '.join(on_cpu[:8])}{', ...' if len(on_cpu) > 8 else ''}): their node had no "
-                     f"usable CUDA device")
-    return lines
-
-
-class Harmless(logging.Filter):
-    """Drops Ray Tune log records known to be harmless for a study, by their text
-    (:data:`HARMLESS_TUNE_MESSAGES`, each with why); every other record passes whole, traceback included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        return not any(m in text for m in HARMLESS_TUNE_MESSAGES)
-
-
-HARMLESS_TUNE_MESSAGES = (
-    "Trial task failed for trial",       # the study writes the trial's traceback to <study>/logs/<trial>.log
-    "Trials did not complete",           # after a stop: the study records the in-flight trials as interrupted
-    "Experiment has been interrupted",   # Tune's resume hint: a study resumes with attnas search --resume
-    "Tune detects GPUs, but no trials are using GPUs",   # resources.gpu: 0 is the study's choice
-    "Failed to fetch metrics for",       # Tune's ResultGrid after a stop: the study does not use it
-)
-HARMLESS_SOURCES = ("ray.tune.tune", "ray.tune.execution.tune_controller", "ray.tune.analysis.experiment_analysis")
-"""The Tune modules whose loggers write the messages above."""
-HARMLESS_WARNINGS = (
-    # the study sets TPE's group option itself (sampler_options), knowing it is experimental
-    r"Argument ``group`` is an experimental feature",
-    # sampler: qmc is a documented choice of the study file
-    r"QMCSampler is experimental",
-    # the study names its objectives (Study.set_metric_names) for optuna-dashboard
-    r"optuna\.study\.study\.Study\.set_metric_names is experimental",
-)
-
-
-def quiet_ray_logs() -> None:
-    """Ray's and Tune's progress tables off (the study prints its own progress). No library logger is muted:
-    Ray's and Tune's warnings and errors reach the console whole; the few known to be harmless are dropped by
-    their text (:class:`Harmless`, :data:`HARMLESS_WARNINGS`), each with why."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1000")
-    for name in HARMLESS_SOURCES:     # a logger's filters see the records made at it, so each module's own
-        log = logging.getLogger(name)
-        if not any(isinstance(f, Harmless) for f in log.filters):
-            log.addFilter(Harmless())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)    # Optuna's per-trial INFO lines; warnings stay
-    for message in HARMLESS_WARNINGS:
-        warnings.filterwarnings("ignore", message=message, category=optuna.exceptions.ExperimentalWarning)
-
-
-def dump_yaml(data) -> str:
-    return yaml.safe_dump(data, sort_keys=False)

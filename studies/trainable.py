@@ -40,7 +40,6 @@ reason and traceback. Duplicates never get here: the searcher answers them witho
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -49,6 +48,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ray import tune
+
+from analysis.status import finite
 
 NAN = float("nan")
 EPOCH_KEYS = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s")
@@ -205,7 +206,7 @@ def train_trial(config: dict, settings: dict) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result.status in ("diverged", "oom"):
-        metrics = {k: v for k, v in last.items() if not (isinstance(v, float) and not math.isfinite(v))}
+        metrics = {k: v for k, v in last.items() if not (isinstance(v, float) and not finite(v))}
         _report(result.epochs_run, result.status, result.reason, profile,
                 {**metrics, "val_top1": NAN, "val_top5": NAN}, t0, where)
 

@@ -65,8 +65,5 @@ def device_precision(amp, device) -> Precision:
         return choose_precision(amp, device.type)
     index = device.index if device.index is not None else torch.cuda.current_device()
     with torch.cuda.device(index):  # is_bf16_supported looks at the current device
-        try:
-            bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
-        except TypeError:  # torch < 2.4 has no emulation argument (and no emulation)
-            bf16 = torch.cuda.is_bf16_supported()
+        bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
     return choose_precision(amp, "cuda", torch.cuda.get_device_capability(index), bf16)

@@ -123,8 +123,8 @@ def _run(args, stopper) -> int:
                       stopper=stopper)
     export_dir = study.dir / "export"
     print()
-    print(study.summary())
-    rows = study.reported_rows()
+    print(study.report.summary())
+    rows = study.report.reported_rows()
     if rows:
         from analysis.reported import reported_table
         print(f"\nmeasured vs reported ({study.dir / 'report' / 'reported.csv'}, reported.png):")

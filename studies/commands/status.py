@@ -52,6 +52,7 @@ def study_status(study_dir, now: float | None = None) -> dict:
     from analysis import STATUSES, TRIALS_FILE, pareto_records, read_trials
     from analysis.hypervolume import hypervolume
     from analysis.report import arch_name
+    from analysis.status import at_fidelity
     from analysis.trials import front_candidates, objective_matrix
     from search_space.errors import AttnasError
     from studies.config import StudyConfig
@@ -84,7 +85,8 @@ def study_status(study_dir, now: float | None = None) -> dict:
         elapsed = before + max(0.0, now - (d / ".lock").stat().st_mtime)
     else:
         elapsed = before
-    counted = sum(r.counts for r in records)
+    current = [r for r in records if at_fidelity(r, cfg.fidelity())]   # the front and the budget's, as the study's
+    counted = sum(r.counts for r in current)
     left = max(0, cfg.trials - counted)
     if left == 0:
         eta = 0.0
@@ -92,8 +94,8 @@ def study_status(study_dir, now: float | None = None) -> dict:
         eta = elapsed / counted * left      # the pace so far (trials run `concurrency` at a time) times what is left
     else:
         eta = None
-    front = pareto_records(records, objectives)
-    cands = front_candidates(records, objectives)
+    front = pareto_records(current, objectives)
+    cands = front_candidates(current, objectives)
     ref = cfg.reference_point
     hv = hypervolume(objective_matrix(cands, objectives), ref, [dd for _, dd in objectives]) if cands and ref else 0.0
     return {

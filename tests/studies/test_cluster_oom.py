@@ -2,6 +2,7 @@
 beside it, so a later suggestion of the same architecture trains again instead of being answered from the
 OOM record (a finished twin still answers duplicates)."""
 import optuna
+import pytest
 
 from analysis import TrialRecord
 from search_space.space import SearchSpace
@@ -13,11 +14,11 @@ SPACE = {"fixed": {"backbone.type": "resnet_cifar", "backbone.width": 0.25, "num
          "dimensions": {"backbone.depth": [8, 20]}}
 
 
-def searcher(tmp_path, completed=None):
+def searcher(tmp_path, records=()):
     cfg = StudyConfig.from_dict({"name": "s", "space": SPACE, "storage": {"root": str(tmp_path)}})
     storage = optuna.storages.InMemoryStorage()
     optuna.create_study(storage=storage, study_name="s", directions=["maximize", "minimize"])
-    return StudySearcher(cfg, SearchSpace.from_dict(SPACE), storage, None, [], dict(completed or {}), set(), 4, (1, 8, 8))
+    return StudySearcher(cfg, SearchSpace.from_dict(SPACE), storage, None, [], list(records), 4, (1, 8, 8))
 
 
 def record(status, arch, trial_id="t0000"):
@@ -25,13 +26,14 @@ def record(status, arch, trial_id="t0000"):
                        reason="out of memory" if status == "oom" else "", metrics={"val_top1": 0.5, "macs": 1e6})
 
 
-def test_an_oom_answers_no_duplicate_and_a_waiting_twin_trains(tmp_path):
+@pytest.mark.parametrize("transient", ["oom", "lost"])
+def test_an_oom_answers_no_duplicate_and_a_waiting_twin_trains(tmp_path, transient):
     s = searcher(tmp_path)
     arch = SearchSpace.from_dict(SPACE).suggest(optuna.trial.FixedTrial({"backbone.depth": 8}))
     s.running[arch.hash] = "t0000"
     twin = Suggestion(1, arch)
     s.waiting[arch.hash] = [twin]
-    assert s.trial_ended(record("oom", arch)) == []
+    assert s.trial_ended(record(transient, arch)) == []
     assert arch.hash not in s.completed and s.reruns == [twin]
 
 
@@ -48,6 +50,6 @@ def test_a_resumed_study_does_not_answer_from_an_oom_record(tmp_path):
     study = Study.create(cfg)
     arch = SearchSpace.from_dict(SPACE).suggest(optuna.trial.FixedTrial({"backbone.depth": 8}))
     study.records = [record("oom", arch)]
-    assert study.completed_by_hash() == {}
+    assert searcher(tmp_path, study.records).completed == {}
     study.records.append(record("finished", arch, "t0001"))
-    assert study.completed_by_hash()[arch.hash].trial_id == "t0001"
+    assert searcher(tmp_path, study.records).completed[arch.hash].trial_id == "t0001"

@@ -67,9 +67,8 @@ def test_a_lost_architecture_is_retried_by_tune_then_trained_again_when_suggeste
     monkeypatch.setattr(run_module.tune, "with_parameters", with_attempts)
     data = tiny_study("lost", tmp_path / "runs", budget={"trials": 4}, fidelity={"epochs": 1}, concurrency=1,
                       scheduler={"type": "none"}, failures={"max_retries": 1},
-                      space={"fixed": {"backbone.type": "resnet_cifar", "backbone.depth": 8, "backbone.width": 0.25,
-                                       "attention.reduction": 2},
-                             "dimensions": {"attention.type": ["none", "se"]}})
+                      space={"fixed": {"backbone.type": "resnet_cifar", "backbone.depth": 8, "backbone.width": 0.25},
+                             "dimensions": {"attention.type": ["none", "se"], "attention.reduction": [2]}})
     out = io.StringIO()
     study = run_study(Study.create(StudyConfig.from_dict(data)), out=out, trainable=se_is_lost, progress_every_s=60)
     records = read_trials(study.trials_path)
@@ -94,7 +93,7 @@ import yaml
 ray.init(num_cpus=2, num_gpus=1, include_dashboard=False)     # a logical GPU: Ray hands out an id, no device
 study = run_study(Study.create(StudyConfig.from_dict(yaml.safe_load(open(sys.argv[1])))), out=io.StringIO(),
                   progress_every_s=60)
-print(study.summary())
+print(study.report.summary())
 """
 
 
@@ -118,3 +117,24 @@ def test_a_study_that_asked_for_gpus_and_trained_on_the_cpu_says_so(tmp_path, ti
     warning = [ln for ln in lines if ln.startswith("warning:")]
     assert warning == [f"warning: resources.gpu 0.5 asked for a GPU per trial, but 2 trial(s) trained on the CPU "
                        f"({', '.join(sorted(r.trial_id for r in records))}): their node had no usable CUDA device"]
+
+
+def test_the_summary_says_where_trials_trained_and_warns_once_when_a_gpu_study_used_the_cpu():
+    from analysis import TrialRecord
+    from studies.report import trained_on
+
+    def rec(key, device):
+        return TrialRecord(trial_id=key, number=int(key[1:]), arch={}, arch_hash=key, status="finished",
+                           provenance={"device": device, "precision": "bf16" if "cuda" in device else "fp32",
+                                       "node": "n1", "torch": "2.4.0", "cuda": "12.1",
+                                       "started_at": f"2026-01-01T00:0{key[-1]}:00", "ended_at": f"2026-01-01T00:1{key[-1]}:00"})
+
+    records = [rec("t0000", "cuda:0 (H100)"), rec("t0001", "cpu"), rec("t0002", "cpu")]
+    lines = trained_on(records, gpu=1.0)
+    assert lines[0] == ("trained on: cuda:0 (H100) bf16 (1 trial(s)), cpu fp32 (2 trial(s)); 1 node(s); torch 2.4.0, "
+                        "CUDA 12.1, 2026-01-01T00:00:00 to 2026-01-01T00:12:00 UTC")
+    assert lines[1:] == ["warning: resources.gpu 1 asked for a GPU per trial, but 2 trial(s) trained on the CPU "
+                         "(t0001, t0002): their node had no usable CUDA device"]
+    assert trained_on(records, gpu=0.0) == lines[:1]          # a CPU study: no warning
+    assert trained_on(records[:1], gpu=1.0) == [lines[0].replace(", cpu fp32 (2 trial(s))", "").replace(
+        "to 2026-01-01T00:12:00", "to 2026-01-01T00:10:00")]

@@ -1,11 +1,12 @@
 """The dependency floors in pyproject.toml are versions the code runs on: the installed versions meet them, and
-the library APIs the study calls (Optuna, Ray Tune, MLflow) exist and behave as the code expects. Run this file
-with an older library first on the path (PYTHONPATH) to check a floor itself."""
+the library APIs the code calls (Optuna, Ray Tune, MLflow, torch, torchmetrics, thop) exist and behave as the code
+expects. Run this file with an older library first on the path (PYTHONPATH) to check a floor itself."""
 import inspect
 import re
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 from packaging.version import Version
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -22,7 +23,7 @@ def floors() -> dict[str, Version]:
 
 def test_the_installed_libraries_meet_the_floors():
     found = floors()
-    assert {"optuna", "ray", "mlflow", "torch"} <= set(found)
+    assert {"optuna", "ray", "mlflow", "torch", "torchmetrics", "thop"} <= set(found)
     for name, floor in found.items():
         assert Version(version(name)) >= floor, (name, version(name), str(floor))
 
@@ -90,3 +91,59 @@ def test_the_mlflow_client_apis_the_study_calls():
                          "set_experiment_tag": ["experiment_id", "key", "value"]}.items():
         got = inspect.signature(getattr(MlflowClient, name)).parameters
         assert set(params) <= set(got), (name, set(params) - set(got))
+
+
+def test_the_torch_apis_the_trainers_call(tmp_path):
+    """The torch APIs newer than torch 2.2 that trainers/ calls, run (each one's first release in a comment: the
+    floor is the newest of them), and the older ones the trainers and the search space rely on."""
+    import inspect
+
+    import torch
+    import torch.nn.functional as F
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from trainers.fit import _is_oom
+
+    assert Version(torch.__version__.split("+")[0]) >= floors()["torch"]
+    assert issubclass(torch.OutOfMemoryError, RuntimeError)                 # 2.4 (torch.cuda's before)
+    assert _is_oom(torch.OutOfMemoryError("CUDA out of memory"))
+    scaler = torch.amp.GradScaler("cpu", enabled=False)                     # 2.3: torch.amp.GradScaler(device)
+    assert not scaler.is_enabled()
+    assert "including_emulation" in inspect.signature(torch.cuda.is_bf16_supported).parameters   # 2.4
+    with torch.autocast("cpu", torch.bfloat16, enabled=True):
+        assert (torch.ones(3, 5) @ torch.ones(5, 7)).dtype == torch.bfloat16
+    q = torch.randn(3, 2, 5, 4)
+    assert F.scaled_dot_product_attention(q, q, q, dropout_p=0.0).shape == q.shape   # search_space fft blocks
+    assert torch.Tag.pointwise in torch.ops.aten.relu.default.tags                    # trainers.profile
+    seen = []
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append(func)
+            return func(*args, **(kwargs or {}))
+
+    with Ops():
+        torch.relu(torch.randn(3))
+    assert torch.ops.aten.relu.default in seen
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        torch.randn(3, requires_grad=True).sigmoid().sum().backward()
+    torch.save({"x": torch.ones(3)}, tmp_path / "c.pt")
+    assert torch.load(tmp_path / "c.pt", map_location="cpu", weights_only=False)["x"].shape == (3,)
+    k = torch.eye(3) * 2
+    assert float(torch.linalg.slogdet(k).logabsdet) > 0 and torch.linalg.eigvalsh(torch.corrcoef(torch.randn(3, 5))).shape == (3,)
+    assert callable(torch.compile)
+
+
+def test_the_torchmetrics_and_thop_apis_the_trainers_call():
+    import thop
+    import torch
+    from thop.profile import register_hooks
+    from thop.vision.basic_hooks import count_relu, zero_ops
+    from torchmetrics.classification import MulticlassAccuracy
+
+    metric = MulticlassAccuracy(5, top_k=1, average="micro", validate_args=False)
+    metric.update(torch.eye(5)[:3], torch.tensor([0, 1, 4]))
+    assert float(metric.compute()) == pytest.approx(2 / 3)
+    macs, params = thop.profile(torch.nn.Sequential(torch.nn.Linear(7, 3)), inputs=(torch.randn(5, 7),), verbose=False)
+    assert params == 7 * 3 + 3 and macs == 5 * 7 * 3
+    assert torch.nn.ReLU in register_hooks and callable(count_relu) and callable(zero_ops)

@@ -9,7 +9,7 @@ from search_space.errors import AttnasError
 from search_space.space import SearchSpace
 from studies.config import StudyConfig
 from studies.grid import GridSampler, grid_points
-from studies.lifecycle import Lifecycle
+from studies import lifecycle
 from studies.search import StudySearcher
 
 # conditional: reduction only for se/cbam, stage_mask only with attention; "000"-like folds are canonical
@@ -56,18 +56,20 @@ def test_budget_defaults_to_the_grid_and_the_study_ends_when_it_is_exhausted(tmp
     class FakeStudy:
         def __init__(self):
             self.cfg, self.trials_path, self.records, self.state = cfg, tmp_path / "trials.jsonl", [], {}
+            self.dir = tmp_path
 
+    class Lifecycle(lifecycle.Lifecycle):
         def end_run(self, record):
-            pass
+            pass              # no MLflow here
 
         def publish(self, force):
-            pass
+            pass              # nor a report
 
     storage = optuna.storages.InMemoryStorage()
     optuna.create_study(storage=storage, study_name="g", directions=["maximize", "minimize"])
     life = Lifecycle(FakeStudy(), out=io.StringIO())
-    s = StudySearcher(cfg, space, storage, life, list(cfg.warm_start), {}, set(), 4, (1, 8, 8))
-    life.searcher = s
+    s = StudySearcher(cfg, space, storage, life, list(cfg.warm_start), [], 4, (1, 8, 8))
+    life.attach(s)
     seen = []
     while True:
         c = s.suggest(f"x{len(seen)}")

@@ -6,6 +6,8 @@ import pytest
 
 from analysis import TrialRecord, append_trial, read_trials
 from analysis.report import plot_front
+from analysis.status import answering, suggested
+from studies.commands.status import study_status
 from studies.config import StudyConfig
 from studies.run import run_study
 from studies.study import Study
@@ -29,17 +31,24 @@ def test_records_at_another_fidelity_answer_nothing_and_stay_off_the_front(tmp_p
     for r in (old, new):
         append_trial(study.trials_path, r)
     study = Study.open(study.dir)
-    assert set(study.completed_by_hash()) == {"h-new"} and "h-old" not in study.suggested_hashes()
+    fidelity = study.cfg.fidelity()
+    assert set(answering(study.records, fidelity)) == {"h-new"} and "h-old" not in suggested(study.records, fidelity)
     assert [r.trial_id for r in study.current()] == ["t0001"]
-    assert study.hypervolume() == pytest.approx(0.5 * 800.0)
+    assert study.report.hypervolume() == pytest.approx(0.5 * 800.0)
     note = study.fidelity_note()
     assert note.startswith("note: this study now trains at epochs 2, train_subset None, data synthetic, image_size 8;")
     assert "1 trained record(s) at epochs 1 " in note and "marked on the plot" in note
-    assert "t0000" not in study.summary().split("trained on")[0] and note in study.summary()
+    # budget.trials counts the trials at the study's current fidelity, the ones its front is made of
+    trials = study.cfg.trials
+    assert study.counted() == 1 and study.remaining() == trials - 1
+    assert note.endswith(f"do not count towards budget.trials (1 of {trials} spent at this fidelity)")
+    st = study_status(study.dir)
+    assert st["budget"]["spent"] == 1 and [row["trial_id"] for row in st["front"]] == ["t0001"]
+    assert "t0000" not in study.report.summary().split("trained on")[0] and note in study.report.summary()
 
     study.tracker = MlflowTracker(study.tracking_uri, study.dir)
     study.tracker.start_study("fid", study.cfg.to_dict(), {})
-    study._publish(list(study.records))
+    study.report._publish(list(study.records))
     front = (study.dir / "report" / "front.csv").read_text()
     assert "t0001" in front and "t0000" not in front
     assert [p.name for p in (study.dir / "export").glob("*.yaml")] and \
@@ -70,7 +79,7 @@ def test_arms_equal_by_hash_are_answered_from_the_first_unless_a_seed_replicate(
     assert again.status == "duplicate" and again.twin == "ref-base" and again.is_reference
     assert again.metrics == by_id["ref-base"].metrics and again.reference_name == "again"
     assert by_id["ref-seed1"].provenance and by_id["ref-seed1"].arch_hash == by_id["ref-base"].arch_hash
-    rows = {row["arm"]: row for row in study.reported_rows()}
+    rows = {row["arm"]: row for row in study.report.reported_rows()}
     assert rows["again"]["status"] == "same as base"
     assert rows["again"]["measured_top1"] == rows["base"]["measured_top1"]
 

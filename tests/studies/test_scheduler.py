@@ -61,7 +61,8 @@ def test_decision_on_arrival_is_the_ranking_of_the_rung_so_far():
     asha = SuccessiveHalving("asha", OBJ, max_t=6, grace_period=2, eta=3)
     for n, (acc, macs) in enumerate(arrivals):
         last = report(asha, FakeTrial(n), 2, acc, macs)
-    assert last == TrialScheduler.STOP and "validation accuracy" in asha.stopped["t0005"].reason("asha")
+    assert last == TrialScheduler.STOP and asha.decisions[-1].trial == "t0005"
+    assert "validation accuracy" in asha.decisions[-1].reason("asha")
 
 
 def test_epochs_off_the_rungs_and_results_twice_change_nothing():
@@ -135,7 +136,7 @@ def test_each_decision_only_decides_the_newcomer():
     s = SuccessiveHalving("pareto_sh", OBJ3, max_t=4, grace_period=1, eta=2)
     first = s.record("t0000", 0, 1, [0.1, 4, 3])
     s.record("t0001", 1, 1, [0.4, 1, 1])                 # dominates t0000 ...
-    assert first.promoted and "t0000" not in s.stopped   # ... whose decision stands
+    assert first.promoted and [d.promoted for d in s.decisions if d.trial == "t0000"] == [True]   # ... stands
 
 
 def test_per_decision_a_newcomer_that_dominates_its_rung_goes_on():

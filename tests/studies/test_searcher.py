@@ -9,7 +9,7 @@ from ray.tune.search import Searcher
 from analysis import TrialRecord
 from search_space.space import SearchSpace
 from studies.config import StudyConfig
-from studies.lifecycle import Lifecycle
+from studies import lifecycle
 from studies.search import StudySearcher, derive_seed, estimate_macs
 from studies.study import Study
 
@@ -25,8 +25,10 @@ class FakeStudy:
         self.dir = tmp_path
 
     current = Study.current                 # the study's own rules on its records
-    completed_by_hash = Study.completed_by_hash
-    write_log = Study.write_log
+
+
+class Lifecycle(lifecycle.Lifecycle):
+    """The study's lifecycle without MLflow runs or the live report."""
 
     def end_run(self, record):
         pass
@@ -35,7 +37,7 @@ class FakeStudy:
         pass
 
 
-def make(tmp_path, storage=None, **over):
+def make(tmp_path, storage=None, records=(), **over):
     data = {"name": "s", "space": SPACE, "sampler": {"type": "random"}, "storage": {"root": str(tmp_path)},
             "hypervolume_reference": {"val_top1": 0.0, "macs": 1e9}, "fidelity": {"epochs": 2}, **over}
     cfg = StudyConfig.from_dict(data)
@@ -43,10 +45,11 @@ def make(tmp_path, storage=None, **over):
     ot = optuna.create_study(storage=storage, study_name="s", directions=["maximize", "minimize"],
                              load_if_exists=True)
     study = FakeStudy(cfg, tmp_path)
+    study.records = list(records)
     life = Lifecycle(study, out=io.StringIO())
-    s = StudySearcher(cfg, SearchSpace.from_dict(cfg.space), storage, life, list(cfg.warm_start), {}, set(), 4,
-                      (1, 8, 8))
-    life.searcher = s
+    s = StudySearcher(cfg, SearchSpace.from_dict(cfg.space), storage, life, list(cfg.reference_names), study.records,
+                      4, (1, 8, 8))
+    life.attach(s)
     return s, life, ot
 
 
@@ -66,6 +69,28 @@ def test_references_come_first_and_are_not_optuna_trials(tmp_path):
     assert not ot.get_trials()
     second = s.suggest("b")
     assert second["reference"] is None and second["number"] == 0 and second["key"] == "t0000"
+
+
+def test_warm_starts_and_arms_equal_by_hash_are_answered_from_the_first_unless_a_seed_replicate(tmp_path):
+    tiny = {"backbone": {"type": "resnet_cifar", "depth": 8, "width": 0.25}, "num_classes": 4, "input_size": [1, 8, 8]}
+    s, life, _ = make(tmp_path, warm_start=["resnet20", {"name": "r20-again", "arch": "resnet20"}],
+                      arms=[{"name": "base", "arch": tiny}, {"name": "again", "arch": tiny},
+                            {"name": "seed1", "arch": tiny, "replicate": 1}])
+    dispatched = []
+    while True:
+        c = s.suggest(str(len(dispatched)))
+        if c["reference"] is None:
+            break
+        dispatched.append(c)
+    # each of the two architectures trains once; the seed replicate trains again; the twins wait without a slot
+    assert [c["key"] for c in dispatched] == ["ref-resnet20", "ref-base", "ref-seed1"]
+    assert dispatched[2]["replicate"] == 1 and dispatched[2]["arch_hash"] == dispatched[1]["arch_hash"]
+    for c in dispatched:
+        finish(life, c, acc=0.5)
+    by_key = {r.trial_id: r for r in life.study.records}
+    assert by_key["ref-r20-again"].status == "duplicate" and by_key["ref-r20-again"].twin == "ref-resnet20"
+    assert by_key["ref-again"].status == "duplicate" and by_key["ref-again"].twin == "ref-base"
+    assert by_key["ref-seed1"].status == "finished" and not by_key["ref-again"].counts
 
 
 def test_macs_budget_rejects_before_training_and_tells_an_infeasible_result(tmp_path):
@@ -124,13 +149,10 @@ def test_resumed_searcher_continues_the_sampler_stream(tmp_path):
         asked = []
         for i in range(8):
             if i == split:                           # a new process: a new searcher on the same storage
-                records = life.study.records
-                s, life, _ = make(tmp_path / f"r{split}", storage=storage, sampler={"type": "tpe", "n_startup_trials": 2},
+                s, life, _ = make(tmp_path / f"r{split}", storage=storage, records=life.study.records,
+                                  sampler={"type": "tpe", "n_startup_trials": 2},
                                   space={**SPACE, "dimensions": {**SPACE["dimensions"],
                                                                  "activation": ["relu", "silu", "gelu", "elu"]}})
-                life.study.records = records
-                s.completed = {r.arch_hash: r for r in records if r.counts}
-                s.covered = {r.arch_hash for r in records}
             c = s.suggest(str(i))
             if c in (None, Searcher.FINISHED):
                 break

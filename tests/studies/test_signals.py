@@ -90,7 +90,11 @@ def test_sigint_exits_130_then_resume_continues_from_the_checkpoints(tmp_path, t
     assert f"attnas search --resume {study_dir}" in done.stdout
     stopped = _check_interrupted(tmp_path, study_dir, "sigint")
     ckpts = checkpointed(study_dir)
-    assert {r.trial_id for r in stopped if r.history} <= set(ckpts)
+    assert ckpts
+    # Tune hands the driver an epoch's result before its checkpoint: a signal between the two leaves a trial
+    # with that epoch in its history and no (or an older) checkpoint, and its record says where it goes on from
+    for r in stopped:
+        assert r.trial_id in ckpts or r.reason.endswith("--resume continues it from epoch 0 (no checkpoint yet)")
 
     again = subprocess.run([sys.executable, "-m", "studies", "search", "--resume", str(study_dir)], cwd=tmp_path,
                            env=repo_env(), capture_output=True, text=True, timeout=900)
@@ -244,16 +248,16 @@ def test_sigterm_during_the_node_probe_ends_the_parent_run_killed(tmp_path, tiny
 @pytest.mark.slow
 def test_sigterm_during_the_final_upload_closes_every_run(tmp_path, tiny_study, monkeypatch, ray_session):
     import studies.run as run_module
-    from studies.study import Study as StudyClass
+    from studies.report import Report
 
-    publish = StudyClass.publish
+    publish = Report.publish
 
-    def publish_then_signal(self, force):
+    def publish_then_signal(self, force, weights=None):
         if force:
             os.kill(os.getpid(), signal.SIGTERM)
-        publish(self, force)
+        return publish(self, force, weights)
 
-    monkeypatch.setattr(StudyClass, "publish", publish_then_signal)
+    monkeypatch.setattr(Report, "publish", publish_then_signal)
     study = _tiny(tmp_path, tiny_study, "upload")
     with pytest.raises(StudyInterrupted):
         run_module.run_study(study, out=io.StringIO(), progress_every_s=60)

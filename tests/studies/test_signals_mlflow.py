@@ -16,10 +16,10 @@ def test_failed_mlflow_calls_are_reported_and_recorded_on_their_trial(tmp_path):
     seen = {}
     study = SimpleNamespace(
         tracker=SimpleNamespace(end_study=lambda status: seen.update(parent=status)), background=background,
-        dir=tmp_path, records=[SimpleNamespace(trial_id="t0001", number=1, is_reference=False)],
-        searcher=SimpleNamespace(set_attrs=lambda number, **attrs: seen.update({number: attrs})))
+        dir=tmp_path, records=[SimpleNamespace(trial_id="t0001", number=1, is_reference=False)])
+    lifecycle = SimpleNamespace(searcher=object(), set_attrs=lambda number, **attrs: seen.update({number: attrs}))
     out = io.StringIO()
-    _close(study, "KILLED", out)
+    _close(study, lifecycle, "KILLED", out)
     assert seen["parent"] == "KILLED"
     assert seen[1]["mlflow_errors"].startswith("ZeroDivisionError")
     assert json.loads((tmp_path / "mlflow_errors.json").read_text()) == {"t0001": ["ZeroDivisionError: division by zero"]}

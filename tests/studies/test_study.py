@@ -116,7 +116,7 @@ def test_mlflow_has_one_parent_and_a_nested_child_per_trial(finished_study):
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"trials.jsonl", "front.csv", "front.png", "study.yaml", "export"} <= names
     hv = client.get_metric_history(parent.info.run_id, "hypervolume")
-    assert hv[-1].step == 5 and hv[-1].value == pytest.approx(study.hypervolume())
+    assert hv[-1].step == 5 and hv[-1].value == pytest.approx(study.report.hypervolume())
     assert [m.value for m in hv] == sorted(m.value for m in hv)      # one fixed reference: never decreases
 
 
@@ -143,7 +143,7 @@ def test_every_trained_record_says_where_how_and_when(finished_study):
         assert run.data.params["fidelity.epochs"] == "2" and run.data.params["fidelity.data"] == "synthetic"
         if not r.is_reference:
             assert attrs[r.number]["provenance"] == r.provenance and attrs[r.number]["fidelity"] == fidelity
-    summary = study.summary()
+    summary = study.report.summary()
     assert f"trained on: cpu fp32 ({len([r for r in records if r.provenance])} trial(s)); 1 node(s); " \
            f"torch {torch.__version__}, CUDA -" in summary
     assert "warning:" not in summary                     # resources.gpu 0: the CPU was asked for
