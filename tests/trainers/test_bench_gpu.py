@@ -62,6 +62,7 @@ def test_cpu_smoke_command():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ratio" in out.stdout and "aggregate" in out.stdout and "no OOM" in out.stdout
+    assert "(l) resnet_cifar20x0.5+fa on cpu, channels_last batch 3: status finished" in out.stdout
 
 
 def test_fa_channels_last_part_in_process(bench, capsys):
