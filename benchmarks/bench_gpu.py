@@ -1,8 +1,8 @@
 """GPU check of the trainer and of a study on one GPU (issue 11, item 7): one command, under 10 minutes.
 
-    python benchmarks/bench_gpu.py                   # on a machine with a CUDA GPU: parts t, a, b and c
+    python benchmarks/bench_gpu.py                   # on a machine with a CUDA GPU: parts t, a, b, l and c
     python benchmarks/bench_gpu.py --parts a,b       # the trainer parts only
-    python benchmarks/bench_gpu.py --cpu-smoke       # parts a and b on the CPU at tiny sizes (a test runs it)
+    python benchmarks/bench_gpu.py --cpu-smoke       # parts a, b and l on the CPU at tiny sizes (a test runs it)
 
 (t) the CUDA correctness tests, tests/trainers/test_cuda.py, in a subprocess (pytest; about a minute).
 (a) ``trainers.fit`` against a bare PyTorch loop (same precision: bf16 autocast where native, channels_last;
@@ -12,6 +12,9 @@
 (b) 4 trainer processes (multiprocessing spawn) sharing the GPU, each capped at a quarter of its memory
     (``prepare_device(0.25)``), against one such process alone: aggregate throughput ratio, status of each
     (no OOM), peak memory per process.
+(l) FA-ResNet-20 at width 0.5 (its stage projection is ``Conv2d(8, 16, 1, stride=2, bias=False)``, the case that
+    crashed torch 2.13's CPU convolution in channels_last backward, issue 19) trained by ``trainers.fit`` in
+    channels_last at batch 3 for one epoch, in a subprocess so a native crash is reported, not suffered.
 (c) where Ray, Optuna and MLflow import: a 32-trial study at ``gpu: 0.25`` on CIFAR-shaped data (CIFAR-10
     itself with ``--cifar-dir`` when it is there), trials per GPU-hour, GPU utilisation sampled through NVML,
     and orchestration as a share of GPU time (goal <= 10 %).
@@ -386,6 +389,53 @@ def part_c(sz: Sizes, device, cifar_dir: str | None) -> None:
           f"(goal <= 10 %: {'met' if share <= 0.10 else 'NOT met'}); {util.text()}")
 
 
+FA_WIDTH = 0.5
+"""fa-resnet20 at this width: stage widths 8, 16, 32, so its first strided projection is the crashing case."""
+
+
+def fa_channels_last_child(device_name: str) -> int:
+    """Part (l)'s child: train fa-resnet20 at FA_WIDTH in channels_last at batch 3 (48 images, one epoch) on
+    ``device_name``; print one result line."""
+    import warnings
+
+    from search_space import ArchConfig
+
+    device = prepare_device(want_gpu=device_name.startswith("cuda"))
+    if device.type != torch.device(device_name).type:
+        print(f"(l) asked for {device_name}, got {device}")
+        return 1
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    data = load_arch("fa-resnet20", input_size=[3, 32, 32], num_classes=10).to_dict()
+    data["backbone"] = {**data["backbone"], "width": FA_WIDTH}
+    arch = ArchConfig.from_dict(data)
+    torch.manual_seed(0)
+    model = build_model(arch)
+    cfg = TrainConfig(epochs=1, batch_size=3, optimizer="sgd", lr=0.01, augment=False, channels_last=True)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        res = fit(model, synthetic_uint8(48, 12, 32, device), cfg, device=device)
+    sync(device)
+    cl = all(p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4)
+    guard = [str(w.message) for w in seen if "channels_last" in str(w.message)]
+    print(f"(l) {arch.name} on {device}, channels_last batch 3: status {res.status}, {res.epochs_run} epoch "
+          f"(16 steps), weights in channels_last {cl}" + (f"; guard: {guard[0]}" if guard else ""))
+    return 0 if res.status == "finished" else 1
+
+
+def part_l(device) -> bool:
+    """FA in channels_last at batch 3 (see the module docstring), in a fresh process; its line or how it died."""
+    print("\n(l) FA-ResNet-20 (width 0.5) in channels_last at batch 3")
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--fa-channels-last-child", str(device)],
+                         capture_output=True, text=True, timeout=600)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("(l)")]
+    if out.returncode < 0:
+        print(f"(l) CRASHED: the child died of signal {-out.returncode} (a native crash); {out.stderr[-500:]}")
+    else:
+        print("\n".join(lines) or f"(l) exit {out.returncode}: {out.stderr[-1000:]}")
+    return out.returncode == 0
+
+
 def part_t() -> bool:
     """The CUDA tests in a fresh process (they set memory caps and cuDNN flags); their summary line."""
     print("\n(t) CUDA tests: tests/trainers/test_cuda.py")
@@ -410,11 +460,14 @@ def _importable(name: str) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default=None, help="comma-separated parts to run (default a,b,c; a,b with --cpu-smoke)")
+    ap.add_argument("--parts", default=None, help="comma-separated parts to run (default t,a,b,l,c; a,b,l with --cpu-smoke)")
     ap.add_argument("--cpu-smoke", action="store_true", help="run on the CPU at tiny sizes (checks the script)")
     ap.add_argument("--cifar-dir", default=None, help="data_dir holding cifar-10-batches-py/ for part c")
+    ap.add_argument("--fa-channels-last-child", default=None, help=argparse.SUPPRESS)   # part (l)'s subprocess
     args = ap.parse_args()
-    parts = set((args.parts or ("a,b" if args.cpu_smoke else "t,a,b,c")).split(","))
+    if args.fa_channels_last_child:
+        return fa_channels_last_child(args.fa_channels_last_child)
+    parts = set((args.parts or ("a,b,l" if args.cpu_smoke else "t,a,b,l,c")).split(","))
     if not args.cpu_smoke and not torch.cuda.is_available():
         print("bench_gpu: no CUDA device here (torch.cuda.is_available() is False); nothing measured "
               "(--cpu-smoke runs the trainer parts on the CPU at tiny sizes)", file=sys.stderr)
@@ -437,6 +490,8 @@ def main() -> int:
         part_a(sz, device)
     if "b" in parts:
         part_b(sz, device)
+    if "l" in parts:
+        part_l(device)
     if "c" in parts:
         part_c(sz, device, args.cifar_dir)
     print(f"\nbench_gpu: done in {time.perf_counter() - t0:.0f} s")

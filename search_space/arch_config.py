@@ -18,6 +18,8 @@ equal and share one :attr:`ArchConfig.hash`, and ``from_dict(to_dict(a)) == a`` 
 
 - a component's parameters are put in one form by its ``canonical_params`` (e.g. an unused parameter takes
   its default, a set is sorted);
+- an activation name that is an alias of another (``celu`` is ``elu``: layers.ACTIVATION_ALIASES) is kept
+  as the name it stands for, at the top level and in every ``act`` field;
 - an attention's parameters whose effect vanishes at the shapes of its sites fold to one value
   (``Attention.canonical_at``: GE-theta-minus's extent at or above every map it meets is the global mean);
 - the stage mask drops the stages that carry no attention at any occupied point
@@ -44,8 +46,8 @@ from typing import Any
 
 from .errors import AttnasError
 from .frozen import FrozenDict, freeze
-from .layers import ACTIVATION_NAMES
-from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+from .layers import Act
+from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS, coerce
 from .yaml_io import dump_yaml, parse_yaml
 
 TOP_FIELDS = ("backbone", "num_classes", "input_size", "activation", "attention", "insertion_point",
@@ -151,9 +153,7 @@ class ArchConfig:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise AttnasError(f"num_classes: {num_classes!r} is not allowed; allowed: an integer >= 2")
         input_size = parse_input_size(data.get("input_size", (3, 32, 32)))
-        activation = data.get("activation", "relu")
-        if activation not in ACTIVATION_NAMES:
-            raise AttnasError(f"activation: {activation!r} is not allowed; allowed: {', '.join(ACTIVATION_NAMES)}")
+        activation = coerce(data.get("activation", "relu"), Act, "activation")     # an alias folds (celu -> elu)
 
         points = tuple(bb_cls.insertion_points)
         insertion_point = data.get("insertion_point") or default_point(attention, points)

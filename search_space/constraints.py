@@ -132,6 +132,19 @@ Fraction = Interval(0.0, 1.0)
 """A rate such as dropout: 0 <= value < 1."""
 
 
+@dataclass(frozen=True)
+class Aliases:
+    """Values that name one thing: ``alias -> canonical value``. Not a constraint (it rejects nothing): in an
+    annotation (``Annotated[Literal[...], Aliases({...})]``) it makes :func:`search_space.registry.coerce` return
+    the canonical value, so the aliases share one config, one hash and one count. Only for names of provably
+    the same function (e.g. torch's CELU at alpha 1 is ELU)."""
+
+    table: typing.Mapping[str, Any]
+
+    def canonical(self, value):
+        return self.table.get(value, value) if isinstance(value, typing.Hashable) else value
+
+
 def is_marker(obj) -> bool:
     return hasattr(obj, "ok") and hasattr(obj, "allowed")
 Width = typing.Annotated[float, PositiveReal]

@@ -40,7 +40,8 @@ from .arch_config import NONE, ArchConfig, Component, allowed_points, default_po
 from .dimensions import Dimension, decode, param_name, rank
 from .errors import AttnasError
 from .frozen import FrozenDict, freeze
-from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS
+from .layers import Act
+from .registry import ATTENTION, BACKBONES, CONNECTIONS, GATINGS, coerce
 from .shapes import (BackboneShapes, attention_can_fold, attention_can_misfit, backbone_shapes,
                      check_attention_fits, check_connection_fits, check_gating_fits, connection_can_misfit,
                      fold_attention_at, gating_can_misfit)
@@ -271,8 +272,9 @@ class Plan:
         if slot == "activation":
             values = self.dims[idx[0]].values() if idx else (self.value("activation", s),)
             key = ("activation", values)
-            if key not in self._tables:
-                self._tables[key] = Table(slot, None, idx, tuple(((v,) if idx else (), v) for v in values), True, None)
+            if key not in self._tables:      # raw name -> canonical name (an alias folds: celu -> elu)
+                rows = tuple(((v,) if idx else (), coerce(v, Act, "activation")) for v in values)
+                self._tables[key] = Table(slot, None, idx, rows, True, None)
             return self._tables[key]
         type_ = self.value(f"{slot}.type", s)
         given = dict(self.fixed_params(slot))

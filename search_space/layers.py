@@ -2,11 +2,12 @@
 uses), conv-BN-act, channel rounding."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
+from .constraints import Aliases
 from .errors import AttnasError
 
 ACTIVATIONS = {
@@ -24,6 +25,12 @@ ACTIVATIONS = {
 }
 """Activation name -> constructor: the one vocabulary of the top-level ``activation`` and of every attention
 ``act``. The six searched in the seeds are relu, gelu, celu, elu, leaky_relu, silu; ``identity`` is no activation."""
+
+ACTIVATION_ALIASES = {"celu": "elu"}
+"""Activation names of one function, alias -> the name a config keeps (the one statement of these equivalences):
+torch's CELU at alpha 1, max(0, x) + min(0, exp(x) - 1), is ELU at alpha 1 (torch computes it as ELU with input
+scale 1/alpha, bit for bit the same forward and backward). No other pair here is one function: relu6 clips at 6,
+leaky_relu(0.01) and hard_swish differ from relu and silu, gelu from silu."""
 
 
 class SoftmaxGate(nn.Module):
@@ -44,8 +51,9 @@ GATES = {
 ACTIVATION_NAMES = tuple(sorted(ACTIVATIONS))
 GATE_NAMES = tuple(sorted(GATES))
 
-Act = Literal[ACTIVATION_NAMES]
-"""The annotation of every activation parameter (``act``)."""
+Act = Annotated[Literal[ACTIVATION_NAMES], Aliases(ACTIVATION_ALIASES)]
+"""The annotation of every activation parameter (``act``, and the top-level ``activation``): one of
+ACTIVATION_NAMES, an alias put in the name it stands for, so ``celu`` and ``elu`` are one config."""
 
 Gate = Literal[GATE_NAMES]
 """The annotation of every gate parameter (``gate``)."""

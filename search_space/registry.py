@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any, Callable, Dict
 
-from .constraints import is_marker
+from .constraints import Aliases, is_marker
 from .errors import AttnasError
 
 
@@ -159,7 +159,8 @@ def _shown(value) -> str:
 
 def coerce(value: Any, annotation: Any, field: str) -> Any:
     """Check ``value`` against an annotation (int, float, str, bool, Literal, tuple, Optional, Annotated with
-    constraint markers) and return it in canonical form (lists as tuples, whole floats given for ints as ints)."""
+    constraint markers) and return it in canonical form (lists as tuples, whole floats given for ints as ints, an
+    alias as the value it names: :class:`search_space.constraints.Aliases`)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if annotation is inspect.Parameter.empty or annotation is Any:
@@ -169,6 +170,9 @@ def coerce(value: Any, annotation: Any, field: str) -> Any:
         for marker in args[1:]:
             if is_marker(marker) and value is not None and not marker.ok(value):
                 raise AttnasError(f"{field}: {_shown(value)} is not allowed; allowed: {marker.allowed}")
+        for alias in args[1:]:
+            if isinstance(alias, Aliases):
+                value = alias.canonical(value)
         return value
     if origin is typing.Union:
         if value is None and type(None) in args:

@@ -12,13 +12,15 @@ emptied, so the process can go on to another trial.
 
 Channels-last defaults to CUDA only: on the 2-core dev CPU it gave no measurable gain for SE-ResNet-20
 training (1.41 vs 1.45 s per batch-128 step, one thread, within noise); ``TrainConfig.channels_last=True``
-forces it.
+forces it, except on a CPU where torch's channels_last convolution crashes in backward
+(trainers/channels_last_probe.py: then the default format, with one warning line saying why).
 """
 from __future__ import annotations
 
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -28,6 +30,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from .augment import augment
+from .channels_last_probe import cpu_channels_last_refusal
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.normalize import Normalize
@@ -117,6 +120,11 @@ def fit(model: nn.Module, data, cfg: TrainConfig = TrainConfig(), callback: Call
     cuda = device.type == "cuda"
     precision = device_precision(cfg.amp, device)
     channels_last = cfg.channels_last if cfg.channels_last is not None else cuda
+    if channels_last and device.type == "cpu":
+        refusal = cpu_channels_last_refusal()      # a native crash on this torch's CPU conv: the default format
+        if refusal:
+            warnings.warn(refusal, RuntimeWarning, stacklevel=2)
+            channels_last = False
     torch.manual_seed(cfg.seed)
     model.to(device)
     if channels_last:

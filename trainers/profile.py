@@ -29,7 +29,8 @@ already counted (a depth counter kept by forward pre-/post-hooks on those module
 FLOPs = 2 x MACs for the matmul/conv part; ``torch.utils.flop_counter.FlopCounterMode`` counts only that
 part, so our total is at least its half (tests/trainers/test_profile.py holds every attention type to it).
 
-Latency: median of timed runs after warm-up, at batch ``batch_size`` (inference, eval mode, no grad) and
+Latency: median of timed runs after one warm-up (3 to ``repeats`` of them, within a budget of 3 warm-up runs or
+0.5 s, whichever is longer: :func:`median_ms`), at batch ``batch_size`` (inference, eval mode, no grad) and
 ``train_batch_size`` (forward + backward, train mode); the model's state is restored afterwards. Peak memory:
 on CUDA ``torch.cuda.max_memory_allocated`` during the training step; on CPU (no allocator statistics) an
 estimate: parameter + gradient bytes + the bytes of tensors autograd saves for backward at that batch.
@@ -202,14 +203,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_ms(fn, device, warmup: int = 2, repeats: int = 10, budget_s: float = 3.0) -> float:
-    """Median wall time of ``fn`` in ms: ``warmup`` untimed runs, then up to ``repeats`` timed ones (at
-    least 3; fewer than ``repeats`` once ``budget_s`` is spent)."""
+def median_ms(fn, device, warmup: int = 1, repeats: int = 10, min_repeats: int = 3, budget_s: float = 0.5,
+              budget_runs: float = 3.0) -> float:
+    """Median wall time of ``fn`` in ms: ``warmup`` untimed runs, then ``min_repeats`` to ``repeats`` timed
+    ones, stopping once the timed runs have spent ``max(budget_s, budget_runs x the last warm-up's time)`` (the
+    first timed run's time with ``warmup=0``, for a caller that has just run ``fn``'s shapes).
+
+    The budget is relative to the cost of one run, so the latency of a large model (ResNet-50 at 224 px:
+    about a third of a second per forward on 2 cores) costs one warm-up and three timed runs rather than a
+    fixed three seconds that stretch under load, while a small one still gets its ``repeats`` within
+    ``budget_s``; the median keeps one slow run (a busy core) out of the figure."""
+    warm = 0.0
     for _ in range(warmup):
+        t = time.perf_counter()
         fn()
-    _sync(device)
+        _sync(device)
+        warm = time.perf_counter() - t
     times, start = [], time.perf_counter()
-    while len(times) < repeats and (len(times) < 3 or time.perf_counter() - start < budget_s):
+    while len(times) < repeats and (len(times) < min_repeats or
+                                    time.perf_counter() - start < max(budget_s, budget_runs * (warm or times[0]))):
         t = time.perf_counter()
         fn()
         _sync(device)
@@ -266,8 +278,9 @@ def profile_model(model: nn.Module, input_size, device="cpu", latency: bool = Tr
     try:
         x1 = torch.randn(batch_size, *input_size, device=device)
         model.eval()
-        with torch.no_grad():
-            result["latency_ms"] = median_ms(lambda: model(x1), device, repeats=repeats)
+        with torch.no_grad():       # count_macs has just run this model at batch 1 in eval: that is the warm-up
+            result["latency_ms"] = median_ms(lambda: model(x1), device, warmup=0 if batch_size == 1 else 1,
+                                             repeats=repeats)
         result.update(batch_size=batch_size, device=str(device))
         if not train:
             return result

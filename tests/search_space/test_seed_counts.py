@@ -1,8 +1,14 @@
 """Every parameter and MAC count printed in the seed papers' tables (seed_tables.yaml) against estimate_cost of
-the config that reproduces it: within 1 %, or, where a row states why it cannot hold (`reason:`), the wider
-tolerance or the reading it states instead. No row is skipped."""
+the config that reproduces it. A row is reproduced when every count it prints holds within 1 %, or within what
+the paper's own rounding justifies (a count printed as 0.27M is any of 0.265-0.275M: +-1.85 %), under the
+reading the row states (a unit, a baseline it is relative to). A row that holds only within a tolerance wider
+than that is marked ``reproduced: false`` and is a strict expected failure of the rounding check (so it turns
+into a failure the day it holds); its stated tolerance is kept only as a guard that the deviation does not grow.
+The 24 rows of tables that print no count are not checks: their configs must build and be costed. No row is
+skipped."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,36 @@ TABLE = Path(__file__).with_name("seed_tables.yaml")
 ROWS = yaml.safe_load(TABLE.read_text())
 BY_ID = {r["id"]: r for r in ROWS}
 TOL = 0.01
+COUNTED = [r for r in ROWS if r["params"] is not None or r["macs"] is not None]
+"""The rows that print a count (the others, 004's, only build)."""
+
+
+def _printed_tokens() -> dict:
+    """Row id -> {"params": token, "macs": token}: each count as written in seed_tables.yaml (its digits are the
+    paper's, so the token tells the precision the paper printed)."""
+    text = TABLE.read_text()
+    out = {}
+    for block in re.split(r"\n(?=- \{id: )", text):
+        m = re.match(r"- \{id: ([^,]+),", block)
+        if m:
+            out[m.group(1)] = {k: t for k, t in re.findall(r"\b(params|macs): ([-+0-9.eE]+)", block)}
+    return out
+
+
+PRINTED = _printed_tokens()
+
+
+def rounding(row: dict, key: str) -> float:
+    """Half the last printed unit of the row's ``key`` count, absolute (``25.6e+6``: 0.05e6)."""
+    token = PRINTED[row["id"]][key]
+    mantissa, _, exponent = token.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (int(exponent or 0) - decimals)
+
+
+def justified(row: dict, key: str) -> float:
+    """The relative tolerance the paper's rounding justifies for the row's ``key`` count: at least 1 %."""
+    return max(TOL, rounding(row, key) / abs(row[key]))
 
 # The tables the issue lists (000 Table II; 001 I-V; 002 1-6; 003 1-11; 004 I-III) and their row counts.
 TABLES = {
@@ -76,9 +112,11 @@ def test_table_lists_every_row_of_every_seed_table_once():
     assert counts == TABLES
 
 
-def failures(row: dict) -> list[str]:
-    """What does not hold for ``row`` (empty when the row is reproduced as its entry says); also used by
-    scripts/model_zoo.py for the table in docs/MODEL_ZOO.md."""
+def failures(row: dict, rounding_only: bool = False) -> list[str]:
+    """What does not hold for ``row`` (empty when the row holds as its entry says); also used by
+    scripts/model_zoo.py for the table in docs/MODEL_ZOO.md. ``rounding_only``: every tolerance the row widens
+    (``tolerance``, ``macs_tolerance``, ``delta_tolerance``) replaced by what the paper's rounding justifies
+    (a ratio of two printed counts: the sum of their rounding; a difference: the sum of half units)."""
     out = []
     arch = row_config(row)
     if "x".join(map(str, arch.input_size)) != row["input"]:
@@ -93,11 +131,21 @@ def failures(row: dict) -> list[str]:
     tol = {"params": TOL, "macs": TOL, **row.get("tolerance", {})}
     if any(v < TOL for v in tol.values()):
         out.append("a tolerance below 1 %")
+    macs_tol = row.get("macs_tolerance", TOL)
+    delta_tol = row.get("delta_tolerance")
+    if rounding_only:
+        tol = {k: justified(row, k) for k in ("params", "macs") if row[k] is not None}
+        macs_tol = tol.get("macs", TOL)
+        if "macs_relative_to" in row and row["macs"] is not None:
+            ref = BY_ID[row["macs_relative_to"]]
+            macs_tol = max(TOL, rounding(row, "macs") / row["macs"] + rounding(ref, "macs") / ref["macs"])
+        if "delta_from" in row:
+            delta_tol = rounding(row, "params") + rounding(BY_ID[row["delta_from"]], "params")
     if row["params"] is not None:
         if "delta_from" in row:
             ref = BY_ID[row["delta_from"]]
             got, want = params - cost(ref["id"]).params, row["params"] - ref["params"]
-            if abs(got - want) > row["delta_tolerance"]:
+            if abs(got - want) > delta_tol:
                 out.append(f"params delta {got / 1e6:+.4f}M vs reported {want / 1e6:+.4f}M")
         else:
             got = params + row.get("params_offset", 0)
@@ -107,23 +155,74 @@ def failures(row: dict) -> list[str]:
         macs = compute_cost(row).macs
         if "macs_scale" in row:
             got = macs / (row["macs"] * row["macs_scale"])
-            if abs(got - 1) > row.get("macs_tolerance", TOL):
+            if abs(got - 1) > macs_tol:
                 out.append(f"MACs / (reported x scale) = {got:.4f}")
         elif "macs_relative_to" in row:
             ref = BY_ID[row["macs_relative_to"]]
             if ref["id"] == row["id"]:
                 out.append("a row is not held relative to itself")
             got, want = macs / compute_cost(ref).macs, row["macs"] / ref["macs"]
-            if abs(got / want - 1) > row.get("macs_tolerance", TOL):
+            if abs(got / want - 1) > macs_tol:
                 out.append(f"MACs ratio to {ref['id']} {got:.4f} vs reported {want:.4f}")
         elif abs(macs / row["macs"] - 1) > tol["macs"]:
             out.append(f"MACs {macs / 1e9:.4f}G vs {row['macs'] / 1e9}G")
     return out
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
-def test_seed_count(row):
+def status(row: dict) -> str:
+    """``no count``, ``within 1 %``, ``within the paper's rounding`` or ``not reproduced`` (the three counts the
+    README and docs/MODEL_ZOO.md give, and the rows that are not checks)."""
+    if row["params"] is None and row["macs"] is None:
+        return "no count"
+    if failures(row, rounding_only=True):
+        return "not reproduced"
+    strict = {k: v for k, v in row.items() if k not in ("tolerance", "macs_tolerance")}
+    within = "delta_from" not in row and not failures(strict)
+    return "within 1 %" if within else "within the paper's rounding"
+
+
+def _rounding_param(row):
+    if row.get("reproduced") is False:
+        return pytest.param(row, id=row["id"], marks=pytest.mark.xfail(
+            strict=True, reason=f"not reproduced: {row.get('reason', '')}"))
+    return pytest.param(row, id=row["id"])
+
+
+@pytest.mark.parametrize("row", [_rounding_param(r) for r in COUNTED])
+def test_seed_count_within_the_papers_rounding(row):
+    """The row is reproduced: within 1 % or the paper's rounding (rows marked ``reproduced: false`` are strict
+    expected failures)."""
+    assert failures(row, rounding_only=True) == []
+
+
+@pytest.mark.parametrize("row", COUNTED, ids=[r["id"] for r in COUNTED])
+def test_seed_count_holds_as_stated(row):
+    """Every row as its entry states it (for a row not reproduced: its deviation has not grown past the stated
+    tolerance, a regression guard, not a reproduction)."""
     assert failures(row) == []
+
+
+def test_only_the_rows_marked_not_reproduced_are_not():
+    """``reproduced: false`` marks exactly the rows that fail the rounding check, each with its reason."""
+    marked = {r["id"] for r in ROWS if r.get("reproduced") is False}
+    assert all(r.get("reason") for r in ROWS if r["id"] in marked)
+    assert marked == {r["id"] for r in COUNTED if status(r) == "not reproduced"}
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r not in COUNTED], ids=lambda r: r["id"])
+def test_rows_that_print_no_count_build(row):
+    """Not checks of a count: the config of a row whose table prints none builds and is costed."""
+    assert failures(row) == [] and row.get("reason")
+
+
+def test_rounding_is_read_from_the_printed_digits():
+    assert rounding(BY_ID["002-1-r50"], "params") == pytest.approx(0.005e6)
+    row = {"id": "x", "params": 0.27e6}
+    PRINTED["x"] = {"params": "0.27e+6"}
+    try:
+        assert justified(row, "params") == pytest.approx(0.005 / 0.27)
+    finally:
+        del PRINTED["x"]
 
 
 def test_a_wrong_count_fails():

@@ -3,7 +3,8 @@
 * A parameter whose effect vanishes at the shapes a config meets folds to one value (Attention.canonical_at)
   in the hash, in ``size()`` and in the enumeration alike; the property test builds every config of small
   enumerated spaces (one attention parameter at a time, at maps of 8, 4 and 2) and finds no two distinct hashes
-  whose models have identical state-dict shapes and compute identical outputs from identical (random) weights.
+  whose models have identical state-dict shapes and compute identical outputs from identical (random) weights
+  (activation names included: celu is elu, layers.ACTIVATION_ALIASES).
 * An architecture's display name, and the export file name made from it, differ whenever the hashes differ.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from analysis.export import sanitise
 from search_space import ArchConfig, SearchSpace, build_model, load_arch
 from search_space.presets import preset_names
+from search_space.layers import ACTIVATION_ALIASES, ACTIVATION_NAMES, ACTIVATIONS, GATE_NAMES, GATES
 from search_space.registry import ATTENTION
 from search_space.space import shipped_spaces
 
@@ -51,12 +53,14 @@ def test_ge_extent_at_or_above_the_map_is_the_global_mean():
 
 def one_param_spaces(module_values):
     """For each attention, each parameter with several values alone (the others at their defaults), at every
-    mask; plus GE's variant x extent."""
+    mask (an ``act`` gets its default and the first two other names: celu and elu, one function); plus the
+    top-level activation over every name, and GE's variant x extent."""
     for att in ATTENTION.names():
         if att == "none":
             continue
         for param, values in module_values(ATTENTION, att).items():
             yield pytest.param(att, {f"attention.{param}": values}, id=f"{att}-{param}")
+    yield pytest.param("se", {"activation": list(ACTIVATION_NAMES)}, id="activation")   # every name, aliases too
     yield pytest.param("ge", {"attention.variant": ["theta_minus", "theta", "theta_plus"],
                               "attention.extent": [0, 2, 4, 8]}, id="ge-variant-extent")
 
@@ -78,12 +82,8 @@ def random_state(model, seed: int) -> dict:
     return out
 
 
-def same_but_celu(a, b) -> bool:
-    """The one known exception, not shape-dependent and not folded yet: torch's CELU (alpha 1) is ELU, so
-    ``act: celu`` and ``act: elu`` are one network everywhere (the seeds search both names)."""
-    def norm(arch):
-        return repr(arch.to_dict()).replace("'celu'", "'elu'")
-    return norm(a) == norm(b)
+WIDE = {"activation": 10.0}
+"""Input scale per case: relu6 is relu below 6, so the activation case needs inputs that reach past it."""
 
 
 def test_no_two_hashes_are_one_network(module_values):
@@ -110,10 +110,8 @@ def test_no_two_hashes_are_one_network(module_values):
             with torch.no_grad():
                 for arch, model in members:
                     model.load_state_dict(state)
-                    outputs.append((arch, model(x)))
+                    outputs.append((arch, model(x * WIDE.get(case.id, 1.0))))
             for (a, ya), (b, yb) in itertools.combinations(outputs, 2):
-                if same_but_celu(a, b):
-                    continue
                 checked += 1
                 assert not torch.allclose(ya, yb, rtol=1e-5, atol=1e-6), \
                     f"{case.id}: {a.name} and {b.name} are one network under two hashes"
@@ -145,6 +143,39 @@ def test_the_issues_colliding_names_now_differ():
                                      "insertion_point": "post_add"})
     a, b = arch(5, "avg"), arch(None, "conv")
     assert a.hash != b.hash and a.name != b.name
-    assert a.name == "resnet_cifar20[downsample=avg]-celu+eca[kernel_size=5]@post_add"
+    assert a.name == "resnet_cifar20[downsample=avg]-elu+eca[kernel_size=5]@post_add"     # celu is elu
     plain = ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 20}, "attention": {"type": "se"}})
     assert plain.name == "resnet_cifar20+se@pre_add"                    # defaults stay implicit
+
+
+def test_activation_aliases_are_one_function_and_no_other_names_are():
+    """Each alias of layers.ACTIVATION_ALIASES computes bit for bit what the name it folds to computes (forward
+    and gradient), so folding it is safe; any two other activation names, and any two gates, differ on [-8, 8],
+    so no other name may fold. Then the fold itself: one config, hash, name and count for celu and elu, at the
+    top level and in an attention's ``act``."""
+    x = torch.linspace(-8, 8, 4001, dtype=torch.float64).view(1, -1)     # one sample (softmax gates over it)
+
+    def run(table, name):
+        t = x.clone().requires_grad_()
+        y = table[name]()(t.clone())                 # a clone: relu and friends work in place
+        return y.detach(), torch.autograd.grad(y.sum(), t)[0]
+
+    assert ACTIVATION_ALIASES == {"celu": "elu"}
+    for alias, name in ACTIVATION_ALIASES.items():
+        assert name in ACTIVATIONS and name not in ACTIVATION_ALIASES
+        (ya, ga), (yn, gn) = run(ACTIVATIONS, alias), run(ACTIVATIONS, name)
+        assert torch.equal(ya, yn) and torch.equal(ga, gn)
+    names = [n for n in ACTIVATION_NAMES if n not in ACTIVATION_ALIASES]
+    for table, group in ((ACTIVATIONS, names), (GATES, GATE_NAMES)):
+        for a, b in itertools.combinations(group, 2):
+            assert not torch.allclose(run(table, a)[0], run(table, b)[0]), f"{a} and {b} are one function"
+
+    def arch(act):
+        return ArchConfig.from_dict({"backbone": {"type": "resnet_cifar", "depth": 8}, "activation": act,
+                                     "attention": {"type": "se", "act": act}})
+    assert arch("celu") == arch("elu") and arch("celu").hash == arch("elu").hash
+    assert arch("celu").to_dict()["activation"] == "elu" == arch("celu").attention.params["act"]
+    space = SearchSpace.from_dict({"fixed": SMALL, "dimensions": {"activation": ["celu", "elu", "relu"],
+                                                                  "attention.type": ["se"],
+                                                                  "attention.act": ["celu", "elu"]}})
+    assert space.size() == len(list(space.configs())) == 2

@@ -89,12 +89,13 @@ def test_an_arm_may_be_a_seed_replicate_and_nothing_else_is_allowed_there():
 
 
 def test_the_shipped_triplet_ablation_trains_its_baseline_once():
-    """7x7conv-relu and batchnorm-sigmoid are one network (the report ran it twice): equal by hash, so the study
-    answers the second from the first."""
+    """7x7conv-relu and batchnorm-sigmoid are one network (the report ran it twice), and so are 7x7conv-celu and
+    7x7conv-elu (CELU at alpha 1 is ELU): equal by hash, so the study answers the second of each from the first."""
     from studies.commands.search import resolve_study
 
     cfg = StudyConfig.from_yaml(resolve_study("triplet-activation"))
     hashes = {n: cfg.reference_arm(n).config(num_classes=10, input_size=[3, 32, 32]).hash for n in cfg.reference_names}
     assert hashes["7x7conv-relu"] == hashes["batchnorm-sigmoid"]
-    assert len(set(hashes.values())) == len(hashes) - 1
+    assert hashes["7x7conv-celu"] == hashes["7x7conv-elu"]
+    assert len(set(hashes.values())) == len(hashes) - 2
     assert not any(cfg.reference_arm(n).replicate for n in cfg.reference_names)

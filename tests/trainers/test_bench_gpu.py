@@ -62,3 +62,17 @@ def test_cpu_smoke_command():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ratio" in out.stdout and "aggregate" in out.stdout and "no OOM" in out.stdout
+    assert "(l) resnet_cifar20x0.5+fa on cpu, channels_last batch 3: status finished" in out.stdout
+
+
+def test_fa_channels_last_part_in_process(bench, capsys):
+    """Part (l)'s child on the CPU: FA-ResNet-20 at width 0.5 trains in channels_last at batch 3 (where the CPU
+    probe crashes, fit trains it in the default format and the line carries the guard's reason)."""
+    from trainers.channels_last_probe import cpu_channels_last_refusal
+
+    assert bench.fa_channels_last_child("cpu") == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("(l) resnet_cifar20x0.5+fa on cpu, channels_last batch 3: status finished")
+    refusal = cpu_channels_last_refusal()
+    assert ("weights in channels_last True" in line) == (refusal is None)
+    assert (refusal is None) or refusal in line

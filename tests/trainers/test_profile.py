@@ -142,3 +142,30 @@ def test_cli_profile_trains_only_with_train(capsys):
     assert main(["profile", "se-resnet20", "--input", "3x8x8", "--json", "--train", "--train-batch-size", "5"]) == 0
     full = json.loads(capsys.readouterr().out)
     assert full["train_step_ms"] > 0 and full["peak_mem_mb"] > 0 and full["train_batch_size"] == 5
+
+
+def test_latency_budget_is_relative_to_one_run(monkeypatch):
+    """median_ms on a fake clock: a slow run (0.2 s) gets one warm-up and the minimum 3 timed runs (budget
+    3 x 0.2 s), a fast one (1 ms) its 10 repeats within 0.5 s; the median ignores one stalled run."""
+    import trainers.profile as prof
+
+    clock = [0.0]
+    monkeypatch.setattr(prof.time, "perf_counter", lambda: clock[0])
+
+    def runner(durations):
+        it = iter(durations)
+        calls = []
+
+        def fn():
+            calls.append(1)
+            clock[0] += next(it)
+        return fn, calls
+
+    slow, calls = runner([0.2] * 20)
+    assert prof.median_ms(slow, torch.device("cpu")) == pytest.approx(200)
+    assert len(calls) == 1 + 3
+    fast, calls = runner([0.001] * 10 + [0.3])        # warm-up, nine fast runs, one stalled run
+    assert prof.median_ms(fast, torch.device("cpu")) == pytest.approx(1)
+    assert len(calls) == 1 + 10
+    slow, calls = runner([0.2] * 20)                   # no warm-up: the first timed run sets the budget
+    assert prof.median_ms(slow, torch.device("cpu"), warmup=0) == pytest.approx(200) and len(calls) == 3

@@ -68,10 +68,10 @@ def test_report_res2net_c_stem_is_64_wide(n_params, macs):
 
 def test_activation_swap_keeps_the_stem_relu():
     """003 表8 swaps the activation of the Res2Net modules (图21), not the stem's."""
-    arch = ArchConfig.from_dict({**REPORT, "activation": "celu"})
+    arch = ArchConfig.from_dict({**REPORT, "activation": "celu"})      # CELU at alpha 1 is ELU: kept as elu
     model = build_model(arch)
     assert isinstance(model.backbone.stem[2], torch.nn.ReLU)
-    assert any(isinstance(m, torch.nn.CELU) for m in model.backbone.stages.modules())
+    assert any(isinstance(m, torch.nn.ELU) for m in model.backbone.stages.modules())
 
 
 def test_position_two_and_mask(modules):
