@@ -7,7 +7,7 @@ Two tables (``TABLES``), each a study file (its space, data, training recipe and
 fixes, the seeds and the output file:
 
 * ``attnbench_digits`` (issue 18): AttnBench-digits, ``benchmarks/attnbench_digits.yaml``'s whole space
-  (2,064 distinct canonical architectures: resnet_cifar depth {8, 14} x width {0.25, 0.5, 0.75, 1.0} x
+  (2,016 distinct canonical architectures: resnet_cifar depth {8, 14} x width {0.25, 0.375, 0.5, 0.75} x
   activation {relu, silu} x 10 attention types x reduction {2, 4} x insertion point {pre_add, post_add} x stage
   mask {111, 110, 011, 001}, where each applies), 3 seeds each, into ``benchmarks/data/attnbench_digits.jsonl``.
 * ``search_pool``: the older one-seed pool that ``benchmarks/bench_search_efficiency.py`` replays as a smoke
