@@ -142,9 +142,7 @@ def train_trial(config: dict, settings: dict) -> None:
     import torch
 
     from search_space import ArchConfig, build_model
-    from trainers import DataConfig, TrainConfig, cached_dataset, fit, prepare_device, profile_model
-    from trainers.fit import OOM_TEXTS
-
+    from trainers import DataConfig, TrainConfig, cached_dataset, fit, is_oom, prepare_device, profile_model
     from trainers.precision import device_precision
 
     torch.set_num_threads(max(1, int(settings.get("threads", 1))))
@@ -199,8 +197,7 @@ def train_trial(config: dict, settings: dict) -> None:
     except Exception as e:  # noqa: BLE001  - recorded on the trial, the study goes on
         if transient(e):
             raise TransientTrialError(_reason(e)) from e     # Tune runs it again (failures.max_retries)
-        oom = isinstance(e, (torch.OutOfMemoryError, MemoryError)) or any(t in str(e) for t in OOM_TEXTS)
-        _report(int(last.get("epoch", 0)), "oom" if oom else "failed", _reason(e), profile, {}, t0, where,
+        _report(int(last.get("epoch", 0)), "oom" if is_oom(e) else "failed", _reason(e), profile, {}, t0, where,
                 traceback="".join(traceback.format_exception(e)))
         return
     finally:

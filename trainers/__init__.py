@@ -14,11 +14,11 @@ from .config import DataConfig, TrainConfig
 from .data import TensorData, describe_dataset, load_dataset
 from .data.cache import cached_dataset, clear_dataset_cache
 from .device import choose_device, prepare_device, release_memory, select_device
-from .fit import FitResult, evaluate, fit
+from .fit import FitResult, evaluate, fit, is_oom
 from .precision import AMP_MODES, Precision, choose_precision
 from .profile import count_macs, count_params, profile_model
 
-__all__ = ["DataConfig", "TrainConfig", "TensorData", "load_dataset", "describe_dataset", "cached_dataset",
+__all__ = ["is_oom", "DataConfig", "TrainConfig", "TensorData", "load_dataset", "describe_dataset", "cached_dataset",
            "clear_dataset_cache", "choose_device", "select_device", "prepare_device", "release_memory", "fit",
            "evaluate", "FitResult", "AMP_MODES", "Precision", "choose_precision", "profile_model", "count_params",
            "count_macs"]

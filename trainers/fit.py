@@ -105,7 +105,7 @@ OOM_TEXTS = ("out of memory", "can't allocate memory", "STATUS_ALLOC_FAILED")
 can't allocate memory"), cuBLAS / cuDNN failing to allocate their workspace or handle."""
 
 
-def _is_oom(e: BaseException) -> bool:
+def is_oom(e: BaseException) -> bool:
     """CUDA's OutOfMemoryError, a host MemoryError, or a RuntimeError with one of ``OOM_TEXTS``."""
     return isinstance(e, (torch.OutOfMemoryError, MemoryError)) or any(t in str(e) for t in OOM_TEXTS)
 
@@ -206,7 +206,7 @@ def fit(model: nn.Module, data, cfg: TrainConfig = TrainConfig(), callback: Call
             if callback is not None and callback(epoch, dict(history[-1])):
                 return result("stopped", f"callback stopped the run after epoch {epoch}")
     except (torch.OutOfMemoryError, RuntimeError, MemoryError) as e:
-        if not _is_oom(e):
+        if not is_oom(e):
             raise
         oom = f"out of memory in {where} on {device}: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
     if oom is not None:

@@ -102,11 +102,11 @@ def test_the_torch_apis_the_trainers_call(tmp_path):
     import torch.nn.functional as F
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from trainers.fit import _is_oom
+    from trainers.fit import is_oom
 
     assert Version(torch.__version__.split("+")[0]) >= floors()["torch"]
     assert issubclass(torch.OutOfMemoryError, RuntimeError)                 # 2.4 (torch.cuda's before)
-    assert _is_oom(torch.OutOfMemoryError("CUDA out of memory"))
+    assert is_oom(torch.OutOfMemoryError("CUDA out of memory"))
     scaler = torch.amp.GradScaler("cpu", enabled=False)                     # 2.3: torch.amp.GradScaler(device)
     assert not scaler.is_enabled()
     assert "including_emulation" in inspect.signature(torch.cuda.is_bf16_supported).parameters   # 2.4
