@@ -17,8 +17,9 @@ already counted (a depth counter kept by forward pre-/post-hooks on those module
   - ``mm``, ``addmm``, ``bmm``, ``baddbmm`` (so ``matmul``, ``einsum``, ``F.linear``): one per
     multiply-accumulate; ``convolution`` likewise; scaled-dot-product attention as its two matmuls plus
     softmax;
-  - every ATen op tagged pointwise (add, mul, div, sigmoid, tanh, hardsigmoid, relu, gelu, silu, exp, pow,
-    clamp, where, ...; the gating products and residual adds): 1 per output element (``clone`` excluded);
+  - every ATen op tagged pointwise (add, mul, div, sigmoid, tanh, relu, gelu, silu, exp, pow, clamp, ...; the
+    gating products and residual adds) and the elementwise activations older torch leaves untagged (hardtanh,
+    elu, leaky_relu, celu, hardsigmoid, ...: ``_ACTIVATIONS``): 1 per output element (``clone`` excluded);
   - reductions (sum, mean, amax/amin, max/min, median, std, var, norm, prod, logsumexp, arg-max/min,
     topk, sort, kthvalue): 1 per input element;
   - softmax / log-softmax: 3 per element (exp, sum, divide), as thop's nn.Softmax rule;
@@ -77,6 +78,12 @@ _NORMS = {aten.native_batch_norm, aten._native_batch_norm_legit, aten._native_ba
           aten.native_layer_norm, aten.native_group_norm}
 _INTERP = {aten.upsample_nearest1d, aten.upsample_nearest2d, aten.upsample_nearest3d, aten.upsample_bilinear2d,
            aten.upsample_bicubic2d, aten.upsample_linear1d, aten.upsample_trilinear3d}
+_ACTIVATIONS = {getattr(aten, n) for n in ("hardtanh", "hardtanh_", "elu", "elu_", "leaky_relu", "leaky_relu_",
+                                            "celu", "celu_", "hardsigmoid", "hardsigmoid_", "threshold", "softplus",
+                                            "mish", "hardshrink", "softshrink")}
+"""Elementwise activations counted like pointwise ops whatever their tags: torch 2.13 tags them pointwise, 2.4
+does not (ReLU6's ``hardtanh_`` went uncounted there: 190,720 MACs of dca-cbam-mobilenetv2 at 32x48), and the
+count must not depend on the torch release within the floor."""
 _SDPA = {getattr(aten, n) for n in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
                                       "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
                                       "_scaled_dot_product_attention_math") if hasattr(aten, n)}
@@ -109,7 +116,7 @@ def op_macs(func, args, out) -> int:
     y = _first_tensor(out)
     if y is None:
         return 0
-    if torch.Tag.pointwise in func.tags and packet is not aten.clone:
+    if (torch.Tag.pointwise in func.tags or packet in _ACTIVATIONS) and packet is not aten.clone:
         return y.numel()
     if packet in _REDUCTIONS or packet in _ADAPTIVE_POOLS:
         return args[0].numel()

@@ -126,7 +126,10 @@ def run_at_real_batches(model, input_size, num_classes: int, loss=None) -> tuple
         assert torch.isfinite(out).all()
         for i in (0, eval_b - 1):
             alone = model(x[i:i + 1])[0]
-            assert torch.allclose(out[i], alone, rtol=1e-4, atol=1e-4 * (1 + alone.abs().max().item())), \
+            # 1e-3 of the output's scale: batched and single-image kernels sum in another order (torch 2.4's CPU
+            # convolutions differ by 2.2e-4 on an untrained Inception-v4 whose logits reach 26,000); an image
+            # mixed with another (a batch/channel mix-up) differs by the whole scale
+            assert torch.allclose(out[i], alone, rtol=1e-3, atol=1e-3 * (1 + alone.abs().max().item())), \
                 f"image {i} of a batch of {eval_b} differs from its output alone"
     model.train()
     return train_b, eval_b

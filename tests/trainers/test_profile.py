@@ -88,6 +88,27 @@ def test_functional_ops_counted_and_thop_modules_not_twice():
     assert ours == sum(detail.values())
 
 
+@pytest.mark.parametrize("act", [nn.ReLU6(inplace=True), nn.ReLU6(), nn.ELU(), nn.ELU(inplace=True),
+                                 nn.LeakyReLU(0.1), nn.LeakyReLU(0.1, inplace=True), nn.CELU(),
+                                 nn.Hardsigmoid(), nn.Softplus(), nn.Mish(), nn.Hardshrink(), nn.Softshrink(),
+                                 nn.Threshold(0.1, 0.0), nn.ReLU(), nn.SiLU(), nn.GELU(), nn.Sigmoid()],
+                         ids=lambda m: type(m).__name__ + ("_" if getattr(m, "inplace", False) else ""))
+def test_every_elementwise_activation_counts_one_per_element(act):
+    """One MAC per output element whatever the op's tags in the installed torch (2.4 tags hardtanh, elu,
+    leaky_relu, celu, hardsigmoid, threshold, softplus and mish not pointwise; 2.13 does)."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 5, 1, bias=False)
+            self.act = act
+
+        def forward(self, x):
+            return self.act(self.conv(x))
+
+    ours, detail = count_macs(Net(), (3, 7, 6), details=True)
+    assert ours - detail["thop_modules"] == 5 * 7 * 6, detail
+
+
 def test_resnet50_macs_match_published():
     """ResNet-50 at 3x224x224: torchvision's 4.09 GMACs (published 4.1 G), within 2%; counted on the meta
     device (shapes only), which gives the same count as real tensors."""
