@@ -142,9 +142,11 @@ def train_trial(config: dict, settings: dict) -> None:
     import torch
 
     from search_space import ArchConfig, build_model
+    from studies.logs import quiet_worker_logs
     from trainers import DataConfig, TrainConfig, cached_dataset, fit, is_oom, prepare_device, profile_model
     from trainers.precision import device_precision
 
+    quiet_worker_logs()
     torch.set_num_threads(max(1, int(settings.get("threads", 1))))
     placed = placement()
     gpu = float(settings.get("gpu", 0) or 0)
