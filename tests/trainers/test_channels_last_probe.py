@@ -39,24 +39,25 @@ def _formats(model):
     return {p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4}
 
 
-def test_fit_trains_in_the_default_format_where_the_probe_crashes(tiny_data, monkeypatch):
-    monkeypatch.setattr(probe, "cpu_channels_last_verdict", lambda: probe.Verdict(True, "killed by SIGSEGV"))
+def _fit_with_verdict(tiny_data, monkeypatch, verdict):
+    """fit() of a tiny net under ``verdict``: (result, channels_last warning lines, the weights' formats)."""
+    monkeypatch.setattr(probe, "cpu_channels_last_verdict", lambda: verdict)
     model = tiny_net()
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         res = fit(model, tiny_data, CFG)
-    lines = [str(w.message) for w in seen if "channels_last" in str(w.message)]
+    return res, [str(w.message) for w in seen if "channels_last" in str(w.message)], _formats(model)
+
+
+def test_fit_trains_in_the_default_format_where_the_probe_crashes(tiny_data, monkeypatch):
+    res, lines, formats = _fit_with_verdict(tiny_data, monkeypatch, probe.Verdict(True, "killed by SIGSEGV"))
     assert res.status == "finished" and len(lines) == 1 and "\n" not in lines[0]
     assert lines[0].startswith("training.channels_last: true is not used on the CPU: torch ")
     assert "killed by SIGSEGV" in lines[0]
-    assert _formats(model) == {False}
+    assert formats == {False}
 
 
 def test_fit_keeps_channels_last_where_the_probe_runs_clean(tiny_data, monkeypatch):
-    monkeypatch.setattr(probe, "cpu_channels_last_verdict", lambda: probe.Verdict(False, "ran clean"))
-    model = tiny_net()
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        res = fit(model, tiny_data, CFG)
-    assert res.status == "finished" and not [w for w in seen if "channels_last" in str(w.message)]
-    assert _formats(model) == {True}
+    res, lines, formats = _fit_with_verdict(tiny_data, monkeypatch, probe.Verdict(False, "ran clean"))
+    assert res.status == "finished" and not lines
+    assert formats == {True}
