@@ -93,6 +93,41 @@ def test_the_mlflow_client_apis_the_study_calls():
         assert set(params) <= set(got), (name, set(params) - set(got))
 
 
+def test_the_mlflow_logged_model_and_dataset_apis_run(tmp_path):
+    """The MLflow 3 APIs the study calls for its front (LoggedModels: create, artifacts, metrics tied to the model,
+    run outputs, READY, tags, delete) and every child's dataset input, run against a real SQLite store: these set
+    the mlflow floor (3.0; 3.9 is the first whose SQL store imports under SQLAlchemy 2.1; before 3.16
+    search_logged_models returned the front members the study had deleted), not the
+    client calls above."""
+    import mlflow
+    from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("floors", artifact_location=(tmp_path / "art").as_uri())
+    run = client.create_run(experiment, run_name="child").info.run_id
+    data = Dataset(name="digits", digest="abc123", source_type="code", source='{"name": "digits"}')
+    client.log_inputs(run, datasets=[DatasetInput(data, tags=[InputTag("mlflow.data.context", "train")])])
+    model = client.create_logged_model(experiment, name="resnet_cifar8x0_25", source_run_id=run,
+                                       tags={"attnas.rank": "1"}, params={"backbone.depth": "8"},
+                                       model_type="attnas.ArchConfig")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "arch.yaml").write_text("backbone: {type: resnet_cifar}\n")
+    client.log_model_artifacts(model.model_id, str(tmp_path / "m"))
+    client.log_metric(run, "val_top1", 0.9, step=0, model_id=model.model_id, dataset_name="digits",
+                      dataset_digest="abc123")
+    client.log_outputs(run, [LoggedModelOutput(model.model_id, 0)])
+    client.finalize_logged_model(model.model_id, "READY")
+    client.set_logged_model_tags(model.model_id, {"attnas.rank": "2"})
+    got = client.get_logged_model(model.model_id)
+    assert got.tags["attnas.rank"] == "2" and str(got.status).endswith("READY")
+    assert [m.value for m in got.metrics] == [0.9]
+    assert client.get_run(run).inputs.dataset_inputs[0].dataset.digest == "abc123"
+    client.delete_logged_model(model.model_id)
+    assert client.search_logged_models([experiment]) == []       # the study's front query (3.16)
+    assert Version(mlflow.__version__) >= floors()["mlflow"] >= Version("3.16")
+
+
 def test_the_torch_apis_the_trainers_call(tmp_path):
     """The torch APIs newer than torch 2.2 that trainers/ calls, run (each one's first release in a comment: the
     floor is the newest of them), and the older ones the trainers and the search space rely on."""
