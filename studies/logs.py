@@ -10,21 +10,6 @@ import warnings
 import optuna
 
 
-class Harmless(logging.Filter):
-    """Drops Ray Tune log records known to be harmless for a study, by their text
-    (:data:`HARMLESS_TUNE_MESSAGES`, each with why); every other record passes whole, traceback included."""
-
-    messages = None     # set below: HARMLESS_TUNE_MESSAGES
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        return not any(m in text for m in self.messages)
-
-
-class HarmlessInWorker(Harmless):
-    """The same, in a trial's worker process, for :data:`HARMLESS_WORKER_MESSAGES`."""
-
-
 HARMLESS_TUNE_MESSAGES = (
     "Trial task failed for trial",       # the study writes the trial's traceback to <study>/logs/<trial>.log
     "Trials did not complete",           # after a stop: the study records the in-flight trials as interrupted
@@ -51,8 +36,21 @@ HARMLESS_WARNINGS = (
 )
 
 
-Harmless.messages = HARMLESS_TUNE_MESSAGES
-HarmlessInWorker.messages = HARMLESS_WORKER_MESSAGES
+class Harmless(logging.Filter):
+    """Drops Ray Tune log records known to be harmless for a study, by their text
+    (:data:`HARMLESS_TUNE_MESSAGES`, each with why); every other record passes whole, traceback included."""
+
+    messages = HARMLESS_TUNE_MESSAGES
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not any(m in text for m in self.messages)
+
+
+class HarmlessInWorker(Harmless):
+    """The same, in a trial's worker process, for :data:`HARMLESS_WORKER_MESSAGES`."""
+
+    messages = HARMLESS_WORKER_MESSAGES
 
 
 def _add_filter(names, kind) -> None:

@@ -19,7 +19,7 @@ def trial(number, params, dup_of=None):
                                      user_attrs={"arch_hash": key})
 
 
-def big_study(tmp_path, n=1200):
+def big_study(n=1200):
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name="s", storage=storage, directions=["maximize", "minimize"])
     names = [[a, b, c] for a in DISTS["attention.type"].choices for b in DISTS["activation"].choices
@@ -33,8 +33,8 @@ def big_study(tmp_path, n=1200):
     return storage, study
 
 
-def test_one_trial_per_architecture_and_a_seeded_cap(tmp_path):
-    _, study = big_study(tmp_path, n=3 * IMPORTANCE_TRIALS)
+def test_one_trial_per_architecture_and_a_seeded_cap():
+    _, study = big_study(n=3 * IMPORTANCE_TRIALS)
     complete = study.get_trials(deepcopy=False)
     fitted = importance_trials(complete, limit=IMPORTANCE_TRIALS, seed=0)
     hashes = [t.user_attrs["arch_hash"] for t in fitted]
@@ -46,8 +46,8 @@ def test_one_trial_per_architecture_and_a_seeded_cap(tmp_path):
     assert len(few) == 20
 
 
-def test_the_driving_dimension_ranks_first_and_the_journal_is_untouched(tmp_path):
-    storage, study = big_study(tmp_path)
+def test_the_driving_dimension_ranks_first_and_the_journal_is_untouched():
+    storage, study = big_study()
     before = len(study.get_trials(deepcopy=False))
     importance = optuna_importance(storage, "s", 0, seed=0)
     assert max(importance, key=importance.get) == "attention.type"
