@@ -31,12 +31,13 @@ WITHOUT_ATTENTION = ("insertion_point", "stage_mask")
 """Dimensions that say where attention goes: they do not apply to a trial without attention."""
 
 
-def value_of(arch: Mapping, dim: str):
+def value_of(arch: Mapping, dim: str, flat: Mapping | None = None):
     """The value of dimension ``dim`` in an architecture mapping as the space writes it, or None where ``dim``
-    does not apply."""
+    does not apply; ``flat``: the architecture's flat dict when the caller has it already."""
     from search_space import ArchConfig
 
-    flat = ArchConfig.from_dict(arch, check_fits=False).to_flat_dict()
+    if flat is None:
+        flat = ArchConfig.from_dict(arch, check_fits=False).to_flat_dict()
     if dim in WITHOUT_ATTENTION and flat.get("attention.type") == "none":
         return None
     if dim not in flat:
@@ -72,6 +73,26 @@ def _effect(cells: dict) -> tuple[float, int]:
     return (num / pairs if pairs else math.nan), pairs
 
 
+def _bootstrap_ci(cells: dict, boot: int, rng) -> tuple[float, float]:
+    """Percentile 2.5-97.5 of the pair-weighted difference over ``boot`` stratified resamples: each cell's
+    values resampled with replacement at its own size (so every cell keeps its weight ``n_v n_b``), all rounds
+    at once with numpy. Cells with one side empty carry no pairs and are left out, as in :func:`_effect`."""
+    import numpy as np
+
+    total = np.zeros(boot)
+    pairs = 0
+    for vs, bs in cells.values():
+        if not (vs and bs):
+            continue
+        w = len(vs) * len(bs)
+        v, b = np.asarray(vs, dtype=float), np.asarray(bs, dtype=float)
+        total += w * (v[rng.integers(0, len(v), (boot, len(v)))].mean(axis=1)
+                      - b[rng.integers(0, len(b), (boot, len(b)))].mean(axis=1))
+        pairs += w
+    lo, hi = np.nanpercentile(total / pairs, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def dimension_effects(records: Sequence[TrialRecord], dimensions: Mapping[str, Sequence], *, metric: str = "val_top1",
                       cost: str = "macs", factor: float = BIN_FACTOR, boot: int = 1000, seed: int = 0,
                       importance: Mapping[str, float] | None = None) -> list[dict]:
@@ -85,9 +106,12 @@ def dimension_effects(records: Sequence[TrialRecord], dimensions: Mapping[str, S
     rows: list[dict] = []
     if not done:
         return rows
+    from search_space import ArchConfig
+
     binned = macs_bins([r.metric(cost) for r in done], factor)
+    flats = [ArchConfig.from_dict(r.arch, check_fits=False).to_flat_dict() for r in done]    # once per trial
     for dim, choices in dimensions.items():
-        values = [value_of(r.arch, dim) for r in done]
+        values = [value_of(r.arch, dim, flat) for r, flat in zip(done, flats)]
         seen = [v for v in values if v is not None]
         if len(set(seen)) < 2:
             continue
@@ -103,13 +127,7 @@ def dimension_effects(records: Sequence[TrialRecord], dimensions: Mapping[str, S
             n_b = sum(len(c[1]) for c in cells.values())
             lo = hi = math.nan
             if pairs and n_v > 1 and n_b > 1:          # a CI needs two trials a side at least
-                draws = []
-                for _ in range(boot):
-                    resampled = {k: ([vs[i] for i in rng.integers(0, len(vs), len(vs))] if vs else [],
-                                     [bs[i] for i in rng.integers(0, len(bs), len(bs))] if bs else [])
-                                 for k, (vs, bs) in cells.items()}
-                    draws.append(_effect(resampled)[0])
-                lo, hi = (float(x) for x in np.nanpercentile(draws, [2.5, 97.5]))
+                lo, hi = _bootstrap_ci(cells, boot, rng)
             rows.append({"dimension": dim, "value": value, "baseline": baseline, "effect": effect, "ci_low": lo,
                          "ci_high": hi, "pairs": pairs, "n_value": n_v, "n_baseline": n_b,
                          "importance": (importance or {}).get(dim, math.nan)})

@@ -61,7 +61,7 @@ COLUMNS = {
 
 def standin(duration_s: float, node_log: str | None = None):
     """A trainable that takes ``duration_s`` per trial, spread over ``settings["train"]["epochs"]`` epochs,
-    reporting each like :func:`studies.trainable.train_trial` (a checkpoint after every epoch but the last)."""
+    reporting each like :func:`studies.trainable.train_trial` (checkpoints as :class:`studies.trainable.CheckpointClock` says, as real trials do)."""
 
     def standin_trial(config: dict, settings: dict) -> None:
         import hashlib
@@ -70,7 +70,7 @@ def standin(duration_s: float, node_log: str | None = None):
 
         from search_space import ArchConfig
         from search_space.cost import estimate_cost
-        from studies.trainable import EPOCH_KEYS, META_FILE, placement
+        from studies.trainable import EPOCH_KEYS, META_FILE, CheckpointClock, placement
 
         t0 = time.perf_counter()
         epochs = int(settings["train"]["epochs"])
@@ -84,6 +84,7 @@ def standin(duration_s: float, node_log: str | None = None):
                 f.write(where["node"] + "\n")
         where = {"node": where["node"], "gpu_ids": "", "device": "cpu", "resumed_from": 0}
         work = Path(tempfile.mkdtemp(prefix="attnas-standin-"))
+        clock = CheckpointClock(settings.get("checkpoint_every_s", 0.0), bool(settings.get("keep_final")))
         try:
             for epoch in range(1, epochs + 1):
                 time.sleep(max(0.0, t0 + duration_s * epoch / epochs - time.perf_counter()))
@@ -96,7 +97,7 @@ def standin(duration_s: float, node_log: str | None = None):
                            epoch_time_s=duration_s / epochs, params=float(cost.params), macs=float(cost.macs),
                            latency_ms=float("nan"))
                 checkpoint = None
-                if not done:
+                if clock.due(done):
                     (work / META_FILE).write_text(json.dumps({"epoch": epoch, "history": [], "profile": {},
                                                               "train": settings["train"],
                                                               "arch_hash": config["arch_hash"]}))
@@ -200,10 +201,12 @@ def breakdown(profile: cProfile.Profile, trials: int, main_cpu: float) -> dict:
     return out
 
 
-def study_config(name: str, sampler: str, trials: int, slots: int, epochs: int, root: Path, space: str):
+def study_config(name: str, sampler: str, trials: int, slots: int, epochs: int, root: Path, space: str,
+                 checkpoint_every_s: float | None = None):
     from studies.config import StudyConfig
 
-    return StudyConfig.from_dict({
+    failures = {} if checkpoint_every_s is None else {"failures": {"checkpoint_every_s": checkpoint_every_s}}
+    return StudyConfig.from_dict({**failures,
         "name": name, "space": space,
         "data": {"name": "synthetic", "image_size": 32, "classes": 10, "channels": 3, "num_train": 64, "num_test": 16},
         "fidelity": {"epochs": epochs}, "sampler": {"type": sampler},
@@ -268,10 +271,43 @@ def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = Non
            "dir": str(study.dir), "tracking_uri": study.tracking_uri, "first_dispatch_s": monitor.first_dispatch,
            "main_cpu_s": monitor.samples[-1][3] - monitor.samples[0][3]}
     res["ratio"] = res["wall_s"] / res["minimum_s"]
+    last = next((x[0] for x in monitor.samples if x[1] >= res["windows"][-1]["trials"][1]), None) \
+        if res["windows"] else None
+    res["phases"] = {"start-up (to the first trial handed to Tune)": monitor.first_dispatch,
+                     "trials (first dispatch to the last trial's record)":
+                         None if last is None or monitor.first_dispatch is None else last - t0 - monitor.first_dispatch,
+                     "tail (final report, MLflow flush, Ray shutdown)": None if last is None else wall - (last - t0)}
     if prof:
         res["breakdown"] = breakdown(prof, max(1, len(trained)), res["main_cpu_s"])
         prof.dump_stats(str(Path(cfg.root) / f"profile-{cfg.sampler}.pstats"))
     return res
+
+
+def bare_tune(cfg, duration: float, root: Path) -> dict:
+    """The same stand-ins, trials and slots on Ray Tune alone: one architecture (the space's first sample) for
+    every trial, FIFO, Tune's own random search over nothing, no study, records or MLflow; Tune's result
+    loggers off as in the study. The floor Tune itself sets on this machine."""
+    import optuna
+
+    from studies.search import derive_seed
+    from trainers import describe_dataset
+
+    num_classes, input_size = describe_dataset(cfg.data_config())
+    space = cfg.search_space(num_classes=num_classes, input_size=list(input_size))
+    probe = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                sampler=optuna.samplers.RandomSampler(seed=derive_seed(0, 0))).ask()
+    arch = space.suggest(probe, flat=False)
+    settings = {"train": {"epochs": cfg.epochs}, "checkpoint_every_s": cfg.checkpoint_every_s}
+    trainable = tune.with_resources(tune.with_parameters(standin(duration), settings=settings), {"cpu": 1})
+    t0 = time.perf_counter()
+    tune.Tuner(trainable, param_space={"arch": arch.to_dict(), "arch_hash": arch.hash},
+               tune_config=tune.TuneConfig(num_samples=cfg.trials, max_concurrent_trials=cfg.concurrency,
+                                           reuse_actors=True),
+               run_config=tune.RunConfig(name="bare", storage_path=str(root / "bare"), verbose=0,
+                                         log_to_file=False)).fit()
+    wall = time.perf_counter() - t0
+    minimum = cfg.trials * duration / cfg.concurrency
+    return {"wall_s": wall, "minimum_s": minimum, "ratio": wall / minimum}
 
 
 def mlflow_check(tracking_uri: str, study_dir: str) -> dict:
@@ -390,6 +426,10 @@ def main() -> None:
     p.add_argument("--keep", default=None, help="study root to keep (default: a temporary folder)")
     p.add_argument("--mlflow-check", action="store_true")
     p.add_argument("--resume-check", action="store_true")
+    p.add_argument("--checkpoint-every", type=float, default=None, help="failures.checkpoint_every_s (default: "
+                   "the study's default; 0: a checkpoint after every epoch but the last)")
+    p.add_argument("--bare", action="store_true", help="also run the same stand-ins on Ray Tune alone (no study): "
+                   "the floor Tune sets on this machine, side by side")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.add_argument("--window", type=int, default=None, help="trained trials per row (default 1000, or a quarter)")
     p.add_argument("--real", action="store_true", help="real trials (the study's trainable) of tiny architectures "
@@ -406,7 +446,8 @@ def main() -> None:
     results = []
     try:
         for sampler in samplers:
-            cfg = study_config(f"driver-{sampler}", sampler, args.trials, args.slots, args.epochs, root, args.space)
+            cfg = study_config(f"driver-{sampler}", sampler, args.trials, args.slots, args.epochs, root, args.space,
+                               args.checkpoint_every)
             if args.real:
                 cfg = real_config(f"real-{sampler}", sampler, args.trials, args.slots, root)
             node_log = str(root / f"nodes-{sampler}.txt") if cluster is not None else None
@@ -421,6 +462,8 @@ def main() -> None:
                 res["nodes"] = {n: lines.count(n) for n in set(lines)}
             if args.mlflow_check:
                 res["mlflow"] = mlflow_check(res["tracking_uri"], res["dir"])
+            if args.bare:
+                res["bare"] = bare_tune(cfg, args.duration, root)
             if args.resume_check:
                 res["resume"] = resume_check(res["dir"], args.duration, args.slots)
             results.append(res)
@@ -449,6 +492,12 @@ def print_result(res: dict, args, where: str) -> None:
     if len(ws) >= 2:
         print(f"driver ms/trial, last window / first: {ws[-1]['main_ms'] / max(1e-9, ws[0]['main_ms']):.2f}x "
               f"(target 1.5x)")
+    print("phases: " + "; ".join(f"{k} {v:.1f} s" for k, v in res["phases"].items() if v is not None))
+    if "bare" in res:
+        b = res["bare"]
+        print(f"bare Ray Tune, same stand-ins and slots, no study (FIFO, no searcher, no records, no MLflow): "
+              f"wall {b['wall_s']:.0f} s vs minimum {b['minimum_s']:.0f} s: {b['ratio']:.3f}x; the study's wall / "
+              f"bare Tune's: {res['wall_s'] / b['wall_s']:.3f}x")
     if "breakdown" in res:
         b = res["breakdown"]
         print("main thread ms/trial (cProfile, inflates Python time): " + ", ".join(f"{k} {v:.1f}" for k, v in b.items()))

@@ -16,7 +16,8 @@
     arms: [{name: se, arch: se-resnet50, set: {...}, reported: {...}}]   # an ablation's arms (studies/arms.py)
     storage: {root: ./attnas-runs, tracking_uri: null, path: null}   # null: sqlite:///<root>/mlflow.db
     tracking: {log_weights: none}                # front: log finished front members' weights with their LoggedModel
-    failures: {max_retries: 2}                   # Tune retries of a trial whose worker or node died
+    failures: {max_retries: 2, checkpoint_every_s: 10}   # Tune retries of a trial whose worker or node died;
+                                                 # a trial checkpoints at most every 10 s of its training
     macs_budget: null                            # reject candidates over this many MACs before training
     hypervolume_reference: null                  # {val_top1: 0, macs: ...}; null: fixed at the study's start
 
@@ -48,6 +49,10 @@ TOP_FIELDS = ("name", "space", "data", "fidelity", "training", "objectives", "sa
               "failures", "arms", "tracking")
 DEFAULT_ROOT = "./attnas-runs"
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_CHECKPOINT_EVERY_S = 10.0
+"""A trial reports a checkpoint after an epoch only once this much of its time passed since its last one (or its
+start): redoing under 10 s of training costs less than checkpointing short epochs (Tune's checkpoint handling
+took 0.08 s of the 2 slots per trial in ``benchmarks/bench_driver.py``). 0: after every epoch."""
 LOG_WEIGHTS = ("none", "front")
 
 
@@ -116,6 +121,7 @@ class StudyConfig:
     # cluster and fault tolerance (studies.cluster, studies.run)
     storage_path: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     log_weights: str = "none"            # tracking.log_weights: none | front (studies.tracking.FrontModels)
     # ---- architectures trained as given (studies/arms.py): warm-start references and ablation arms ----
     warm_start_arms: tuple = ()
@@ -230,7 +236,7 @@ class StudyConfig:
         log_weights = _mapping(data.get("tracking"), "tracking", ("log_weights",)).get("log_weights", "none")
         if log_weights not in LOG_WEIGHTS:
             raise _bad("tracking.log_weights", log_weights, ", ".join(LOG_WEIGHTS))
-        storage_path, max_retries = _cluster_fields(storage, data.get("failures"), Path(base_dir))
+        storage_path, max_retries, checkpoint_every_s = _cluster_fields(storage, data.get("failures"), Path(base_dir))
         data_cfg = _absolute_data_dir(data_cfg, Path(base_dir))
 
         cfg = cls(name=name, space=space, data=data_cfg, epochs=epochs, train_subset=fidelity.get("train_subset"),
@@ -239,6 +245,7 @@ class StudyConfig:
                   time_limit_s=time_limit, concurrency=concurrency, cpus=cpus, gpu=gpu, seed=seed,
                   warm_start=tuple(a.name for a in warm_arms), root=root, tracking_uri=uri, macs_budget=macs_budget,
                   hypervolume_reference=hv_ref, storage_path=storage_path, max_retries=max_retries,
+                  checkpoint_every_s=checkpoint_every_s,
                   warm_start_arms=warm_arms, arms=arms, log_weights=log_weights)
         cfg.data_config()      # DataConfig / TrainConfig validate their own fields
         try:
@@ -343,7 +350,7 @@ class StudyConfig:
             "seed": self.seed,
             "warm_start": [a.to_dict() for a in self.warm_start_arms],
             "storage": {"root": self.root, "tracking_uri": self.tracking_uri, "path": self.storage_path},
-            "failures": {"max_retries": self.max_retries},
+            "failures": {"max_retries": self.max_retries, "checkpoint_every_s": self.checkpoint_every_s},
             "tracking": {"log_weights": self.log_weights},
             "macs_budget": self.macs_budget,
             "hypervolume_reference": None if self.hypervolume_reference is None else dict(self.hypervolume_reference),
@@ -354,19 +361,25 @@ class StudyConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=110)
 
 
-def _cluster_fields(storage: dict, failures, base_dir: Path) -> tuple[str | None, int]:
-    """``storage.path`` (Tune's run folder, absolute; null: ``<study>/ray``) and ``failures.max_retries``."""
+def _cluster_fields(storage: dict, failures, base_dir: Path) -> tuple[str | None, int, float]:
+    """``storage.path`` (Tune's run folder, absolute; null: ``<study>/ray``), ``failures.max_retries`` and
+    ``failures.checkpoint_every_s``."""
     path = storage.get("path")
     if path is not None:
         if not isinstance(path, str) or not path or "://" in path:
             raise _bad("storage.path", path, "null (<study folder>/ray) or a directory path, on storage every node "
                                              "mounts at that path when the cluster has more than one node")
         path = str((base_dir / Path(path).expanduser()).resolve())
-    failures = _mapping(failures, "failures", ("max_retries",))
+    failures = _mapping(failures, "failures", ("max_retries", "checkpoint_every_s"))
     retries = failures.get("max_retries", DEFAULT_MAX_RETRIES)
     if not _int(retries) or retries < 0:
         raise _bad("failures.max_retries", retries, "an integer >= 0 (retries of a trial whose worker or node died)")
-    return path, retries
+    every = failures.get("checkpoint_every_s", DEFAULT_CHECKPOINT_EVERY_S)
+    if not _num(every) or not 0 <= every < float("inf"):
+        raise _bad("failures.checkpoint_every_s", every, "a number of seconds >= 0 (a trial checkpoints after an "
+                                                         "epoch once this long passed since its last checkpoint; "
+                                                         "0: after every epoch)")
+    return path, retries, float(every)
 
 
 def _absolute_data_dir(data_cfg: dict, base_dir: Path) -> dict:

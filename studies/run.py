@@ -129,7 +129,8 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
                       f"trials wait until a node with a GPU joins (Tune warns after 60 s)", file=out, flush=True)
             settings = {"data": cfg.data_config().to_dict(), "train": cfg.train_config().to_dict(),
                         "threads": max(1, int(cfg.cpus)), "gpu": cfg.gpu,
-                        "latency": "latency_ms" in cfg.metrics, "keep_final": cfg.log_weights == "front"}
+                        "latency": "latency_ms" in cfg.metrics, "keep_final": cfg.log_weights == "front",
+                        "checkpoint_every_s": cfg.checkpoint_every_s}
             wrapped = tune.with_resources(tune.with_parameters(trainable, settings=settings),
                                           {"cpu": cfg.cpus, "gpu": cfg.gpu})
             run_index = int(study.state.get("tune_runs", 0)) + 1

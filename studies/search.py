@@ -25,8 +25,8 @@ the search does not end while a buildable point is unseen. It ends, with a line 
 once every architecture of a finite space has been suggested, or (on a space too large to enumerate) after
 ``MAX_IDLE_ASKS`` suggestions in a row with nothing new. The closing lines give the share of repeats.
 
-TPE asks through a window of the study's latest trials (:mod:`studies.sampling`), so its cost per ask stays
-bounded as the study grows.
+TPE and NSGA-II ask through a window of the study's latest trials (:mod:`studies.sampling`), so their cost per ask
+stays bounded as the study grows.
 
 Seeding: each ask uses a sampler seeded from the study seed and the number of the trial being asked
 (:func:`derive_seed`), so the stream is a function of the study's history: a resumed study asks what an
@@ -56,13 +56,16 @@ from search_space.errors import AttnasError
 
 from .config import StudyConfig, sampler_class
 from .grid import GRID_MAX_POINTS
-from .sampling import WINDOWED_SAMPLERS, ModelWindow, SharedSpaceNSGAII
+from .sampling import WINDOW_ATTRS, WINDOWED_SAMPLERS, ModelWindow, SharedSpaceNSGAII, windowed
 
 FLAT_SAMPLERS = ("nsga2", "qmc")
 MAX_IDLE_ASKS = 200
 """Suggestions in a row with nothing new to train (duplicates, rejections) before the space counts as exhausted."""
-REPEATS_BEFORE_FALLBACK = 20
-"""Suggestions in a row with nothing new before random points are asked instead of the sampler's."""
+REPEATS_BEFORE_FALLBACK = 3
+"""Suggestions in a row with nothing new, for one free slot, before random points are asked instead of the
+sampler's. It bounds what a free slot costs the driver once the sampler has converged (each repeat is an ask
+and a record): at 20, NSGA-II's repeats took 54 % of a 1,000-trial study's suggestions, 5 per trained trial
+at its end, and cut the driver's throughput 6-fold (``benchmarks/bench_driver.py``)."""
 
 
 def derive_seed(seed: int, number: int) -> int:
@@ -161,7 +164,7 @@ class StudySearcher(Searcher):
         self._points = None                                # (params, hash) of a small space's points, on demand
         self.shared_space = optuna.search_space.IntersectionSearchSpace()   # NSGA-II's, across asks
         self.window = None                                 # what a windowed sampler models (studies.sampling)
-        if cfg.sampler in WINDOWED_SAMPLERS and space is not None:
+        if cfg.sampler in WINDOWED_SAMPLERS and space is not None and windowed(cfg):
             self.window = ModelWindow(self.study.directions)
             self.window.fill(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
@@ -194,7 +197,7 @@ class StudySearcher(Searcher):
 
     def _ask_window(self, number: int) -> optuna.Trial:
         """Ask the window (:mod:`studies.sampling`) and enqueue its suggestion as the study's trial ``number``."""
-        inner = self.window.ask(make_sampler(self.cfg, number))
+        inner = self.window.ask(make_sampler(self.cfg, number, shared_space=self.window.search_space))
         try:
             self.space.suggest(inner, flat=self.flat)
         except AttnasError:
@@ -203,6 +206,9 @@ class StudySearcher(Searcher):
         trial = optuna.load_study(study_name=self.cfg.name, storage=self.storage,
                                   sampler=optuna.samplers.RandomSampler(seed=derive_seed(self.cfg.seed, number))).ask()
         self.window.asked_as(trial.number, inner)
+        attrs = self.window.sampler_attrs(inner)
+        if attrs:
+            trial.set_user_attr(WINDOW_ATTRS, attrs)
         return trial
 
     def arch_of(self, trial: optuna.trial.FrozenTrial) -> ArchConfig | None:
@@ -263,6 +269,8 @@ class StudySearcher(Searcher):
                     macs = self.macs_cache[h] = estimate_macs(s.arch)
                 if macs > self.cfg.macs_budget:
                     trial.set_constraint("macs_budget", macs - self.cfg.macs_budget)
+                    if self.window is not None:
+                        self.window.set_constraint(trial.number, "macs_budget", macs - self.cfg.macs_budget)
                     self.lifecycle.answered(self._record(
                         s, "rejected", f"rejected before training: {macs:.4g} MACs > macs_budget "
                                        f"{self.cfg.macs_budget:.4g}", metrics={"macs": macs}))

@@ -27,7 +27,8 @@ is cached on that device once per worker process (:func:`trainers.cached_dataset
 ``fit`` chooses AMP (``training.amp``) and channels_last for the device. Latency is measured only when
 ``settings["latency"]`` (an objective or the study asks for ``latency_ms``), on the trial's own device, once.
 
-**Checkpoints.** After every epoch but the last, ``fit``'s own checkpoint (model, optimiser, scaler, schedule,
+**Checkpoints.** After an epoch but the last, once ``settings["checkpoint_every_s"]`` (``failures.checkpoint_every_s``)
+passed since the trial's last checkpoint or its start (:class:`CheckpointClock`), ``fit``'s own checkpoint (model, optimiser, scaler, schedule,
 RNG states: an exact resume) is reported to Tune with ``meta.json`` (epoch, history, profile, train config).
 A trial Tune retries after its node died resumes from ``tune.get_checkpoint()``; a trial a resumed study runs
 again resumes from ``config["resume_from"]`` (the last checkpoint the study saw, see
@@ -129,6 +130,25 @@ def _report(epoch: int, status: str, reason: str, profile: dict, metrics: dict, 
     tune.report(row, checkpoint=checkpoint)
 
 
+class CheckpointClock:
+    """Whether an epoch's report carries a checkpoint: not after the last epoch (unless the final weights are
+    kept), else once ``every_s`` passed since the last checkpoint (or the trial's start). Short epochs then
+    skip Tune's per-checkpoint handling; a lost trial redoes less than ``every_s`` of training."""
+
+    now = staticmethod(time.perf_counter)
+
+    def __init__(self, every_s: float, keep_final: bool = False):
+        self.every_s, self.keep_final = float(every_s), bool(keep_final)
+        self.last = self.now()
+
+    def due(self, done: bool) -> bool:
+        now = self.now()
+        if (done and self.keep_final) or (not done and now - self.last >= self.every_s):
+            self.last = now
+            return True
+        return False
+
+
 def _reason(e: BaseException) -> str:
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
     at = f" ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
@@ -183,12 +203,14 @@ def train_trial(config: dict, settings: dict) -> None:
         if not profile:
             profile = profile_model(model, arch.input_size, device=device, latency=bool(settings.get("latency")))
 
+        clock = CheckpointClock(settings.get("checkpoint_every_s", 0.0), bool(settings.get("keep_final")))
+
         def on_epoch(epoch: int, metrics: dict):
             last.update(metrics)
             history.append(metrics)
             done = epoch == train_cfg.epochs
             checkpoint = None
-            if not done or settings.get("keep_final"):    # the last one only for tracking.log_weights: front
+            if clock.due(done):               # the last one only for tracking.log_weights: front
                 (work / META_FILE).write_text(json.dumps({
                     "epoch": epoch, "history": history, "profile": profile, "train": train_cfg.to_dict(),
                     "arch_hash": arch.hash, "key": config["key"], "started_at": where["started_at"]}))

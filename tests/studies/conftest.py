@@ -47,6 +47,7 @@ def make_tiny_study(name: str, root, **over) -> dict:
         "concurrency": 2,
         "seed": 0,
         "storage": {"root": str(root)},
+        "failures": {"checkpoint_every_s": 0},     # tiny epochs: a checkpoint after each, as the tests expect
     }
     data.update(over)
     return data

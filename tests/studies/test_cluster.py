@@ -78,10 +78,18 @@ def test_storage_path_and_max_retries(tmp_path):
     assert StudyConfig.from_dict(study(tmp_path)).max_retries == 2
 
 
+def test_checkpoint_every_s_defaults_to_10_and_round_trips(tmp_path):
+    assert StudyConfig.from_dict(study(tmp_path)).checkpoint_every_s == 10.0
+    cfg = StudyConfig.from_dict(study(tmp_path, failures={"checkpoint_every_s": 0}))
+    assert cfg.checkpoint_every_s == 0.0 and StudyConfig.from_dict(cfg.to_dict()).checkpoint_every_s == 0.0
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("storage", {"path": "s3://bucket/ray"}, "storage.path: 's3://bucket/ray' is not allowed"),
     ("failures", {"max_retries": -1}, "failures.max_retries: -1 is not allowed"),
-    ("failures", {"retries": 1}, "failures.retries: unknown field; allowed: max_retries"),
+    ("failures", {"checkpoint_every_s": -1}, "failures.checkpoint_every_s: -1 is not allowed"),
+    ("failures", {"checkpoint_every_s": "often"}, "failures.checkpoint_every_s: 'often' is not allowed"),
+    ("failures", {"retries": 1}, "failures.retries: unknown field; allowed: max_retries, checkpoint_every_s"),
 ])
 def test_bad_cluster_fields_are_one_line(tmp_path, field, value, message):
     with pytest.raises(AttnasError) as e:

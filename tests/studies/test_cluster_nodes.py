@@ -100,7 +100,7 @@ def test_a_trial_whose_node_dies_continues_on_another_node_from_its_checkpoint(c
     c, workers = cluster
     cfg = StudyConfig.from_dict(tiny_study(
         "lost-node", tmp_path / "runs", budget={"trials": 2}, concurrency=1, fidelity={"epochs": 6},
-        scheduler={"type": "none"}, failures={"max_retries": 2},
+        scheduler={"type": "none"}, failures={"max_retries": 2, "checkpoint_every_s": 0},
         data={"name": "synthetic", "image_size": 16, "classes": 4, "channels": 3, "num_train": 3000,
               "num_test": 16, "val_fraction": 0.1}))
     study = Study.create(cfg)

@@ -68,6 +68,48 @@ def test_nsga2_with_the_shared_search_space_asks_what_nsga2_asks(tmp_path):
     """The searcher's NSGA-II keeps one intersection search space across asks; its stream equals that of a
     fresh NSGA-II per ask (which recomputes the space from every trial), over several generations."""
     nsga2 = {"type": "nsga2", "population_size": 4}
-    shared, _ = suggested_stream(tmp_path / "shared", nsga2, 16)
-    fresh, _ = suggested_stream(tmp_path / "fresh", nsga2, 16, disable="shared_space")
+    shared, _ = suggested_stream(tmp_path / "shared", nsga2, 16, disable="window")
+    fresh, s = suggested_stream(tmp_path / "fresh", nsga2, 16, disable="window")
+    s.shared_space = None
     assert shared == fresh
+
+
+def test_below_the_window_nsga2_asks_what_unbounded_nsga2_asks(tmp_path):
+    """NSGA-II through the window (its generations and search space in the window's study) suggests the same
+    stream as NSGA-II asking the study itself, over several generations, while the study is under the window."""
+    nsga2 = {"type": "nsga2", "population_size": 4}
+    windowed, s = suggested_stream(tmp_path / "windowed", nsga2, 20)
+    unbounded, _ = suggested_stream(tmp_path / "unbounded", nsga2, 20, disable="window")
+    assert s.window is not None and s.window.refills == 2
+    assert windowed == unbounded
+
+
+def test_past_the_window_nsga2_keeps_its_generation(tmp_path):
+    """A refill keeps each trial's NSGA-II generation: past several refills of a window of 8, the window study's
+    generations go on from the study's instead of starting again at 0."""
+    from ray.tune.search import Searcher
+
+    from studies.sampling import ModelWindow
+
+    from .test_searcher import SPACE, finish, make
+
+    space = {**SPACE, "dimensions": {**SPACE["dimensions"], "activation": ["relu", "silu", "gelu", "elu", "celu"],
+                                     "insertion_point": ["pre_add", "post_add"]}}
+    s, life, _ = make(tmp_path, space=space, sampler={"type": "nsga2", "population_size": 2})
+    s.window = ModelWindow(s.study.directions, window=8)
+    for i in range(30):
+        c = s.suggest(str(i))
+        if c in (None, Searcher.FINISHED):
+            break
+        finish(life, c, acc=0.05 * (i % 7), macs=1000.0 + 10 * (i % 3))
+    assert s.window.refills >= 2
+    key = "SharedSpaceNSGAII:generation"
+    gens = [t.system_attrs[key] for t in s.window.study.get_trials() if key in t.system_attrs]
+    assert gens and min(gens) >= 4          # the oldest kept trial is of a later generation than the first
+    # the study's own trials keep it too, for the window a resumed study starts from
+    window = ModelWindow(s.study.directions, window=8)
+    window.fill(s.study.get_trials(deepcopy=False))
+    kept = [t.system_attrs.get(key) for t in window.study.get_trials()]
+    noted = [t.user_attrs.get("window_sampler_attrs", {}).get(key)
+             for t in s.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"][-8:]
+    assert kept == noted and max(g for g in kept if g is not None) >= 4   # (random fallback points have none)

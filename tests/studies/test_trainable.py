@@ -78,6 +78,25 @@ def test_every_epoch_but_the_last_reports_a_checkpoint_and_resume_is_exact(check
     assert got[0]["val_loss"] == full[-1]["val_loss"] and got[0]["train_loss"] == full[-1]["train_loss"]
 
 
+def test_checkpoint_every_s_skips_checkpoints_of_short_epochs(checkpoints, monkeypatch):
+    """failures.checkpoint_every_s: an epoch reports a checkpoint only once that long passed since the last one
+    (or the start); a clock that advances 4 s per reading makes every other epoch due at 6 s."""
+    got, saved = checkpoints
+    settings = {**SETTINGS, "train": {**SETTINGS["train"], "epochs": 5}, "checkpoint_every_s": 6.0}
+    ticks = iter(range(0, 10_000, 4))
+    monkeypatch.setattr(trainable.CheckpointClock, "now", staticmethod(lambda: float(next(ticks))))
+    trainable.train_trial(config(), settings)
+    assert [r["epoch"] for r in got] == [1, 2, 3, 4, 5]
+    assert sorted(saved) == [2, 4]             # clock readings 8 and 16 (start 0), never after the last epoch
+
+
+def test_checkpoint_clock():
+    clock = trainable.CheckpointClock(every_s=0.0)
+    assert clock.due(done=False) and not clock.due(done=True)
+    assert trainable.CheckpointClock(every_s=0.0, keep_final=True).due(done=True)
+    assert not trainable.CheckpointClock(every_s=3600.0).due(done=False)
+
+
 def test_a_checkpoint_of_another_train_config_is_not_used(checkpoints):
     got, saved = checkpoints
     trainable.train_trial(config(), SETTINGS)
