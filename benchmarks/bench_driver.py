@@ -17,7 +17,10 @@ nothing else of the study is replaced. It prints, per sampler:
   dedup, records, MLflow (queueing; the thread's own time is the MLflow column), report, and Tune (the rest);
 * ``--mlflow-check``: opening the parent run and searching its children by metric, through ``MlflowClient``
   and through the tracking server's REST endpoint the UI's runs page calls (``mlflow server`` on the store);
-* ``--resume-check``: ``--resume`` of the finished study with a larger budget, seconds to its first new trial.
+* ``--resume-check``: ``--resume`` of the finished study with a larger budget, seconds to its first new trial;
+* ``--mlflow-store N``: no Ray and no driver: an N-child study store built through the study's own MLflow path
+  (the parent run, then the lifecycle's ``start_run`` / ``log_epoch`` / ``end_run`` on the MLflow thread,
+  ``--slots`` trials at a time), the MLflow thread's CPU per trial, then ``--mlflow-check`` on it.
 """
 from __future__ import annotations
 
@@ -108,6 +111,17 @@ def standin(duration_s: float, node_log: str | None = None):
     return standin_trial
 
 
+def mlflow_clock():
+    """The CPU clock of the study's MLflow thread (``attnas-mlflow``), None when there is none."""
+    for t in threading.enumerate():
+        if t.name == "attnas-mlflow" and t.native_id is not None:
+            try:
+                return time.pthread_getcpuclockid(t.ident)
+            except OSError:
+                return None
+    return None
+
+
 class Monitor(threading.Thread):
     """Samples, every ``every`` s, the trained trials recorded so far and the CPU time of the driver's main
     thread and of the MLflow thread; ``windows`` cuts the samples at every ``per`` trained trials."""
@@ -149,18 +163,9 @@ class Monitor(threading.Thread):
         finally:
             run_module.StudySearcher = base
 
-    def mlflow_clock(self):
-        for t in threading.enumerate():
-            if t.name == "attnas-mlflow" and t.native_id is not None:
-                try:
-                    return time.pthread_getcpuclockid(t.ident)
-                except OSError:
-                    return None
-        return None
-
     def run(self):
         seen = trained = 0
-        mclock = self.mlflow_clock()
+        mclock = mlflow_clock()
         while not self.stop.is_set():
             records = self.study.records
             n = len(records)
@@ -272,6 +277,73 @@ def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = Non
         res["breakdown"] = breakdown(prof, max(1, len(trained)), res["main_cpu_s"])
         prof.dump_stats(str(Path(cfg.root) / f"profile-{cfg.sampler}.pstats"))
     return res
+
+
+def mlflow_store(n: int, slots: int, epochs: int, root: Path, space: str, seed: int = 0) -> dict:
+    """A study store with ``n`` child runs, made by the study's own MLflow path without Ray or training: the
+    tracker's parent run (as ``run_study`` opens it), then, ``slots`` trials at a time, the lifecycle's
+    ``start_run`` (an architecture sampled from ``space``), ``log_epoch`` for each epoch and ``end_run`` with a
+    record like a stand-in's (every third trial stopped after its first epoch), all queued to the MLflow thread
+    as a study queues them. Returns the wall seconds, the main thread's and the MLflow thread's CPU ms per
+    trial, and the store's location."""
+    import numpy as np
+
+    from analysis.status import trial_key
+    from analysis.trials import TrialRecord
+    from studies.lifecycle import Lifecycle
+    from studies.study import Study
+    from studies.trainable import utc_now
+    from studies.tracking import MlflowTracker
+    from trainers import describe_dataset
+
+    cfg = study_config(f"store-{n}", "random", n, slots, epochs, root, space)
+    study = Study.create(cfg)
+    study.tracker = MlflowTracker(study.tracking_uri, study.dir)
+    study.background.batch_with(study.tracker)
+    num_classes, input_size = describe_dataset(cfg.data_config())
+    arch_space = cfg.search_space(num_classes=num_classes, input_size=list(input_size))
+    study.tracker.start_study(study.dir.name, cfg.to_dict(), {
+        "sampler": cfg.sampler, "space_hash": arch_space.hash, "objectives": ",".join(cfg.metrics)})
+    lifecycle = Lifecycle(study, out=io.StringIO())
+    rng = np.random.default_rng(seed)
+    clock = mlflow_clock()
+    cpu0, main0, t0 = time.clock_gettime(clock), time.thread_time(), time.perf_counter()
+    for first in range(0, n, slots):
+        group = []
+        for number in range(first, min(n, first + slots)):
+            arch = arch_space.sample(rng)
+            key = trial_key(number)
+            lifecycle.start_run(key, arch, number, None)
+            ceiling = 0.5 + 0.45 * rng.random()
+            group.append((key, number, arch, ceiling, 1 if number % 3 == 2 else epochs, utc_now()))
+        history: dict = {g[0]: [] for g in group}
+        for epoch in range(1, epochs + 1):
+            for key, _, _, ceiling, last, _ in group:
+                if epoch <= last:
+                    acc = ceiling * (1 - 0.5 ** epoch)
+                    row = {"epoch": epoch, "train_loss": 1 - acc, "train_top1": acc, "val_loss": 1 - acc,
+                           "val_top1": acc, "val_top5": min(1.0, acc + 0.2), "lr": 0.1 / epoch, "epoch_time_s": 0.5}
+                    history[key].append(row)
+                    lifecycle.log_epoch(key, epoch, row)
+        for key, number, arch, ceiling, last, started in group:
+            rows = history[key]
+            status = "finished" if last == epochs else "stopped"
+            metrics = {"val_top1": rows[-1]["val_top1"], "val_top5": rows[-1]["val_top5"], "params": 1e5 + number,
+                       "macs": 1e7 + number, "epochs": last, "wall_time_s": 0.5 * last,
+                       "best_val_top1": max(r["val_top1"] for r in rows)}
+            lifecycle.end_run(TrialRecord(
+                trial_id=key, number=number, arch=arch.to_dict(), arch_hash=arch.hash, status=status,
+                reason="" if status == "finished" else f"stopped by Tune after epoch {last}", metrics=metrics,
+                history=rows, fidelity=lifecycle.fidelity,
+                provenance={"node": "bench", "device": "cpu", "started_at": started, "ended_at": utc_now()}))
+    main_cpu = time.thread_time() - main0
+    study.background.flush()
+    wall, cpu = time.perf_counter() - t0, time.clock_gettime(clock) - cpu0
+    study.tracker.end_study("FINISHED")
+    failures = study.background.failures_by_label()
+    assert not failures, f"MLflow calls failed while the store was built: {failures}"
+    return {"children": n, "build_s": wall, "main_ms_per_trial": 1e3 * main_cpu / n,
+            "mlflow_ms_per_trial": 1e3 * cpu / n, "dir": str(study.dir), "tracking_uri": study.tracking_uri}
 
 
 def mlflow_check(tracking_uri: str, study_dir: str) -> dict:
@@ -390,12 +462,29 @@ def main() -> None:
     p.add_argument("--keep", default=None, help="study root to keep (default: a temporary folder)")
     p.add_argument("--mlflow-check", action="store_true")
     p.add_argument("--resume-check", action="store_true")
+    p.add_argument("--mlflow-store", type=int, default=None, metavar="N",
+                   help="no Ray: build an N-child study store through the study's MLflow path, then --mlflow-check it")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.add_argument("--window", type=int, default=None, help="trained trials per row (default 1000, or a quarter)")
     p.add_argument("--real", action="store_true", help="real trials (the study's trainable) of tiny architectures "
                    "on 8x8 synthetic data, 1 epoch, instead of stand-ins: the training share of the slots' time")
     args = p.parse_args()
     samplers = SAMPLERS if args.sampler == "all" else tuple(args.sampler.split(","))
+    if args.mlflow_store is not None:
+        if args.mlflow_store < 1:
+            p.error(f"--mlflow-store: {args.mlflow_store} children; allowed: 1 or more")
+        root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-store-"))
+        root.mkdir(parents=True, exist_ok=True)
+        res = mlflow_store(args.mlflow_store, args.slots, args.epochs, root, args.space)
+        print(f"store of {res['children']} children ({args.slots} at a time, {args.epochs} epochs) built in "
+              f"{res['build_s']:.1f} s: MLflow thread {res['mlflow_ms_per_trial']:.1f} ms CPU per trial, "
+              f"main thread (queueing) {res['main_ms_per_trial']:.1f} ms; {res['tracking_uri']}")
+        res["mlflow"] = mlflow_check(res["tracking_uri"], res["dir"])
+        for k, v in res["mlflow"].items():
+            print(f"  {k}: {v:.2f} s")
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return
 
     from studies.logs import quiet_ray_logs
 
