@@ -87,6 +87,25 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
+def analyze_store(uri: str) -> bool:
+    """Refresh SQLite's query-planner statistics of a ``sqlite:///`` store (``ANALYZE``); False, and nothing
+    done, for any other store. Without statistics SQLite plans MLflow's search of a parent run's children
+    ordered by a metric (the UI's runs page, ``search_runs`` with ``order_by``) as a scan of every child's
+    metric row for every child, quadratic in the children: 4.8 s at 10,000 children on the dev box, 0.08 s
+    with statistics (an automatic index on the metric). Open clients and ``mlflow server`` see them at once.
+    They live in SQLite's own ``sqlite_stat1`` table, which MLflow neither reads nor migrates (a table that a
+    schema upgrade rebuilds loses its row until the next call)."""
+    import sqlite3
+
+    db = sqlite_path(uri)
+    if db is None:
+        return False
+    with contextlib.closing(sqlite3.connect(db, timeout=60)) as con:
+        con.execute("ANALYZE")
+        con.commit()
+    return True
+
+
 def open_client(uri: str, attempts: int = STORE_ATTEMPTS) -> MlflowClient:
     """An ``MlflowClient`` on ``uri`` whose store exists at MLflow's current schema.
 
@@ -126,6 +145,7 @@ class MlflowTracker:
         self.data: "DataInputs | None" = None         # the study's data set, described once (studies.mlflow_terms)
         self.front = FrontModels(self.client, self.study_dir)
         self.statuses: dict = {}             # child run id -> status, from the last trial_runs() (resume)
+        self.analyzed_at = 0                 # runs in mlflow_runs.json at the store's last ANALYZE (analyze_store)
         self._held = threading.local()       # this thread's run writes held for one batch (collecting)
 
     # ---- batches ------------------------------------------------------------------------------
@@ -210,6 +230,7 @@ class MlflowTracker:
         else:
             self.experiment_id = exp.experiment_id
         self.front.experiment_id = self.experiment_id
+        self.analyze()
         if self.parent_id is not None:
             self.client.update_run(self.parent_id, status="RUNNING")
             return self.parent_id
@@ -235,6 +256,13 @@ class MlflowTracker:
 
     def end_study(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status=status)
+        self.analyze()
+
+    def analyze(self) -> None:
+        """Refresh the SQLite store's planner statistics (:func:`analyze_store`): at the study's start and end,
+        and whenever its runs have doubled since (64, 128, ...: a fraction of a second at 10,000 children)."""
+        analyze_store(self.uri)
+        self.analyzed_at = max(32, len(self.runs))
 
     # ---- trials -------------------------------------------------------------------------------
     def start_trial(self, trial_id: str, run_name: str, arch_flat: dict, arch_yaml: str, tags: dict) -> str:
@@ -250,6 +278,8 @@ class MlflowTracker:
         run_id = run.info.run_id
         self.runs[trial_id] = run_id
         self._save_runs()
+        if len(self.runs) >= 2 * self.analyzed_at:
+            self.analyze()
         self._log(run_id, params=[Param(k[:250], str(v)[:6000]) for k, v in arch_flat.items()])
         self.client.log_text(run_id, arch_yaml, "arch.yaml")
         if self.data is not None:
