@@ -3,6 +3,7 @@ params and tags, then sent as one ``log_batch`` per run (studies.tracking.Backgr
 The runs hold what they hold when every call is sent alone, and a held write that fails is reported against the
 trial of the call that made it."""
 import io
+import json
 import threading
 
 import pytest
@@ -68,6 +69,7 @@ def test_batched_runs_hold_what_unbatched_ones_do(uri, tmp_path, monkeypatch):
     background.flush()
     assert background.errors == []
     assert sorted(sent) == sorted([batched.runs["t0000"], batched.runs["t0001"]] * 2)   # 120 params: 2 calls a run
+    assert json.loads(batched.runs_file.read_text()) == batched.runs        # rewritten once, when the batch was sent
     expected = content(alone)
     assert expected["t0000"][0] == "FINISHED" and len(expected["t0000"][1]) == 120
     assert expected["t0001"][2]["status"] == "failed" and expected["t0000"][3]["train_loss"] == [(1, 1.0), (2, 0.5)]
