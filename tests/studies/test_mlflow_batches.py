@@ -60,7 +60,8 @@ def test_batched_runs_hold_what_unbatched_ones_do(uri, tmp_path, monkeypatch):
     batched = study(uri, tmp_path, "batched")
     sent = []
     log_batch = batched.client.log_batch
-    monkeypatch.setattr(batched.client, "log_batch", lambda run_id, **kw: sent.append(run_id) or log_batch(run_id, **kw))
+    monkeypatch.setattr(batched.client, "log_batch",
+                        lambda run_id, **kw: sent.append(run_id) or log_batch(run_id, **kw))
     background = Background(out=io.StringIO(), batcher=batched)
     go = threading.Event()
     background.submit("study", go.wait)           # holds the worker: the calls below are drained together
