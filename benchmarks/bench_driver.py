@@ -17,7 +17,10 @@ nothing else of the study is replaced. It prints, per sampler:
   dedup, records, MLflow (queueing; the thread's own time is the MLflow column), report, and Tune (the rest);
 * ``--mlflow-check``: opening the parent run and searching its children by metric, through ``MlflowClient``
   and through the tracking server's REST endpoint the UI's runs page calls (``mlflow server`` on the store);
-* ``--resume-check``: ``--resume`` of the finished study with a larger budget, seconds to its first new trial.
+* ``--resume-check``: ``--resume`` of the finished study with a larger budget, seconds to its first new trial;
+* ``--mlflow-store N``: no Ray and no driver: an N-child study store built through the study's own MLflow path
+  (the parent run, then the lifecycle's ``start_run`` / ``log_epoch`` / ``end_run`` on the MLflow thread,
+  ``--slots`` trials at a time), the MLflow thread's CPU per trial, then ``--mlflow-check`` on it.
 """
 from __future__ import annotations
 
@@ -109,6 +112,17 @@ def standin(duration_s: float, node_log: str | None = None):
     return standin_trial
 
 
+def mlflow_clock():
+    """The CPU clock of the study's MLflow thread (``attnas-mlflow``), None when there is none."""
+    for t in threading.enumerate():
+        if t.name == "attnas-mlflow" and t.native_id is not None:
+            try:
+                return time.pthread_getcpuclockid(t.ident)
+            except OSError:
+                return None
+    return None
+
+
 class Monitor(threading.Thread):
     """Samples, every ``every`` s, the trained trials recorded so far and the CPU time of the driver's main
     thread and of the MLflow thread; ``windows`` cuts the samples at every ``per`` trained trials."""
@@ -150,18 +164,9 @@ class Monitor(threading.Thread):
         finally:
             run_module.StudySearcher = base
 
-    def mlflow_clock(self):
-        for t in threading.enumerate():
-            if t.name == "attnas-mlflow" and t.native_id is not None:
-                try:
-                    return time.pthread_getcpuclockid(t.ident)
-                except OSError:
-                    return None
-        return None
-
     def run(self):
         seen = trained = 0
-        mclock = self.mlflow_clock()
+        mclock = mlflow_clock()
         while not self.stop.is_set():
             records = self.study.records
             n = len(records)
@@ -310,9 +315,98 @@ def bare_tune(cfg, duration: float, root: Path) -> dict:
     return {"wall_s": wall, "minimum_s": minimum, "ratio": wall / minimum}
 
 
-def mlflow_check(tracking_uri: str, study_dir: str) -> dict:
+def mlflow_store(n: int, slots: int, epochs: int, root: Path, space: str, seed: int = 0) -> dict:
+    """A study store with ``n`` child runs, made by the study's own MLflow path without Ray or training: the
+    tracker's parent run (as ``run_study`` opens it), then, ``slots`` trials at a time, the lifecycle's
+    ``start_run`` (an architecture sampled from ``space``), ``log_epoch`` for each epoch and ``end_run`` with a
+    record like a stand-in's (every third trial stopped after its first epoch), all queued to the MLflow thread
+    as a study queues them. Returns the wall seconds, the main thread's and the MLflow thread's CPU ms per
+    trial, and the store's location."""
+    import numpy as np
+
+    from analysis.status import trial_key
+    from analysis.trials import TrialRecord
+    from studies.lifecycle import Lifecycle
+    from studies.study import Study
+    from studies.trainable import utc_now
+    from studies.tracking import MlflowTracker
+    from trainers import describe_dataset
+
+    cfg = study_config(f"store-{n}", "random", n, slots, epochs, root, space)
+    study = Study.create(cfg)
+    study.tracker = MlflowTracker(study.tracking_uri, study.dir)
+    study.background.batch_with(study.tracker)
+    num_classes, input_size = describe_dataset(cfg.data_config())
+    arch_space = cfg.search_space(num_classes=num_classes, input_size=list(input_size))
+    study.tracker.start_study(study.dir.name, cfg.to_dict(), {
+        "sampler": cfg.sampler, "space_hash": arch_space.hash, "objectives": ",".join(cfg.metrics)})
+    lifecycle = Lifecycle(study, out=io.StringIO())
+    rng = np.random.default_rng(seed)
+    clock = mlflow_clock()
+    cpu0, main0, t0 = time.clock_gettime(clock), time.thread_time(), time.perf_counter()
+    for first in range(0, n, slots):
+        group = []
+        for number in range(first, min(n, first + slots)):
+            arch = arch_space.sample(rng)
+            key = trial_key(number)
+            lifecycle.start_run(key, arch, number, None)
+            ceiling = 0.5 + 0.45 * rng.random()
+            group.append((key, number, arch, ceiling, 1 if number % 3 == 2 else epochs, utc_now()))
+        history: dict = {g[0]: [] for g in group}
+        for epoch in range(1, epochs + 1):
+            for key, _, _, ceiling, last, _ in group:
+                if epoch <= last:
+                    acc = ceiling * (1 - 0.5 ** epoch)
+                    row = {"epoch": epoch, "train_loss": 1 - acc, "train_top1": acc, "val_loss": 1 - acc,
+                           "val_top1": acc, "val_top5": min(1.0, acc + 0.2), "lr": 0.1 / epoch, "epoch_time_s": 0.5}
+                    history[key].append(row)
+                    lifecycle.log_epoch(key, epoch, row)
+        for key, number, arch, ceiling, last, started in group:
+            rows = history[key]
+            status = "finished" if last == epochs else "stopped"
+            metrics = {"val_top1": rows[-1]["val_top1"], "val_top5": rows[-1]["val_top5"], "params": 1e5 + number,
+                       "macs": 1e7 + number, "epochs": last, "wall_time_s": 0.5 * last,
+                       "best_val_top1": max(r["val_top1"] for r in rows)}
+            lifecycle.end_run(TrialRecord(
+                trial_id=key, number=number, arch=arch.to_dict(), arch_hash=arch.hash, status=status,
+                reason="" if status == "finished" else f"stopped by Tune after epoch {last}", metrics=metrics,
+                history=rows, fidelity=lifecycle.fidelity,
+                provenance={"node": "bench", "device": "cpu", "started_at": started, "ended_at": utc_now()}))
+    main_cpu = time.thread_time() - main0
+    study.background.flush()
+    wall, cpu = time.perf_counter() - t0, time.clock_gettime(clock) - cpu0
+    study.tracker.end_study("FINISHED")
+    failures = study.background.failures_by_label()
+    assert not failures, f"MLflow calls failed while the store was built: {failures}"
+    return {"children": n, "build_s": wall, "main_ms_per_trial": 1e3 * main_cpu / n,
+            "mlflow_ms_per_trial": 1e3 * cpu / n, "dir": str(study.dir), "tracking_uri": study.tracking_uri}
+
+
+GET_RUN = """query GetRun($data: MlflowGetRunInput!) {
+  mlflowGetRun(input: $data) {
+    apiError { code message }
+    run {
+      info { runName status runUuid experimentId artifactUri endTime lifecycleStage startTime userId }
+      experiment { experimentId name tags { key value } artifactLocation lifecycleStage lastUpdateTime }
+      modelVersions { status version name source }
+      data { metrics { key value step timestamp } params { key value } tags { key value } }
+      inputs { datasetInputs { dataset { digest name profile schema source sourceType } tags { key value } }
+               modelInputs { modelId } }
+      outputs { modelOutputs { modelId step } }
+    }
+  }
+}"""
+"""The run page's query (MLflow 3's UI, ``query GetRun`` in its bundle; ``@component`` directive left out)."""
+
+
+def mlflow_check(tracking_uri: str, study_dir: str, repeats: int = 3) -> dict:
     """Seconds to open the parent run and to search its children by metric (top 100 by val_top1), through the
-    client and through ``mlflow server``'s REST endpoints (``runs/get``, ``runs/search``) on the same store."""
+    client and through ``mlflow server`` on the same store: the calls the UI makes for the run page (GraphQL
+    ``GetRun``, ``artifacts/list``, ``logged-models/search``), the runs page filtered to the children and sorted
+    by the metric (``runs/search``) and the experiment's default page. Each server call is made ``repeats``
+    times after one warm-up request of the server; the first (a visit of a page not seen before) and the
+    fastest (the same page again) are reported, and the server's CPU seconds for the first (Linux: its
+    ``/proc`` times; on a loaded box wall time is mostly waiting for a core)."""
     import socket
     import subprocess
     import urllib.request
@@ -341,30 +435,63 @@ def mlflow_check(tracking_uri: str, study_dir: str) -> dict:
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri,
                                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow"
+    root = f"http://127.0.0.1:{port}"
+    base = f"{root}/ajax-api/2.0/mlflow"
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                urllib.request.urlopen(f"{root}/health", timeout=1)
                 break
             except OSError:
                 time.sleep(0.5)
 
-        def call(path, body=None):
-            data = None if body is None else json.dumps(body).encode()
-            req = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
-            t = time.perf_counter()
-            with urllib.request.urlopen(req, timeout=60) as r:
-                r.read()
-            return time.perf_counter() - t
+        def server_cpu():
+            """CPU seconds (utime + stime) of the server and the workers it started (Linux ``/proc``)."""
+            if not Path("/proc/self/stat").exists():
+                return float("nan")
+            procs = {}
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                procs[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+            family, grew = {server.pid}, True
+            while grew:
+                more = {pid for pid, (ppid, _) in procs.items() if ppid in family} - family
+                family, grew = family | more, bool(more)
+            return sum(procs[pid][1] for pid in family if pid in procs) / os.sysconf("SC_CLK_TCK")
 
-        out["REST runs/get parent"] = call(f"/runs/get?run_id={parent}")
-        out["REST runs/search children by metric (UI page, 100)"] = call("/runs/search", {
+        def call(url, body=None):
+            data = None if body is None else json.dumps(body).encode()
+            req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+            times, cpu = [], None
+            for _ in range(repeats):
+                cpu0, t = server_cpu(), time.perf_counter()
+                with urllib.request.urlopen(req, timeout=300) as r:
+                    r.read()
+                times.append(time.perf_counter() - t)
+                cpu = server_cpu() - cpu0 if cpu is None else cpu
+            return times, cpu
+
+        call(f"{base}/experiments/get?experiment_id={exp}")          # warm-up: the server's lazy imports
+        server_calls = {}
+        server_calls["UI run page: GraphQL GetRun parent"] = call(f"{root}/graphql", {
+            "query": GET_RUN, "operationName": "GetRun", "variables": {"data": {"runId": parent}}})
+        server_calls["REST runs/get parent"] = call(f"{base}/runs/get?run_id={parent}")
+        server_calls["UI run page: artifacts/list parent"] = call(f"{base}/artifacts/list?run_id={parent}")
+        server_calls["UI run page: logged-models/search"] = call(f"{base}/logged-models/search", {
+            "experiment_ids": [exp], "max_results": 100})
+        server_calls["REST runs/search children by metric (UI page, 100)"] = call(f"{base}/runs/search", {
             "experiment_ids": [exp], "filter": flt, "order_by": ["metrics.val_top1 DESC"], "max_results": 100,
             "run_view_type": "ACTIVE_ONLY"})
-        out["REST runs/search experiment (UI default, 100)"] = call("/runs/search", {
+        server_calls["REST runs/search experiment (UI default, 100)"] = call(f"{base}/runs/search", {
             "experiment_ids": [exp], "order_by": ["attributes.start_time DESC"], "max_results": 100,
             "run_view_type": "ACTIVE_ONLY"})
+        for name, (times, cpu) in server_calls.items():
+            out[f"{name}, first"] = times[0]
+            out[f"{name}, again"] = min(times[1:], default=times[0])
+            out[f"{name}, first, server CPU"] = cpu
     finally:
         server.terminate()
         server.wait(30)
@@ -430,12 +557,29 @@ def main() -> None:
                    "the study's default; 0: a checkpoint after every epoch but the last)")
     p.add_argument("--bare", action="store_true", help="also run the same stand-ins on Ray Tune alone (no study): "
                    "the floor Tune sets on this machine, side by side")
+    p.add_argument("--mlflow-store", type=int, default=None, metavar="N",
+                   help="no Ray: build an N-child study store through the study's MLflow path, then --mlflow-check it")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.add_argument("--window", type=int, default=None, help="trained trials per row (default 1000, or a quarter)")
     p.add_argument("--real", action="store_true", help="real trials (the study's trainable) of tiny architectures "
                    "on 8x8 synthetic data, 1 epoch, instead of stand-ins: the training share of the slots' time")
     args = p.parse_args()
     samplers = SAMPLERS if args.sampler == "all" else tuple(args.sampler.split(","))
+    if args.mlflow_store is not None:
+        if args.mlflow_store < 1:
+            p.error(f"--mlflow-store: {args.mlflow_store} children; allowed: 1 or more")
+        root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-store-"))
+        root.mkdir(parents=True, exist_ok=True)
+        res = mlflow_store(args.mlflow_store, args.slots, args.epochs, root, args.space)
+        print(f"store of {res['children']} children ({args.slots} at a time, {args.epochs} epochs) built in "
+              f"{res['build_s']:.1f} s: MLflow thread {res['mlflow_ms_per_trial']:.1f} ms CPU per trial, "
+              f"main thread (queueing) {res['main_ms_per_trial']:.1f} ms; {res['tracking_uri']}")
+        res["mlflow"] = mlflow_check(res["tracking_uri"], res["dir"])
+        for k, v in res["mlflow"].items():
+            print(f"  {k}: {v:.2f} s")
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return
 
     from studies.logs import quiet_ray_logs
 

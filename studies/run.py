@@ -91,6 +91,7 @@ def _run_study(study, address, reuse_actors, out, progress_every_s, trainable, s
         from .tracking import MlflowTracker
 
         study.tracker = MlflowTracker(study.tracking_uri, study.dir)
+        study.background.batch_with(study.tracker)      # one log_batch per run for the calls queued together
         study.tracker.start_study(study.dir.name, cfg.to_dict(), {
             "sampler": cfg.sampler, "space_hash": space.hash if space is not None else "arms", "objectives": ",".join(cfg.metrics)})
         ot_study = study.open_optuna()
