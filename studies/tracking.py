@@ -282,12 +282,12 @@ class MlflowTracker:
         run_id = run.info.run_id
         self.runs[trial_id] = run_id
         self._save_runs()
-        if len(self.runs) >= 2 * self.analyzed_at:
-            self.analyze()
         self._log(run_id, params=[Param(k[:250], str(v)[:6000]) for k, v in arch_flat.items()])
         self.client.log_text(run_id, arch_yaml, "arch.yaml")
         if self.data is not None:
             self.client.log_inputs(run_id, datasets=[self.data.input()])
+        if len(self.runs) >= 2 * self.analyzed_at:      # last: a failure here leaves the run complete
+            self.analyze()
         return run_id
 
     def sync_front(self, front: list, recipe: dict, weights: dict | None = None) -> None:
