@@ -64,7 +64,8 @@ COLUMNS = {
 
 def standin(duration_s: float, node_log: str | None = None):
     """A trainable that takes ``duration_s`` per trial, spread over ``settings["train"]["epochs"]`` epochs,
-    reporting each like :func:`studies.trainable.train_trial` (checkpoints as :class:`studies.trainable.CheckpointClock` says, as real trials do)."""
+    reporting each like :func:`studies.trainable.train_trial` (checkpoints as
+    :class:`studies.trainable.CheckpointClock` says, as real trials do)."""
 
     def standin_trial(config: dict, settings: dict) -> None:
         import hashlib
@@ -289,19 +290,13 @@ def run_one(cfg, duration: float, profile: bool, out, node_log: str | None = Non
 
 
 def bare_tune(cfg, duration: float, root: Path) -> dict:
-    """The same stand-ins, trials and slots on Ray Tune alone: one architecture (the space's first sample) for
+    """The same stand-ins, trials and slots on Ray Tune alone: one architecture (the space's sample of seed 0) for
     every trial, FIFO, Tune's own random search over nothing, no study, records or MLflow; Tune's result
     loggers off as in the study. The floor Tune itself sets on this machine."""
-    import optuna
-
-    from studies.search import derive_seed
     from trainers import describe_dataset
 
     num_classes, input_size = describe_dataset(cfg.data_config())
-    space = cfg.search_space(num_classes=num_classes, input_size=list(input_size))
-    probe = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
-                                sampler=optuna.samplers.RandomSampler(seed=derive_seed(0, 0))).ask()
-    arch = space.suggest(probe, flat=False)
+    arch = cfg.search_space(num_classes=num_classes, input_size=list(input_size)).sample(0)
     settings = {"train": {"epochs": cfg.epochs}, "checkpoint_every_s": cfg.checkpoint_every_s}
     trainable = tune.with_resources(tune.with_parameters(standin(duration), settings=settings), {"cpu": 1})
     t0 = time.perf_counter()

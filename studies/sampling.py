@@ -2,13 +2,13 @@
 
 TPE fits its Parzen estimators to every finished trial on every ask (and, with several objectives, sorts them
 into fronts first), and NSGA-II scans every trial of the study for its generations on every ask (the searcher
-makes a sampler per ask, so Optuna's per-sampler generation cache starts empty each time), so one ask costs time
-in proportion to the study: at thousands of trials it is what limits a study's throughput. :class:`ModelWindow` keeps an in-memory Optuna study that holds the latest
-``MODEL_WINDOW`` finished trials (refilled from the study once it holds twice as many, so a refill costs
-O(window) every ``window`` tells) plus the trials asked from it and still running (the constant liar sees
-them). The searcher asks the window; the suggestion is then written into the study's own journal as an
-enqueued trial (``enqueue_trial`` + ``ask``: the same parameters, the study's number, its records and resume
-unchanged). Each ask is seeded as before (:func:`studies.search.derive_seed` of the study's trial number).
+makes a sampler per ask, so Optuna's per-sampler generation cache starts empty each time), so one ask costs
+time in proportion to the study: at thousands of trials it is what limits a study's throughput.
+:class:`ModelWindow` keeps an in-memory Optuna study that holds the latest ``MODEL_WINDOW`` finished trials
+(refilled from the study once it holds twice as many, so a refill costs O(window) every ``window`` tells) plus
+the trials asked from it and still running (the constant liar sees them). The searcher asks the window; the
+suggestion then becomes the study's own trial, created with the same parameters
+(:meth:`studies.search.StudySearcher._create_trial`: the study's number, its records and resume unchanged). Each ask is seeded as before (:func:`studies.search.derive_seed` of the study's trial number).
 
 What it costs in search quality: past the window, TPE's model forgets the oldest trials, so a region explored
 early and left is modelled from the recent trials only; with ``MODEL_WINDOW`` = 1000 trials it models about 30
@@ -29,10 +29,11 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import TrialState
 
 MODEL_WINDOW = 1000
-"""Finished trials TPE models at most (the latest ones)."""
+"""Finished trials TPE and NSGA-II model at most (the latest ones)."""
 WINDOWED_SAMPLERS = ("tpe", "nsga2")
 WINDOW_ATTRS = "window_sampler_attrs"
-"""The study trial's user attribute holding what the window's sampler noted on it (:meth:`ModelWindow.sampler_attrs`)."""
+"""The study trial's user attribute holding what the window's sampler noted on it
+(:meth:`ModelWindow.sampler_attrs`)."""
 
 
 def windowed(cfg) -> bool:

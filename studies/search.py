@@ -57,7 +57,7 @@ from search_space.flat import flat_params
 
 from .config import StudyConfig, sampler_class
 from .grid import GRID_MAX_POINTS
-from .sampling import WINDOW_ATTRS, WINDOWED_SAMPLERS, ModelWindow, SharedSpaceNSGAII, windowed
+from .sampling import WINDOW_ATTRS, ModelWindow, SharedSpaceNSGAII, windowed
 
 FLAT_SAMPLERS = ("nsga2", "qmc")
 MAX_IDLE_ASKS = 200
@@ -166,7 +166,7 @@ class StudySearcher(Searcher):
         self._points = None                                # (params, hash) of a small space's points, on demand
         self.shared_space = optuna.search_space.IntersectionSearchSpace()   # NSGA-II's, across asks
         self.window = None                                 # what a windowed sampler models (studies.sampling)
-        if cfg.sampler in WINDOWED_SAMPLERS and space is not None and windowed(cfg):
+        if space is not None and windowed(cfg):
             self.window = ModelWindow(self.study.directions)
             self.window.fill(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
@@ -179,9 +179,9 @@ class StudySearcher(Searcher):
         if how == "sampler" and self.window is not None:
             trial = self._ask_window(number)
         elif how == "random" and self.flat:
-            rng = np.random.default_rng(derive_seed(self.cfg.seed, number))
-            vector = flat_params(self.space).draw(rng)
-            trial = self._create_trial(vector, flat_params(self.space).distributions())
+            encoding = flat_params(self.space)
+            vector = encoding.draw(np.random.default_rng(derive_seed(self.cfg.seed, number)))
+            trial = self._create_trial(vector, encoding.distributions())
         else:
             sampler = make_sampler(self.cfg, number, self.grid, self.shared_space)
             if how != "sampler":

@@ -27,10 +27,10 @@ is cached on that device once per worker process (:func:`trainers.cached_dataset
 ``fit`` chooses AMP (``training.amp``) and channels_last for the device. Latency is measured only when
 ``settings["latency"]`` (an objective or the study asks for ``latency_ms``), on the trial's own device, once.
 
-**Checkpoints.** After an epoch but the last, once ``settings["checkpoint_every_s"]`` (``failures.checkpoint_every_s``)
-passed since the trial's last checkpoint or its start (:class:`CheckpointClock`), ``fit``'s own checkpoint (model, optimiser, scaler, schedule,
-RNG states: an exact resume) is reported to Tune with ``meta.json`` (epoch, history, profile, train config).
-A trial Tune retries after its node died resumes from ``tune.get_checkpoint()``; a trial a resumed study runs
+**Checkpoints.** After an epoch but the last, once ``settings["checkpoint_every_s"]``
+(``failures.checkpoint_every_s``) passed since the trial's last checkpoint or its start (:class:`CheckpointClock`),
+``fit``'s own checkpoint (model, optimiser, scaler, schedule, RNG states: an exact resume) is reported to Tune
+with ``meta.json`` (epoch, history, profile, train config). A trial Tune retries after its node died resumes from ``tune.get_checkpoint()``; a trial a resumed study runs
 again resumes from ``config["resume_from"]`` (the last checkpoint the study saw, see
 :mod:`studies.lifecycle`). A checkpoint made under another train config or architecture is not used.
 
